@@ -1,0 +1,81 @@
+"""`create_app()`: wiring only. Settings, logging, services, blueprints, request context."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway.logs import call_sid_var, configure_logging, request_id_var
+from gateway.services import Services, build_services
+from gateway.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None, *, environ: dict[str, str] | None = None) -> Flask:
+    """Build the app from `config` layered over the environment (`environ`, default os.environ)."""
+    settings = load_settings(config, environ=environ)
+    configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, **settings.extras)
+    if settings.trusted_proxy_count:
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=n,
+            x_proto=n,
+            x_host=n,
+            x_port=n,  # type: ignore[method-assign]
+            x_prefix=n,
+        )
+    if settings.deflect_skip_signature_check:
+        log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
+
+    services = build_services(settings)
+    app.extensions["deflect"] = services
+    _install_request_context(app)
+    _register_blueprints(app)
+    return app
+
+
+def services() -> Services:
+    from flask import current_app
+
+    return current_app.extensions["deflect"]  # type: ignore[no-any-return]
+
+
+def settings() -> Settings:
+    return services().settings
+
+
+def _install_request_context(app: Flask) -> None:
+    @app.before_request
+    def _bind_context() -> None:
+        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = rid
+        g._ctx_tokens = (
+            request_id_var.set(rid[:64]),
+            call_sid_var.set(request.form.get("CallSid") if request.form else None),
+        )
+
+    @app.after_request
+    def _echo_request_id(response: Any) -> Any:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _unbind_context(_exc: BaseException | None) -> None:
+        tokens = g.pop("_ctx_tokens", None)
+        if tokens:
+            request_id_var.reset(tokens[0])
+            call_sid_var.reset(tokens[1])
+
+
+def _register_blueprints(app: Flask) -> None:
+    from gateway.health import bp as health_bp
+
+    app.register_blueprint(health_bp)

@@ -1,0 +1,120 @@
+"""Where an SMS leaves: one small interface, a Twilio backend and a local outbox backend.
+
+The domain only sees `MessageProvider`; which one runs is configuration (`TWILIO_ACCOUNT_SID` set or not).
+Errors are split the way a retry policy needs them: permanent (never retry: the number is invalid,
+not mobile, opted out...) or transient (429, 5xx, timeouts: retry with backoff).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+log = logging.getLogger(__name__)
+
+# Twilio error codes at create time that no retry can fix.
+PERMANENT_TWILIO_ERRORS = frozenset({21211, 21408, 21610, 21614, 21635, 21612, 21606, 21660})
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+class SendError(Exception):
+    """The provider did not take the message. `permanent` says whether trying again could help."""
+
+    def __init__(self, message: str, *, code: int | None = None, permanent: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent
+
+
+class MessageProvider(Protocol):
+    name: str
+
+    def send(
+        self, *, to: str, body: str, status_callback: str | None, idempotency_key: str
+    ) -> SentMessage: ...
+
+
+class TwilioProvider:
+    """Messages API through the real `twilio` client (or its Prism mock)."""
+
+    name = "twilio"
+
+    def __init__(self, client: Any, *, sender: str | None, messaging_service_sid: str | None) -> None:
+        if not (sender or messaging_service_sid):
+            raise ValueError("TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required to send SMS")
+        self.client = client
+        self.sender = sender
+        self.messaging_service_sid = messaging_service_sid
+
+    def send(self, *, to: str, body: str, status_callback: str | None, idempotency_key: str) -> SentMessage:
+        from requests import RequestException
+        from twilio.base.exceptions import TwilioRestException
+
+        params: dict[str, Any] = {"to": to, "body": body}
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.sender
+        if status_callback:
+            params["status_callback"] = status_callback
+        try:
+            message = self.client.messages.create(**params)
+        except TwilioRestException as exc:
+            permanent = exc.code in PERMANENT_TWILIO_ERRORS or (
+                400 <= exc.status < 500 and exc.status not in (408, 429)
+            )
+            raise SendError(
+                f"Twilio refused the message: {exc.msg}", code=exc.code, permanent=permanent
+            ) from exc
+        except RequestException as exc:
+            raise SendError(f"Twilio could not be reached: {exc}", permanent=False) from exc
+        return SentMessage(sid=message.sid, status=message.status or "queued")
+
+
+class LocalOutboxProvider:
+    """No Twilio account: messages are stored in the `local_outbox` table and listed by
+    `deflect outbox list`, so the whole journey can be tried on a laptop."""
+
+    name = "local-outbox"
+
+    def __init__(self, database: Any, sender: str | None = None) -> None:
+        self.database = database
+        self.sender = sender
+
+    def send(self, *, to: str, body: str, status_callback: str | None, idempotency_key: str) -> SentMessage:
+        from sqlalchemy import select
+
+        from gateway.store.models import LocalOutboxMessage
+
+        sid = "SM" + secrets.token_hex(16)
+        try:
+            with self.database.session() as session:
+                session.add(
+                    LocalOutboxMessage(
+                        sid=sid,
+                        idempotency_key=idempotency_key,
+                        to=to,
+                        sender=self.sender,
+                        body=body,
+                        status_callback=status_callback,
+                    )
+                )
+        except IntegrityError:
+            # The same message asked for twice: answer with the first one, like an idempotent API.
+            with self.database.session() as session:
+                sid = session.scalars(
+                    select(LocalOutboxMessage.sid).where(
+                        LocalOutboxMessage.idempotency_key == idempotency_key
+                    )
+                ).one()
+        log.info("message stored in the local outbox", extra={"to": to, "sid": sid})
+        return SentMessage(sid=sid, status="sent")

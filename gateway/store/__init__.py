@@ -1,0 +1,1 @@
+"""Persistence: the database (source of truth) and Redis (what may expire or be rebuilt)."""

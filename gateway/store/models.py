@@ -1,0 +1,99 @@
+"""Database tables: what a person would miss if it vanished (calls, events, flow versions, messages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as UTC; SQLite forgets the zone, so it is put back on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Call(Base):
+    """One inbound call, as reporting sees it; the live state is in Redis."""
+
+    __tablename__ = "calls"
+
+    call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    caller: Mapped[str | None] = mapped_column(String(20))  # E.164, None when withheld
+    called: Mapped[str] = mapped_column(String(20))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    flow_version: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(24), default="in-progress")
+    queue: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class CallEvent(Base):
+    """Every step of every call, with its time: reports are built from these rows."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (
+        Index("ix_call_events_call_sid_at", "call_sid", "at"),
+        Index("ix_call_events_kind_at", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(34))
+    kind: Mapped[str] = mapped_column(String(48))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class FlowVersion(Base):
+    """A published version of a flow; the newest per flow id is live. Kept for roll-back and audit."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(120), default="system")
+
+
+class LocalOutboxMessage(Base):
+    """A message the local outbox provider 'sent' (no Twilio account): stored so it can be read."""
+
+    __tablename__ = "local_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    to: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    status_callback: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

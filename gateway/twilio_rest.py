@@ -1,0 +1,53 @@
+"""The real `twilio` REST client, pointed at Twilio or at a mock of Twilio's API.
+
+`TWILIO_API_BASE_URL` replaces `https://<any>.twilio.com` for every Twilio host, as Twilio's own guide to
+mocking with Prism does; `TWILIO_API_BASE_URL_OVERRIDES` sends one host (api, conversations, lookups)
+elsewhere, so a test can run one mock per OpenAPI file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from gateway.settings import Settings
+
+_TWILIO_HOST = re.compile(r"^https://(?P<host>[a-z0-9-]+)(?:\.[a-z0-9-]+)*\.twilio\.com")
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    """Sends each request to the configured base URL instead of *.twilio.com."""
+
+    def __init__(self, base_url: str | None, overrides: dict[str, str], timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url
+        self.overrides = overrides
+
+    def target(self, url: str) -> str:
+        match = _TWILIO_HOST.match(url)
+        if not match:
+            return url
+        base = self.overrides.get(match.group("host"), self.base_url)
+        return base + url[match.end() :] if base else url
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        return super().request(method, self.target(url), *args, **kwargs)
+
+
+def make_client(settings: Settings) -> Client:
+    """A configured client; callers must check `settings.twilio_enabled` first."""
+    http_client = RedirectingHttpClient(
+        settings.twilio_api_base_url, settings.host_overrides(), settings.twilio_http_timeout
+    )
+    if settings.twilio_api_key:
+        return Client(
+            settings.twilio_api_key,
+            settings.twilio_api_secret,
+            account_sid=settings.twilio_account_sid,
+            http_client=http_client,
+        )
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)

@@ -1,0 +1,114 @@
+"""Shared fixtures: a real Redis server, a real database (SQLite, or PostgreSQL with
+TEST_DATABASE_URL), the app and its client, and Prism serving Twilio's OpenAPI description."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from gateway.app import create_app
+from gateway.store.db import Database
+from gateway.store.models import Base
+from tests.support import prism
+from tests.support.servers import RedisServer
+
+AUTH_TOKEN = "12345678901234567890123456789012"
+ACCOUNT_SID = "AC" + "1" * 32
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+    database = Database(url)
+    if not url.startswith("sqlite"):
+        # A shared server: start from an empty schema so an earlier run cannot leak into this one.
+        with database.engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    database.upgrade()
+    database.dispose()
+    yield url
+
+
+@pytest.fixture
+def base_config(database_url: str, redis_server: RedisServer, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "DEFLECT_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_server.url,
+        "PUBLIC_BASE_URL": "https://voice.example.test",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "DEFLECT_DATA_DIR": str(tmp_path / "data"),
+        "DEFLECT_LOG_FORMAT": "text",
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def make_app(base_config: dict[str, Any]) -> Iterator[Any]:
+    """Build an app with extra settings; everything it wrote is wiped after the test."""
+    apps: list[Any] = []
+
+    def build(**overrides: Any) -> Any:
+        app = create_app({**base_config, **overrides}, environ={})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        services = app.extensions["deflect"]
+        try:
+            _wipe(services)
+        finally:
+            services.close()
+
+
+def _wipe(services: Any) -> None:
+    try:
+        services.redis.flushdb()
+    except Exception:  # a test may have stopped this Redis on purpose
+        pass
+    try:
+        with services.database.engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    except OperationalError:  # a test pointed this app at a database that is down, or empty
+        pass
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def twilio_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.PrismServer]:
+    """Prism on Twilio's 2010-04-01 API (Messages, Calls, Queues)."""
+    server = prism.start(
+        "twilio_api_v2010.json",
+        tmp_path_factory.mktemp("prism"),
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Queues.json",
+    )
+    yield server
+    server.stop()

@@ -1,0 +1,38 @@
+"""Without a Twilio account, SMS are kept in the local outbox and can be listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.messaging.providers import LocalOutboxProvider
+
+
+def test_local_outbox_keeps_one_message_per_idempotency_key(app: Any) -> None:
+    provider = app.extensions["deflect"].provider
+    assert isinstance(provider, LocalOutboxProvider)
+    first = provider.send(to="+79161234567", body="Ссылка", status_callback=None, idempotency_key="k1")
+    again = provider.send(to="+79161234567", body="Ссылка", status_callback=None, idempotency_key="k1")
+    other = provider.send(to="+79161234567", body="Ссылка", status_callback=None, idempotency_key="k2")
+    assert first.sid == again.sid != other.sid
+
+
+def test_outbox_list_shows_the_messages(app: Any, base_config: dict[str, Any], monkeypatch: Any) -> None:
+    app.extensions["deflect"].provider.send(
+        to="+79161234567", body="Продолжим в WhatsApp", status_callback=None, idempotency_key="k3"
+    )
+    for name in ("DATABASE_URL", "REDIS_URL", "DEFLECT_DATA_DIR", "SECRET_KEY"):
+        monkeypatch.setenv(name, base_config[name])
+    result = CliRunner().invoke(main, ["outbox", "list"])
+    assert result.exit_code == 0, result.output
+    assert "Продолжим в WhatsApp" in result.output
+    assert "to +79161234567" in result.output
+
+
+def test_bad_settings_stop_the_cli_with_the_variable_named(monkeypatch: Any) -> None:
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    result = CliRunner().invoke(main, ["outbox", "list"])
+    assert result.exit_code != 0
+    assert "configuration error: REDIS_URL must be a URL" in result.output

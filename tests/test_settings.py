@@ -1,0 +1,84 @@
+"""Settings: a typo or a malformed value stops start-up with a message that names the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import SPECS, SettingsError, env_example, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_give_a_working_development_setup(tmp_path: Path) -> None:
+    settings = load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'deflect.sqlite3'}"
+    assert settings.redis_url is None
+    assert not settings.twilio_enabled
+    assert len(settings.secret_key) == 64
+    # The development secret is kept, so sessions survive a restart.
+    assert load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ={}).secret_key == settings.secret_key
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"TWILIO_AUTH_TOKN": "x"}, "unknown setting TWILIO_AUTH_TOKN (did you mean TWILIO_AUTH_TOKEN?)"),
+        ({"DEFLECT_LOG_LEVEL": "loud"}, "DEFLECT_LOG_LEVEL must be one of debug, info, warning, error"),
+        ({"TRUSTED_PROXY_COUNT": "two"}, "TRUSTED_PROXY_COUNT must be a whole number"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a URL"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL must be a sqlite:/// or postgresql:// URL"),
+        ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_ACCOUNT_SID must be an Account SID"),
+        ({"TWILIO_SMS_FROM": "+7 000"}, "TWILIO_SMS_FROM"),
+        ({"DEFLECT_ALLOWED_REGIONS": "RU,XX"}, "DEFLECT_ALLOWED_REGIONS has unknown region codes: XX"),
+        ({"DEFLECT_ENV": "production"}, "SECRET_KEY is required in production"),
+        (
+            {
+                "DEFLECT_ENV": "production",
+                "SECRET_KEY": "s" * 40,
+                "PUBLIC_BASE_URL": "https://x.test",
+                "DEFLECT_SKIP_SIGNATURE_CHECK": "1",
+            },
+            "DEFLECT_SKIP_SIGNATURE_CHECK cannot be set in production",
+        ),
+        (
+            {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "b" * 32},
+            "TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
+        ),
+        ({"TWILIO_API_BASE_URL_OVERRIDES": "conversations"}, "entries must look like host=URL"),
+    ],
+)
+def test_bad_settings_name_the_variable(environ: dict[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ=environ)
+    assert message in str(excinfo.value)
+
+
+def test_postgres_url_uses_the_shipped_driver(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1/test", "DEFLECT_DATA_DIR": str(tmp_path)},
+        environ={},
+    )
+    assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1/test"
+
+
+def test_host_overrides_are_parsed(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TWILIO_API_BASE_URL_OVERRIDES": "conversations=http://127.0.0.1:4011/,api=http://127.0.0.1:4010",
+            "DEFLECT_DATA_DIR": str(tmp_path),
+        },
+        environ={},
+    )
+    assert settings.host_overrides() == {
+        "conversations": "http://127.0.0.1:4011",
+        "api": "http://127.0.0.1:4010",
+    }
+
+
+def test_env_example_lists_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text()
+    assert text == env_example()
+    for spec in SPECS:
+        assert f"#{spec.name}=" in text

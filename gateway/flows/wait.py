@@ -1,0 +1,106 @@
+"""The wait loop: what a queued caller hears on each waitUrl request, and when the offer plays.
+
+Only waitUrl verbs are used here (Play, Say, Pause, Gather, Redirect, Leave, Hangup), and only
+Say inside Gather. Whether a caller may be offered deflection at all is the deflection layer's
+decision (`Context.offer_allowed`); this module decides only when the offer is played.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.flows.model import EnqueueStep, Flow, Offer, WaitExperience
+from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.twiml import play_hold, say
+
+
+def wait_experience(flow: Flow, state: CallState) -> WaitExperience:
+    """The wait settings of the enqueue step the caller is in (defaults if the state is stale)."""
+    step = flow.steps.get(state.step)
+    return step.wait if isinstance(step, EnqueueStep) else WaitExperience()
+
+
+def offer_due(offer: Offer, state: CallState, ctx: Context) -> bool:
+    """Whether to play the offer now: allowed, not declined, offers left, far enough from the last
+    one, and the caller has waited `after_seconds` or is at `min_position` or further back."""
+    if not ctx.offer_allowed or state.offer_declined or state.offers_made >= offer.max_offers:
+        return False
+    if state.last_offer_at is not None and ctx.now - state.last_offer_at < offer.repeat_every:
+        return False
+    waited_enough = state.seconds_in_queue(ctx.now) >= offer.after_seconds
+    far_back = (offer.min_position is not None and ctx.queue_position is not None
+                and ctx.queue_position >= offer.min_position)
+    return waited_enough or far_back
+
+
+def _announcement(wait: WaitExperience, state: CallState, ctx: Context) -> dict[str, str]:
+    """Texts due now, keyed 'position' / 'ewt'; empty when none is due or nothing is known."""
+    if not (wait.announce_position or wait.announce_ewt):
+        return {}
+    last = state.last_announce_at
+    if last is not None and (wait.announce_every is None or ctx.now - last < wait.announce_every):
+        return {}
+    texts: dict[str, str] = {}
+    if wait.announce_position and wait.position_text and ctx.queue_position:
+        texts["position"] = wait.position_text.format(position=ctx.queue_position)
+    if wait.announce_ewt and wait.ewt_text and ctx.avg_wait_seconds:
+        minutes = max(1, math.ceil(ctx.avg_wait_seconds / 60))
+        texts["ewt"] = wait.ewt_text.format(minutes=minutes)
+    return texts
+
+
+def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome:
+    """One pass of the waitUrl: announcements when due, the offer when due, then hold music."""
+    state = state.copy()
+    response = VoiceResponse()
+    events: list[Event] = []
+    wait = wait_experience(flow, state)
+    if state.enqueued_at is None:
+        state.enqueued_at = ctx.now
+    waited = round(state.seconds_in_queue(ctx.now))
+    texts = _announcement(wait, state, ctx)
+    for text in texts.values():
+        say(response, flow, text)
+    if texts:
+        state.last_announce_at = ctx.now
+        events.append(Event("wait.announce", {
+            "queue": state.queue, "position": ctx.queue_position,
+            "avg_wait_seconds": ctx.avg_wait_seconds, "said": sorted(texts)}))
+    offer = wait.offer
+    if offer is not None and offer_due(offer, state, ctx):
+        gather = response.gather(input="dtmf", num_digits=1, action=urls.offer(), method="POST",
+                                 timeout=offer.timeout)
+        say(gather, flow, offer.prompt)
+        state.offers_made += 1
+        state.last_offer_at = ctx.now
+        events.append(Event("offer.played", {
+            "queue": state.queue, "number": state.offers_made, "waited_seconds": waited,
+            "position": ctx.queue_position, "channels": list(offer.channels)}))
+    # Without a key the Gather falls through to the music; the next pass decides again.
+    play_hold(response, wait.hold_music or flow.hold_music)
+    return Outcome(response, state, events)
+
+
+def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls,
+                       digits: str | None) -> Outcome:
+    """The caller answered the offer. The accept digit hands the call over to the deflection layer
+    (which renders consent next); any other key declines for good; no key just resumes hold."""
+    state = state.copy()
+    offer = wait_experience(flow, state).offer
+    digit = (digits or "").strip()
+    data: dict[str, Any] = {"queue": state.queue, "digit": digit or None, "number": state.offers_made,
+            "waited_seconds": round(state.seconds_in_queue(ctx.now)),
+            "position": ctx.queue_position}
+    if offer is not None and digit == offer.accept_digit:
+        data |= {"channels": list(offer.channels), "sms_template": offer.sms_template}
+        return Outcome(VoiceResponse(), state, [Event("offer.accepted", data)], handover=True)
+    if digit:
+        state.offer_declined = True
+    data["reason"] = "other_digit" if digit else "no_input"
+    response = VoiceResponse()
+    # This answers a Gather inside the wait loop: going back to the waitUrl keeps the place.
+    response.redirect(urls.wait(), method="POST")
+    return Outcome(response, state, [Event("offer.declined", data)])

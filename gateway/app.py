@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.logs import call_sid_var, configure_logging, request_id_var
-from gateway.services import Services, build_services
+from gateway.services import Services, build_domain, build_services
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None, *, environ: dict[str, str] 
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
     services = build_services(settings)
+    build_domain(services)
     app.extensions["deflect"] = services
     _install_request_context(app)
     _register_blueprints(app)
@@ -77,5 +78,7 @@ def _install_request_context(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from gateway.health import bp as health_bp
+    from gateway.twilio_hooks.voice import bp as voice_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(voice_bp)

@@ -14,7 +14,7 @@ import redis
 from rq import Queue
 
 from gateway.messaging.providers import LocalOutboxProvider, MessageProvider, TwilioProvider
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.db import Database
 
@@ -57,6 +57,101 @@ def build_services(settings: Settings) -> Services:
         embedded_redis=embedded,
         extra={"redis_url": redis_url},
     )
+
+
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def build_domain(svc: Services) -> None:
+    """The call-handling objects, built once per process (flows and templates compiled here)."""
+    from datetime import timedelta
+
+    from gateway.calls.queue_stats import QueueStatsStore
+    from gateway.calls.service import VoiceService
+    from gateway.deflection.dialogue import DeflectionDesk
+    from gateway.deflection.eligibility import Policy
+    from gateway.deflection.guards import Guards
+    from gateway.deflection.limits import Limits, SmsGuard
+    from gateway.deflection.outbox import MessageSetup
+    from gateway.deflection.sessions import ChannelAccounts
+    from gateway.flows.model import Flow
+    from gateway.flows.registry import FlowRegistry
+    from gateway.jobs import enqueue_send
+    from gateway.messaging.templates import TemplateSet
+    from gateway.store.call_log import CallLog
+    from gateway.store.call_state import CallStateStore
+
+    settings = svc.settings
+    base = settings.public_base_url or DEVELOPMENT_BASE_URL
+    svc.extra["public_base"] = base
+    sms_guard = SmsGuard(
+        svc.redis,
+        Limits(
+            retext_seconds=settings.deflect_retext_hours * 3600,
+            per_prefix_hour=settings.deflect_sms_per_prefix_hour,
+            per_minute=settings.deflect_sms_per_minute,
+            per_day=settings.deflect_sms_daily_budget,
+            sender_mps=settings.deflect_sender_mps,
+        ),
+    )
+    svc.extra["sms_guard"] = sms_guard
+    guards = Guards(
+        svc.database, svc.redis, sms_guard, settings.deflect_retext_hours, settings.deflect_max_chat_backlog
+    )
+    templates = TemplateSet.load(settings.deflect_templates_dir)
+    svc.extra["templates"] = templates
+    accounts = ChannelAccounts(
+        settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri
+    )
+    svc.extra["accounts"] = accounts
+
+    def policy_for(flow: Flow) -> Policy:
+        return Policy.build(
+            flow.home_regions,
+            settings.deflect_allowed_regions,
+            settings.textable_number_types,
+            settings.deflect_require_attestation,
+            settings.deflect_max_chat_backlog,
+        )
+
+    setup = MessageSetup(
+        templates=templates,
+        accounts=accounts,
+        brand=settings.deflect_brand,
+        link_mode=settings.deflect_link_mode,
+        link_base=base,
+        session_lifetime=timedelta(hours=settings.deflect_session_hours),
+        status_callback_base=base,
+    )
+    desk = DeflectionDesk(
+        guards, policy_for, setup, lambda outbox_id: enqueue_send(svc.queue, outbox_id), svc.database
+    )
+    registry = FlowRegistry(settings.deflect_flows_dir, svc.database)
+    missing = missing_templates(registry.current(), templates)
+    if missing:
+        raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
+    svc.extra["flows"] = registry
+    svc.extra["guards"] = guards
+    svc.extra["voice"] = VoiceService(
+        registry,
+        CallStateStore(svc.redis),
+        CallLog(svc.database, svc.redis),
+        QueueStatsStore(svc.redis),
+        desk,
+    )
+
+
+def missing_templates(flows: Any, templates: Any) -> list[str]:
+    """Offers whose SMS template is missing for the flow's locale ("flow/step: ru-RU/name")."""
+    from gateway.flows.model import EnqueueStep
+
+    missing = []
+    for flow in flows:
+        for step_id, step in flow.steps.items():
+            offer = step.wait.offer if isinstance(step, EnqueueStep) else None
+            if offer is not None and (flow.locale, offer.sms_template) not in templates:
+                missing.append(f"{flow.id}/{step_id}: {flow.locale}/{offer.sms_template}")
+    return missing
 
 
 def make_provider(settings: Settings, database: Database) -> MessageProvider:

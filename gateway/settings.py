@@ -200,7 +200,67 @@ SPECS: tuple[Spec, ...] = (
         "hold audio played whenever anything internal fails",
     ),
     Spec("DEFLECT_FALLBACK_QUEUE", _text, "support", "queue a caller is put in when the flow cannot run"),
-    Spec("DEFLECT_ALLOWED_REGIONS", _regions, "RU,KZ", "regions whose mobile numbers may be texted"),
+    Spec(
+        "DEFLECT_ALLOWED_REGIONS",
+        _regions,
+        "",
+        "regions that may ever be texted (a cap over every flow's home_regions); empty: no cap",
+    ),
+    Spec("DEFLECT_BRAND", _text, "Support", "the company name used in SMS and chat texts"),
+    Spec(
+        "DEFLECT_WHATSAPP_NUMBER",
+        _e164,
+        None,
+        "the business WhatsApp number callers continue with (wa.me link); required to offer WhatsApp",
+    ),
+    Spec(
+        "DEFLECT_TELEGRAM_BOT",
+        _pattern(r"[A-Za-z][A-Za-z0-9_]{4,31}", "a Telegram bot username"),
+        None,
+        "Telegram bot username for t.me links (optional channel)",
+    ),
+    Spec(
+        "DEFLECT_VIBER_URI",
+        _pattern(r"[A-Za-z0-9_.-]{1,64}", "a Viber chat URI"),
+        None,
+        "Viber bot chat URI for viber://pa links (optional channel)",
+    ),
+    Spec(
+        "DEFLECT_LINK_MODE",
+        _choice("short", "direct"),
+        "short",
+        "short: our own tracked /l/<token> link; direct: the wa.me link itself in the SMS",
+    ),
+    Spec("DEFLECT_SESSION_HOURS", _int(1, 168), "24", "how long a chat session (and its link) lives"),
+    Spec("DEFLECT_RETEXT_HOURS", _int(0, 720), "24", "no second SMS to one number within these hours"),
+    Spec(
+        "DEFLECT_NUMBER_TYPES",
+        _text,
+        "mobile,fixed_line_or_mobile",
+        "number types that may be texted (fixed_line_or_mobile: where the plan cannot tell)",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_PREFIX_HOUR",
+        _int(1, 100000),
+        "20",
+        "SMS per hour to one number prefix (E.164 without the last 4 digits): SMS pumping guard",
+    ),
+    Spec("DEFLECT_SMS_PER_MINUTE", _int(1, 100000), "60", "SMS per minute in all"),
+    Spec("DEFLECT_SMS_DAILY_BUDGET", _int(1, 10000000), "2000", "SMS per day in all (UTC day)"),
+    Spec("DEFLECT_SENDER_MPS", _int(1, 1000), "1", "messages per second one sender number may send"),
+    Spec(
+        "DEFLECT_REQUIRE_ATTESTATION",
+        _choice("off", "a", "ab"),
+        "off",
+        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present",
+    ),
+    Spec(
+        "DEFLECT_MAX_CHAT_BACKLOG",
+        _int(0, 1000000),
+        "0",
+        "stop offering while this many chat sessions wait for an agent (0: no limit)",
+    ),
+    Spec("DEFLECT_MAX_SEGMENTS", _int(1, 10), "2", "templates check warns above this many SMS segments"),
     Spec(
         "TWILIO_ACCOUNT_SID",
         _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID (AC + 32 hex)"),
@@ -265,6 +325,21 @@ class Settings:
     deflect_hold_music_url: str
     deflect_fallback_queue: str
     deflect_allowed_regions: tuple[str, ...]
+    deflect_brand: str
+    deflect_whatsapp_number: str | None
+    deflect_telegram_bot: str | None
+    deflect_viber_uri: str | None
+    deflect_link_mode: str
+    deflect_session_hours: int
+    deflect_retext_hours: int
+    deflect_number_types: str
+    deflect_sms_per_prefix_hour: int
+    deflect_sms_per_minute: int
+    deflect_sms_daily_budget: int
+    deflect_sender_mps: int
+    deflect_require_attestation: str
+    deflect_max_chat_backlog: int
+    deflect_max_segments: int
     twilio_account_sid: str | None
     twilio_auth_token: str | None
     twilio_api_key: str | None
@@ -290,6 +365,10 @@ class Settings:
         """The key Twilio signs webhooks with. Without an account, a per-install development token
         (kept in SECRET_KEY's place) lets `deflect simulate` and tests sign requests the same way."""
         return self.twilio_auth_token or self.secret_key
+
+    @property
+    def textable_number_types(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.deflect_number_types.split(",") if t.strip())
 
     def host_overrides(self) -> dict[str, str]:
         result: dict[str, str] = {}

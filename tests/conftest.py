@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,8 @@ from gateway.app import create_app
 from gateway.store.db import Database
 from gateway.store.models import Base
 from tests.support import prism
+from tests.support.calls import ACCOUNT_SID, AUTH_TOKEN, Call, Clock
 from tests.support.servers import RedisServer
-
-AUTH_TOKEN = "12345678901234567890123456789012"
-ACCOUNT_SID = "AC" + "1" * 32
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +55,9 @@ def base_config(database_url: str, redis_server: RedisServer, tmp_path: Path) ->
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "DEFLECT_DATA_DIR": str(tmp_path / "data"),
         "DEFLECT_LOG_FORMAT": "text",
+        "DEFLECT_WHATSAPP_NUMBER": "+77001234567",
+        "DEFLECT_TELEGRAM_BOT": "ExampleBankBot",
+        "DEFLECT_BRAND": "Example Bank",
         "TESTING": True,
     }
 
@@ -112,3 +114,21 @@ def twilio_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.Prism
     )
     yield server
     server.stop()
+
+
+# A Tuesday, 12:00 in Moscow: the shipped Russian flow is open.
+OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture
+def clock(app: Any) -> Clock:
+    """The voice service's clock, set to business hours; tests move it forward."""
+    fixed = Clock(OPEN_HOURS)
+    app.extensions["deflect"].extra["voice"].clock = fixed
+    return fixed
+
+
+@pytest.fixture
+def call(client: Any, clock: Clock) -> Call:
+    """A Russian mobile caller ringing the bank's number (see tests/support/calls.py)."""
+    return Call(client)

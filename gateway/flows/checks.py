@@ -58,16 +58,30 @@ def check_flow(flow: Flow) -> list[Finding]:
     """Every semantic problem of a schema-valid flow, in document order where it matters."""
     findings = _unknown_references(flow)
     reachable = _reachable(flow)
-    findings += [Finding(("steps", sid), sid, f"step is never reached from entry '{flow.entry}'")
-                 for sid in flow.steps if sid not in reachable and flow.entry in flow.steps]
+    findings += [
+        Finding(("steps", sid), sid, f"step is never reached from entry '{flow.entry}'")
+        for sid in flow.steps
+        if sid not in reachable and flow.entry in flow.steps
+    ]
     inline_loops = _inline_loops(flow, reachable)
-    findings += [Finding(("steps", loop[0]), loop[0],
-                         f"steps {_arrows(loop)} follow each other without waiting for the caller")
-                 for loop in inline_loops]
+    findings += [
+        Finding(
+            ("steps", loop[0]),
+            loop[0],
+            f"steps {_arrows(loop)} follow each other without waiting for the caller",
+        )
+        for loop in inline_loops
+    ]
     looped = {sid for loop in inline_loops for sid in loop}
-    findings += [Finding(("steps", loop[0]), loop[0],
-                         f"steps {_arrows(loop)} loop with no way to hang up, enqueue or transfer")
-                 for loop in _loops_without_exit(flow, reachable) if not looped & set(loop)]
+    findings += [
+        Finding(
+            ("steps", loop[0]),
+            loop[0],
+            f"steps {_arrows(loop)} loop with no way to hang up, enqueue or transfer",
+        )
+        for loop in _loops_without_exit(flow, reachable)
+        if not looped & set(loop)
+    ]
     findings += _menu_speech(flow)
     return findings
 
@@ -79,15 +93,20 @@ def _arrows(loop: Sequence[str]) -> str:
 def _unknown_references(flow: Flow) -> list[Finding]:
     findings: list[Finding] = []
     if flow.entry not in flow.steps:
-        findings.append(Finding(("entry",), None,
-                                f"entry refers to unknown step '{flow.entry}'{_hint(flow, flow.entry)}"))
+        findings.append(
+            Finding(("entry",), None, f"entry refers to unknown step '{flow.entry}'{_hint(flow, flow.entry)}")
+        )
     for sid, step in flow.steps.items():
         for path, target in targets(step):
             if target not in flow.steps:
                 where = ".".join(str(p) for p in path)
-                findings.append(Finding(("steps", sid, *path), sid,
-                                        f"{where} refers to unknown step '{target}'"
-                                        f"{_hint(flow, target)}"))
+                findings.append(
+                    Finding(
+                        ("steps", sid, *path),
+                        sid,
+                        f"{where} refers to unknown step '{target}'{_hint(flow, target)}",
+                    )
+                )
     return findings
 
 
@@ -119,7 +138,7 @@ def _cycle_from(start: str, follow: Callable[[str], list[str]]) -> list[str] | N
         walk.append(sid)
         nxt = follow(sid)
         sid = nxt[0] if nxt else None
-    return walk[walk.index(sid):] if sid is not None else None
+    return walk[walk.index(sid) :] if sid is not None else None
 
 
 def _inline_loops(flow: Flow, reachable: set[str]) -> list[list[str]]:
@@ -136,7 +155,7 @@ def _inline_loops(flow: Flow, reachable: set[str]) -> list[list[str]]:
         stack.append(sid)
         for nxt in graph[sid]:
             if colour.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):]
+                cycle = stack[stack.index(nxt) :]
                 if not seen & set(cycle):
                     loops.append(cycle)
                     seen.update(cycle)
@@ -182,11 +201,16 @@ def _menu_speech(flow: Flow) -> list[Finding]:
             for word in option.speech:
                 key = word.casefold().strip()
                 if key in owners and owners[key] != digit:
-                    findings.append(Finding(("steps", sid, "options", digit, "speech"), sid,
-                                            f"speech word '{word}' is used by options "
-                                            f"'{owners[key]}' and '{digit}'"))
+                    findings.append(
+                        Finding(
+                            ("steps", sid, "options", digit, "speech"),
+                            sid,
+                            f"speech word '{word}' is used by options '{owners[key]}' and '{digit}'",
+                        )
+                    )
                 owners.setdefault(key, digit)
         if step.speech and not owners:
-            findings.append(Finding(("steps", sid, "speech"), sid,
-                                    "speech is on but no option lists speech words"))
+            findings.append(
+                Finding(("steps", sid, "speech"), sid, "speech is on but no option lists speech words")
+            )
     return findings

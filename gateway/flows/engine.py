@@ -25,15 +25,35 @@ from gateway.flows.state import CallState, Context, Event, Outcome, Urls
 from gateway.flows.twiml import enqueue, fallback_enqueue, hold_in_queue, say
 from gateway.flows.wait import handle_offer_input, offer_due, wait_loop
 
-__all__ = ["QUEUE_RESULTS", "EngineError", "enqueue_result", "fallback_enqueue", "handle_menu_input",
-           "handle_offer_input", "hold_in_queue", "offer_due", "rule_matches", "run_step",
-           "transfer_result", "wait_loop"]
+__all__ = [
+    "QUEUE_RESULTS",
+    "EngineError",
+    "enqueue_result",
+    "fallback_enqueue",
+    "handle_menu_input",
+    "handle_offer_input",
+    "hold_in_queue",
+    "offer_due",
+    "rule_matches",
+    "run_step",
+    "transfer_result",
+    "wait_loop",
+]
 
 MAX_INLINE_STEPS = 25
 """Say and branch steps chain within one response; the loader rejects loops, this is a backstop."""
 
-QUEUE_RESULTS = ("bridged", "bridging-in-process", "error", "hangup", "leave", "redirected",
-                 "redirected-from-bridged", "queue-full", "system-error")
+QUEUE_RESULTS = (
+    "bridged",
+    "bridging-in-process",
+    "error",
+    "hangup",
+    "leave",
+    "redirected",
+    "redirected-from-bridged",
+    "queue-full",
+    "system-error",
+)
 """Every QueueResult Twilio sends to the <Enqueue> action."""
 _DIAL_ANSWERED = frozenset({"completed", "answered"})
 _PUNCTUATION = str.maketrans("", "", ".,!?;:\"'«»")
@@ -85,8 +105,10 @@ class _Run:
             else:
                 self.render(current, step)
                 return
-        raise EngineError(f"flow '{self.flow.id}': more than {MAX_INLINE_STEPS} steps chained "
-                          f"without waiting for the caller (at '{current}')")
+        raise EngineError(
+            f"flow '{self.flow.id}': more than {MAX_INLINE_STEPS} steps chained "
+            f"without waiting for the caller (at '{current}')"
+        )
 
     def branch(self, step_id: str, step: BranchStep) -> str:
         for index, rule in enumerate(step.when):
@@ -102,8 +124,9 @@ class _Run:
         elif isinstance(step, EnqueueStep):
             self.enqueue(step_id, step)
         elif isinstance(step, TransferStep):
-            dial = self.response.dial(action=self.urls.dial_action(step_id), method="POST",
-                                      timeout=step.timeout)
+            dial = self.response.dial(
+                action=self.urls.dial_action(step_id), method="POST", timeout=step.timeout
+            )
             if step.number is not None:
                 dial.number(step.number)
             else:
@@ -122,8 +145,13 @@ class _Run:
             if words:
                 options["hints"] = ", ".join(words)
         gather = self.response.gather(
-            input="dtmf speech" if step.speech else "dtmf", num_digits=1,
-            action=self.urls.menu(step_id), method="POST", timeout=step.timeout, **options)
+            input="dtmf speech" if step.speech else "dtmf",
+            num_digits=1,
+            action=self.urls.menu(step_id),
+            method="POST",
+            timeout=step.timeout,
+            **options,
+        )
         if reprompt is not None:
             say(gather, self.flow, reprompt)
         say(gather, self.flow, step.prompt)
@@ -154,8 +182,9 @@ def rule_matches(rule: BranchRule, state: CallState, ctx: Context) -> bool:
     if rule.queue_size_at_least is not None:
         checks.append(stats.size is not None and stats.size >= rule.queue_size_at_least)
     if rule.ewt_seconds_at_least is not None:
-        checks.append(stats.avg_wait_seconds is not None
-                      and stats.avg_wait_seconds >= rule.ewt_seconds_at_least)
+        checks.append(
+            stats.avg_wait_seconds is not None and stats.avg_wait_seconds >= rule.ewt_seconds_at_least
+        )
     return all(checks)
 
 
@@ -180,8 +209,15 @@ def _choose(step: MenuStep, digits: str, speech: str) -> tuple[str, MenuOption] 
     return None
 
 
-def handle_menu_input(flow: Flow, step_id: str, state: CallState, ctx: Context, urls: Urls,
-                      digits: str | None = None, speech: str | None = None) -> Outcome:
+def handle_menu_input(
+    flow: Flow,
+    step_id: str,
+    state: CallState,
+    ctx: Context,
+    urls: Urls,
+    digits: str | None = None,
+    speech: str | None = None,
+) -> Outcome:
     """The caller answered a menu (or did not): go to the chosen step, ask again, or give up
     to the menu's no_input / invalid step once its retries are used."""
     step = _step(flow, step_id)
@@ -218,8 +254,9 @@ def handle_menu_input(flow: Flow, step_id: str, state: CallState, ctx: Context, 
     return run.outcome()
 
 
-def transfer_result(flow: Flow, step_id: str, state: CallState, ctx: Context, urls: Urls,
-                    dial_status: str) -> Outcome:
+def transfer_result(
+    flow: Flow, step_id: str, state: CallState, ctx: Context, urls: Urls, dial_status: str
+) -> Outcome:
     """The <Dial> of a transfer step ended: hang up after a call, else go to the step's `next`."""
     step = _step(flow, step_id)
     if not isinstance(step, TransferStep):
@@ -233,19 +270,24 @@ def transfer_result(flow: Flow, step_id: str, state: CallState, ctx: Context, ur
     return run.outcome()
 
 
-def enqueue_result(flow: Flow, state: CallState, ctx: Context, urls: Urls, queue_result: str,
-                   deflected: bool = False) -> Outcome:
+def enqueue_result(
+    flow: Flow, state: CallState, ctx: Context, urls: Urls, queue_result: str, deflected: bool = False
+) -> Outcome:
     """The caller left the queue (the <Enqueue> action). `deflected` says a `leave` came from an
     accepted offer (the caller continues in a messenger) rather than from the flow."""
     run = _Run(flow, state, ctx, urls)
     step = flow.steps.get(state.step)
     queued = step if isinstance(step, EnqueueStep) else None
-    run.event("queue.result", result=queue_result, queue=state.queue, deflected=deflected,
-              waited_seconds=round(state.seconds_in_queue(ctx.now)))
+    run.event(
+        "queue.result",
+        result=queue_result,
+        queue=state.queue,
+        deflected=deflected,
+        waited_seconds=round(state.seconds_in_queue(ctx.now)),
+    )
     if queue_result == "bridged":
         run.response.hangup()  # the agent ended the call; nothing more to say
-    elif queue_result in ("bridging-in-process", "redirected", "redirected-from-bridged",
-                          "hangup"):
+    elif queue_result in ("bridging-in-process", "redirected", "redirected-from-bridged", "hangup"):
         pass  # the call is already elsewhere (an agent, other TwiML) or gone
     elif queue_result == "leave":
         if deflected or queued is None or queued.after is None:

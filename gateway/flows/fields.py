@@ -51,8 +51,11 @@ def _check_e164(value: str) -> str:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         number = None
-    if (number is None or not phonenumbers.is_valid_number(number)
-            or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value):
+    if (
+        number is None
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value
+    ):
         raise ValueError(f"'{value}' is not a valid E.164 number such as +74951234567")
     return value
 
@@ -92,27 +95,52 @@ def _check_holiday(value: str) -> str:
     return value
 
 
-StepId = Annotated[str, AfterValidator(_check_step_id),
-                 Field(json_schema_extra={"pattern": STEP_ID_PATTERN})]
-Digit = Annotated[str, BeforeValidator(_digit_from_yaml), AfterValidator(_check_digit),
-                  Field(json_schema_extra={"pattern": DIGIT_PATTERN})]
+StepId = Annotated[str, AfterValidator(_check_step_id), Field(json_schema_extra={"pattern": STEP_ID_PATTERN})]
+Digit = Annotated[
+    str,
+    BeforeValidator(_digit_from_yaml),
+    AfterValidator(_check_digit),
+    Field(json_schema_extra={"pattern": DIGIT_PATTERN}),
+]
 Prompt = Annotated[str, AfterValidator(_check_prompt), Field(json_schema_extra={"minLength": 1})]
-E164 = Annotated[str, BeforeValidator(_phone_from_yaml), AfterValidator(_check_e164),
-                 Field(json_schema_extra={"pattern": r"^\+[1-9]\d{1,14}$"})]
-Region = Annotated[str, BeforeValidator(_region_from_yaml), AfterValidator(_check_region),
-                   Field(json_schema_extra={"pattern": "^[A-Za-z]{2}$"})]
-HttpUrl = Annotated[str, AfterValidator(_check_http_url),
-                    Field(json_schema_extra={"format": "uri", "pattern": "^https?://"})]
+E164 = Annotated[
+    str,
+    BeforeValidator(_phone_from_yaml),
+    AfterValidator(_check_e164),
+    Field(json_schema_extra={"pattern": r"^\+[1-9]\d{1,14}$"}),
+]
+Region = Annotated[
+    str,
+    BeforeValidator(_region_from_yaml),
+    AfterValidator(_check_region),
+    Field(json_schema_extra={"pattern": "^[A-Za-z]{2}$"}),
+]
+HttpUrl = Annotated[
+    str, AfterValidator(_check_http_url), Field(json_schema_extra={"format": "uri", "pattern": "^https?://"})
+]
 QueueName = Annotated[str, Field(min_length=1, max_length=64)]
-Holiday = Annotated[str, BeforeValidator(_holiday_from_yaml), AfterValidator(_check_holiday),
-                    Field(json_schema_extra={
-                        "pattern": r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$"})]
-NumberType = Literal["mobile", "fixed_line", "fixed_line_or_mobile", "toll_free", "premium_rate",
-                     "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
-                     "unknown"]
+Holiday = Annotated[
+    str,
+    BeforeValidator(_holiday_from_yaml),
+    AfterValidator(_check_holiday),
+    Field(json_schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$"}),
+]
+NumberType = Literal[
+    "mobile",
+    "fixed_line",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
 Channel = Literal["whatsapp", "telegram", "viber"]
-SipUri = Annotated[str, AfterValidator(_check_sip),
-                 Field(json_schema_extra={"pattern": "^sips?:"})]
+SipUri = Annotated[str, AfterValidator(_check_sip), Field(json_schema_extra={"pattern": "^sips?:"})]
 
 
 def check_placeholders(text: str, allowed: set[str]) -> None:

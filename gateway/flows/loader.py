@@ -64,8 +64,9 @@ class _Source:
                     key, node = pairs[-1]  # a YAML mapping keeps the last of repeated keys
                     line = key.start_mark.line + 1
                     matched.append(part)
-            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-                  and 0 <= part < len(node.value)):
+            elif (
+                isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value)
+            ):
                 node = node.value[part]
                 line = node.start_mark.line + 1
                 matched.append(part)
@@ -95,8 +96,9 @@ def _compose(text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
     return source, data, problems
 
 
-def _repeated_keys(source: _Source, node: yaml.Node, path: tuple[Any, ...],
-                   seen_nodes: set[int]) -> list[Problem]:
+def _repeated_keys(
+    source: _Source, node: yaml.Node, path: tuple[Any, ...], seen_nodes: set[int]
+) -> list[Problem]:
     """A dict would silently keep the last of two equal keys; catch them on the YAML nodes.
     A node reused through an alias (`*wait`) is checked once, where it is defined."""
     problems: list[Problem] = []
@@ -113,8 +115,9 @@ def _repeated_keys(source: _Source, node: yaml.Node, path: tuple[Any, ...],
         if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
             continue
         if key.value in seen:
-            problems.append(Problem(source.name, key.start_mark.line + 1,
-                                    *_repeated_message(path, key.value)))
+            problems.append(
+                Problem(source.name, key.start_mark.line + 1, *_repeated_message(path, key.value))
+            )
         seen.add(key.value)
         problems += _repeated_keys(source, value, (*path, key.value), seen_nodes)
     return problems
@@ -155,8 +158,14 @@ def _parse(text: str, name: str) -> tuple[Flow | None, _Source, list[Problem]]:
         return None, source, [Problem(name, None, None, "the file is empty")]
     if not isinstance(data, dict):
         if not problems:
-            problems.append(Problem(name, source.locate(())[0], None,
-                                    "a flow must be a mapping (id, locale, voice, entry, steps...)"))
+            problems.append(
+                Problem(
+                    name,
+                    source.locate(())[0],
+                    None,
+                    "a flow must be a mapping (id, locale, voice, entry, steps...)",
+                )
+            )
         return None, source, problems
     try:
         flow = Flow.model_validate(data)
@@ -188,8 +197,7 @@ def load_flow(path: str | Path) -> Flow:
 
 def flow_files(directory: str | Path) -> list[Path]:
     """The flow files of a directory, in name order."""
-    return sorted(p for p in Path(directory).iterdir()
-                  if p.suffix in FLOW_SUFFIXES and p.is_file())
+    return sorted(p for p in Path(directory).iterdir() if p.suffix in FLOW_SUFFIXES and p.is_file())
 
 
 class FlowSet:
@@ -225,22 +233,26 @@ def _set_problems(entries: Sequence[tuple[Flow, _Source]]) -> list[Problem]:
     owners: dict[str, str] = {}
     for flow, source in entries:
         if flow.id in ids:
-            problems.append(source.problem(("id",), None,
-                                           f"flow id '{flow.id}' is also used by {ids[flow.id]}"))
+            problems.append(
+                source.problem(("id",), None, f"flow id '{flow.id}' is also used by {ids[flow.id]}")
+            )
         ids.setdefault(flow.id, source.name)
         for i, number in enumerate(flow.numbers):
             if number in owners:
-                problems.append(source.problem(("numbers", i), None,
-                                               f"number {number} is also claimed by "
-                                               f"{owners[number]}"))
+                problems.append(
+                    source.problem(
+                        ("numbers", i), None, f"number {number} is also claimed by {owners[number]}"
+                    )
+                )
             owners.setdefault(number, source.name)
     defaults = [(flow, source) for flow, source in entries if flow.default]
     if not defaults:
         names = ", ".join(s.name for _, s in entries) or "no flows"
         problems.append(Problem(names, None, None, "no flow is marked 'default: true'"))
     for _, source in defaults[1:]:
-        problems.append(source.problem(("default",), None,
-                                       f"a second default flow (the first is {defaults[0][1].name})"))
+        problems.append(
+            source.problem(("default",), None, f"a second default flow (the first is {defaults[0][1].name})")
+        )
     return problems
 
 

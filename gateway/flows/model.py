@@ -53,13 +53,18 @@ class Hours(_Model):
     """Opening hours in the contact centre's own time zone."""
 
     timezone: Annotated[str, AfterValidator(check_timezone)] = Field(
-        description="IANA time zone name, e.g. Europe/Moscow")
-    weekly: dict[Annotated[str, AfterValidator(check_days)],
-                 Annotated[str, AfterValidator(check_intervals)]] = Field(
+        description="IANA time zone name, e.g. Europe/Moscow"
+    )
+    weekly: dict[
+        Annotated[str, AfterValidator(check_days)], Annotated[str, AfterValidator(check_intervals)]
+    ] = Field(
         description="day or day range -> '09:00-20:00', '09:00-13:00, 14:00-18:00' or 'closed'; "
-                    "days not listed are closed", examples=[{"mon-fri": "09:00-20:00"}])
+        "days not listed are closed",
+        examples=[{"mon-fri": "09:00-20:00"}],
+    )
     holidays: list[Holiday] = Field(
-        default_factory=list, description="closed dates: 2027-01-07 or 2027-01-01..2027-01-08")
+        default_factory=list, description="closed dates: 2027-01-07 or 2027-01-01..2027-01-08"
+    )
 
     @field_validator("weekly")
     @classmethod
@@ -87,10 +92,10 @@ class MenuOption(_Model):
     """One keypad choice of a menu."""
 
     next: StepId
-    label: str | None = Field(
-        default=None, description="short name for reports and the agent")
+    label: str | None = Field(default=None, description="short name for reports and the agent")
     speech: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=list, description="words (or word stems) that choose this option by voice")
+        default_factory=list, description="words (or word stems) that choose this option by voice"
+    )
 
 
 class MenuStep(_Model):
@@ -99,34 +104,33 @@ class MenuStep(_Model):
     kind: Literal["menu"]
     prompt: Prompt
     options: dict[Digit, MenuOption] = Field(
-        min_length=1, description="keypad digit -> option; quote '*' and '#' in YAML")
+        min_length=1, description="keypad digit -> option; quote '*' and '#' in YAML"
+    )
     timeout: int = Field(default=5, ge=1, le=60, description="seconds to wait for a key")
-    retries: int = Field(
-        default=2, ge=0, le=5, description="repeats after no or invalid input")
-    reprompt: Prompt | None = Field(
-        default=None, description="said before the prompt is repeated")
+    retries: int = Field(default=2, ge=0, le=5, description="repeats after no or invalid input")
+    reprompt: Prompt | None = Field(default=None, description="said before the prompt is repeated")
     no_input: StepId = Field(description="step once retries are used up without input")
     invalid: StepId | None = Field(
-        default=None,
-        description="step once retries are used up on invalid input (default: no_input)")
+        default=None, description="step once retries are used up on invalid input (default: no_input)"
+    )
     speech: bool = Field(default=False, description="also accept spoken answers")
 
 
 class Offer(_Model):
     """When to offer the caller on hold to continue in a messenger (eligibility is not ours)."""
 
-    after_seconds: int = Field(
-        default=45, ge=0, description="offer once the caller has waited this long")
+    after_seconds: int = Field(default=45, ge=0, description="offer once the caller has waited this long")
     min_position: int | None = Field(
-        default=None, ge=1,
-        description="also offer as soon as the queue position is at least this")
+        default=None, ge=1, description="also offer as soon as the queue position is at least this"
+    )
     max_offers: int = Field(default=1, ge=1, le=10)
     repeat_every: int = Field(default=120, ge=15, description="seconds between two offers")
     prompt: Prompt
     accept_digit: Digit = "1"
     timeout: int = Field(default=5, ge=1, le=30, description="seconds to wait for the key")
     channels: list[Channel] = Field(
-        default_factory=_default_channels, min_length=1, description="in order of preference")
+        default_factory=_default_channels, min_length=1, description="in order of preference"
+    )
     sms_template: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
     @model_validator(mode="after")
@@ -140,14 +144,13 @@ class WaitExperience(_Model):
     """What a caller hears while waiting in a queue (the waitUrl loop)."""
 
     announce_every: int | None = Field(
-        default=None, ge=15,
-        description="seconds between announcements; none: announce once on entry")
+        default=None, ge=15, description="seconds between announcements; none: announce once on entry"
+    )
     announce_position: bool = False
     announce_ewt: bool = False
     position_text: Prompt | None = Field(default=None, description="uses {position}")
     ewt_text: Prompt | None = Field(default=None, description="uses {minutes}")
-    hold_music: HttpUrl | None = Field(
-        default=None, description="overrides the flow's hold_music")
+    hold_music: HttpUrl | None = Field(default=None, description="overrides the flow's hold_music")
     offer: Offer | None = None
 
     @model_validator(mode="after")
@@ -170,10 +173,8 @@ class EnqueueStep(_Model):
     queue: QueueName
     wait: WaitExperience = Field(default_factory=lambda: WaitExperience())
     after: StepId | None = None
-    retries: int = Field(
-        default=1, ge=0, le=3, description="re-enqueue attempts after a queue error")
-    error_text: Prompt | None = Field(
-        default=None, description="apology said after a queue error")
+    retries: int = Field(default=1, ge=0, le=3, description="re-enqueue attempts after a queue error")
+    error_text: Prompt | None = Field(default=None, description="apology said after a queue error")
 
 
 class TransferStep(_Model):
@@ -210,17 +211,22 @@ class BranchRule(_Model):
     queue_size_at_least: int | None = Field(default=None, ge=0)
     ewt_seconds_at_least: int | None = Field(default=None, ge=0)
     queue: QueueName | None = Field(
-        default=None,
-        description="queue whose size/EWT is compared (default: the caller's queue)")
+        default=None, description="queue whose size/EWT is compared (default: the caller's queue)"
+    )
 
     @model_validator(mode="after")
     def _has_condition(self) -> BranchRule:
-        conditions = (self.open, self.caller_region, self.caller_number_type, self.caller_known,
-                      self.queue_size_at_least, self.ewt_seconds_at_least)
+        conditions = (
+            self.open,
+            self.caller_region,
+            self.caller_number_type,
+            self.caller_known,
+            self.queue_size_at_least,
+            self.ewt_seconds_at_least,
+        )
         if all(c is None for c in conditions):
             raise ValueError("a 'when' rule needs at least one condition")
-        if self.queue is not None and (self.queue_size_at_least, self.ewt_seconds_at_least) == (
-                None, None):
+        if self.queue is not None and (self.queue_size_at_least, self.ewt_seconds_at_least) == (None, None):
             raise ValueError("'queue' only applies to queue_size_at_least or ewt_seconds_at_least")
         return self
 
@@ -233,8 +239,9 @@ class BranchStep(_Model):
     otherwise: StepId
 
 
-Step = Annotated[SayStep | MenuStep | EnqueueStep | TransferStep | HangupStep | BranchStep,
-                 Field(discriminator="kind")]
+Step = Annotated[
+    SayStep | MenuStep | EnqueueStep | TransferStep | HangupStep | BranchStep, Field(discriminator="kind")
+]
 
 
 class Flow(_Model):

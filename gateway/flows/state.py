@@ -38,13 +38,28 @@ class CallState:
     deflection: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, flow: Flow, *, call_sid: str, called: str, caller: str | None,
-              caller_region: str | None = None,
-              caller_number_type: str | None = None) -> CallState:
+    def start(
+        cls,
+        flow: Flow,
+        *,
+        call_sid: str,
+        called: str,
+        caller: str | None,
+        caller_region: str | None = None,
+        caller_number_type: str | None = None,
+    ) -> CallState:
         """The state of a new call, about to run the flow's entry step."""
-        return cls(call_sid=call_sid, flow_id=flow.id, flow_version=flow.version, caller=caller,
-                   caller_region=caller_region, caller_number_type=caller_number_type,
-                   called=called, locale=flow.locale, step=flow.entry)
+        return cls(
+            call_sid=call_sid,
+            flow_id=flow.id,
+            flow_version=flow.version,
+            caller=caller,
+            caller_region=caller_region,
+            caller_number_type=caller_number_type,
+            called=called,
+            locale=flow.locale,
+            step=flow.entry,
+        )
 
     def copy(self) -> CallState:
         """A deep copy, so engine functions never change the state they were given."""
@@ -59,8 +74,15 @@ class CallState:
         """Rebuild from to_dict(); unknown keys (from a newer release) are ignored."""
         known = {f.name for f in fields(cls)}
         values = {k: copy.deepcopy(v) for k, v in data.items() if k in known}
-        missing = {"call_sid", "flow_id", "flow_version", "caller", "called", "locale",
-                   "step"} - values.keys()
+        missing = {
+            "call_sid",
+            "flow_id",
+            "flow_version",
+            "caller",
+            "called",
+            "locale",
+            "step",
+        } - values.keys()
         if missing:
             raise ValueError(f"call state lacks {', '.join(sorted(missing))}")
         return cls(**values)

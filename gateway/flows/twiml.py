@@ -27,8 +27,9 @@ def play_hold(response: VoiceResponse, music_url: str) -> None:
 
 def enqueue(response: VoiceResponse, queue: str, wait_url: str, action_url: str) -> Enqueue:
     """<Enqueue waitUrl=... action=...>queue</Enqueue>, both requested with POST."""
-    verb: Enqueue = response.enqueue(queue, action=action_url, method="POST", wait_url=wait_url,
-                                     wait_url_method="POST")
+    verb: Enqueue = response.enqueue(
+        queue, action=action_url, method="POST", wait_url=wait_url, wait_url_method="POST"
+    )
     return verb
 
 
@@ -39,8 +40,14 @@ def hold_in_queue(music_url: str = DEFAULT_HOLD_MUSIC) -> VoiceResponse:
     return response
 
 
-def fallback_enqueue(queue: str, wait_url: str, action_url: str, text: str | None = None,
-                     voice: str | None = None, language: str | None = None) -> VoiceResponse:
+def fallback_enqueue(
+    queue: str,
+    wait_url: str,
+    action_url: str,
+    text: str | None = None,
+    voice: str | None = None,
+    language: str | None = None,
+) -> VoiceResponse:
     """Fallback for a caller not yet queued: an optional apology, then a default queue."""
     response = VoiceResponse()
     if text:

@@ -31,8 +31,11 @@ def offer_due(offer: Offer, state: CallState, ctx: Context) -> bool:
     if state.last_offer_at is not None and ctx.now - state.last_offer_at < offer.repeat_every:
         return False
     waited_enough = state.seconds_in_queue(ctx.now) >= offer.after_seconds
-    far_back = (offer.min_position is not None and ctx.queue_position is not None
-                and ctx.queue_position >= offer.min_position)
+    far_back = (
+        offer.min_position is not None
+        and ctx.queue_position is not None
+        and ctx.queue_position >= offer.min_position
+    )
     return waited_enough or far_back
 
 
@@ -66,34 +69,55 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
         say(response, flow, text)
     if texts:
         state.last_announce_at = ctx.now
-        events.append(Event("wait.announce", {
-            "queue": state.queue, "position": ctx.queue_position,
-            "avg_wait_seconds": ctx.avg_wait_seconds, "said": sorted(texts)}))
+        events.append(
+            Event(
+                "wait.announce",
+                {
+                    "queue": state.queue,
+                    "position": ctx.queue_position,
+                    "avg_wait_seconds": ctx.avg_wait_seconds,
+                    "said": sorted(texts),
+                },
+            )
+        )
     offer = wait.offer
     if offer is not None and offer_due(offer, state, ctx):
-        gather = response.gather(input="dtmf", num_digits=1, action=urls.offer(), method="POST",
-                                 timeout=offer.timeout)
+        gather = response.gather(
+            input="dtmf", num_digits=1, action=urls.offer(), method="POST", timeout=offer.timeout
+        )
         say(gather, flow, offer.prompt)
         state.offers_made += 1
         state.last_offer_at = ctx.now
-        events.append(Event("offer.played", {
-            "queue": state.queue, "number": state.offers_made, "waited_seconds": waited,
-            "position": ctx.queue_position, "channels": list(offer.channels)}))
+        events.append(
+            Event(
+                "offer.played",
+                {
+                    "queue": state.queue,
+                    "number": state.offers_made,
+                    "waited_seconds": waited,
+                    "position": ctx.queue_position,
+                    "channels": list(offer.channels),
+                },
+            )
+        )
     # Without a key the Gather falls through to the music; the next pass decides again.
     play_hold(response, wait.hold_music or flow.hold_music)
     return Outcome(response, state, events)
 
 
-def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls,
-                       digits: str | None) -> Outcome:
+def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, digits: str | None) -> Outcome:
     """The caller answered the offer. The accept digit hands the call over to the deflection layer
     (which renders consent next); any other key declines for good; no key just resumes hold."""
     state = state.copy()
     offer = wait_experience(flow, state).offer
     digit = (digits or "").strip()
-    data: dict[str, Any] = {"queue": state.queue, "digit": digit or None, "number": state.offers_made,
-            "waited_seconds": round(state.seconds_in_queue(ctx.now)),
-            "position": ctx.queue_position}
+    data: dict[str, Any] = {
+        "queue": state.queue,
+        "digit": digit or None,
+        "number": state.offers_made,
+        "waited_seconds": round(state.seconds_in_queue(ctx.now)),
+        "position": ctx.queue_position,
+    }
     if offer is not None and digit == offer.accept_digit:
         data |= {"channels": list(offer.channels), "sms_template": offer.sms_template}
         return Outcome(VoiceResponse(), state, [Event("offer.accepted", data)], handover=True)

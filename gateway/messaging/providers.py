@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,14 @@ PERMANENT_TWILIO_ERRORS = frozenset({21211, 21408, 21610, 21614, 21635, 21612, 2
 class SentMessage:
     sid: str
     status: str
+
+
+def provider_status(status: str | None) -> str:
+    """Twilio's message status as the outbox keeps it ("sending" there means accepted by Twilio; ours
+    means a worker holds the row)."""
+    if status in (None, "", "accepted", "scheduled", "sending"):
+        return "queued"
+    return status
 
 
 class SendError(Exception):
@@ -77,7 +86,21 @@ class TwilioProvider:
             ) from exc
         except RequestException as exc:
             raise SendError(f"Twilio could not be reached: {exc}", permanent=False) from exc
-        return SentMessage(sid=message.sid, status=message.status or "queued")
+        return SentMessage(sid=message.sid, status=provider_status(message.status))
+
+    def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:
+        from requests import RequestException
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            # Twilio has no idempotency key for Messages: look for the same text to the same number.
+            recent = self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=5), limit=50)
+        except (TwilioException, RequestException) as exc:  # a 5xx on a list is a plain TwilioException
+            raise SendError(f"could not ask Twilio about an earlier attempt: {exc}", permanent=False) from exc
+        for message in recent:
+            if message.body == body and message.direction in (None, "outbound-api"):
+                return SentMessage(sid=message.sid, status=provider_status(message.status))
+        return None
 
 
 class LocalOutboxProvider:
@@ -118,3 +141,14 @@ class LocalOutboxProvider:
                 ).one()
         log.info("message stored in the local outbox", extra={"to": to, "sid": sid})
         return SentMessage(sid=sid, status="sent")
+
+    def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:
+        from sqlalchemy import select
+
+        from gateway.store.models import LocalOutboxMessage
+
+        with self.database.session() as session:
+            sid = session.scalar(
+                select(LocalOutboxMessage.sid).where(LocalOutboxMessage.idempotency_key == idempotency_key)
+            )
+        return SentMessage(sid=sid, status="sent") if sid else None

@@ -63,6 +63,8 @@ class CallEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Made by the writer, so an event replayed from the Redis buffer is stored once.
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)
     call_sid: Mapped[str] = mapped_column(String(34))
     kind: Mapped[str] = mapped_column(String(48))
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -97,3 +99,88 @@ class LocalOutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     status_callback: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(Base):
+    """Append-only consent ledger. Each record carries the hash of the one before it (unique, so
+    the chain cannot fork) and its own hash over its content: an edited or deleted row shows."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    offer_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # CallSid:offer number
+    kind: Mapped[str] = mapped_column(String(16))  # granted | opt_out
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(34))
+    flow_id: Mapped[str | None] = mapped_column(String(64))
+    flow_version: Mapped[int | None] = mapped_column(Integer)
+    prompt_version: Mapped[str | None] = mapped_column(String(40))
+    prompt_sha256: Mapped[str | None] = mapped_column(String(64))
+    prompt_text: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(24))  # sms, whatsapp...: what was agreed to / stopped
+    method: Mapped[str] = mapped_column(String(24))  # dtmf, inbound-keyword, admin
+    key_pressed: Mapped[str | None] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    record_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OptOut(Base):
+    """Numbers that said STOP: never texted again (until they opt back in)."""
+
+    __tablename__ = "opt_outs"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(24))
+    consent_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChatSession(Base):
+    """The call's context, waiting for the chat to start: found by its reference or link token."""
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (Index("ix_chat_sessions_number_state", "number", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    link_token: Mapped[str] = mapped_column(String(40), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(34), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    flow_version: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # menu path, choices, wait...
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"offered": [...]}
+    consent_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="created")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    clicked_at: Mapped[datetime | None]
+
+
+class SmsOutbox(Base):
+    """One row per accepted offer: the SMS to send exactly once, and what became of it."""
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (Index("ix_sms_outbox_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    offer_key: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(Integer)
+    call_sid: Mapped[str] = mapped_column(String(34))
+    to: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8))
+    segments: Mapped[int] = mapped_column(Integer)
+    # pending -> sending -> queued|sent (accepted by the provider) -> delivered|undelivered|failed;
+    # or refused (a permanent error at create time).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]

@@ -58,9 +58,14 @@ def flow_from(text: str) -> Flow:
 
 
 def state_for(flow: Flow, step: str | None = None, **changes: Any) -> CallState:
-    state = CallState.start(flow, call_sid="CA" + "0" * 32, called="+14155550123",
-                            caller="+79161234567", caller_region="RU",
-                            caller_number_type="mobile")
+    state = CallState.start(
+        flow,
+        call_sid="CA" + "0" * 32,
+        called="+14155550123",
+        caller="+79161234567",
+        caller_region="RU",
+        caller_number_type="mobile",
+    )
     state.step = step or flow.entry
     for name, value in changes.items():
         setattr(state, name, value)

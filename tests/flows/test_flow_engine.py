@@ -94,9 +94,15 @@ def test_say_and_branch_steps_chain_into_the_menu_in_one_response() -> None:
     assert root[0].attrib == {"voice": "Polly.Tatyana", "language": "ru-RU"}
     gather = root[1]
     assert gather.attrib == {
-        "input": "dtmf speech", "numDigits": "1", "action": "https://gw.test/menu/main",
-        "method": "POST", "timeout": "5", "language": "ru-RU", "speechTimeout": "auto",
-        "hints": "продаж, купить, поддерж"}
+        "input": "dtmf speech",
+        "numDigits": "1",
+        "action": "https://gw.test/menu/main",
+        "method": "POST",
+        "timeout": "5",
+        "language": "ru-RU",
+        "speechTimeout": "auto",
+        "hints": "продаж, купить, поддерж",
+    }
     assert verbs(gather) == ["Say"] and gather[0].get("voice") == "Polly.Tatyana"
     assert root[2].text == "https://gw.test/menu/main" and root[2].get("method") == "POST"
     assert outcome.state.step == "main" and outcome.state.path == ["hello", "route", "main"]
@@ -111,19 +117,22 @@ def test_engine_does_not_change_the_state_it_was_given() -> None:
     assert state.to_dict() == before
 
 
-@pytest.mark.parametrize(("changes", "context", "first_verb", "rule"), [
-    ({}, {"open": False}, "Say", 0),
-    ({"caller": None}, {}, "Gather", 1),
-    ({"caller_region": "KZ"}, {}, "Enqueue", 2),
-    ({"caller_region": "KZ", "caller_number_type": "fixed_line"}, {}, "Gather", None),
-    ({}, {"queues": {"sales": QueueStats(size=12)}}, "Play", 3),
-    ({}, {"queues": {"other": QueueStats(size=12)}}, "Gather", None),
-    ({}, {"avg_wait_seconds": 900}, "Play", 4),
-    ({}, {"avg_wait_seconds": None}, "Gather", None),
-])
-def test_branch_takes_the_first_rule_that_holds(changes: dict[str, Any],
-                                                context: dict[str, object], first_verb: str,
-                                                rule: int | None) -> None:
+@pytest.mark.parametrize(
+    ("changes", "context", "first_verb", "rule"),
+    [
+        ({}, {"open": False}, "Say", 0),
+        ({"caller": None}, {}, "Gather", 1),
+        ({"caller_region": "KZ"}, {}, "Enqueue", 2),
+        ({"caller_region": "KZ", "caller_number_type": "fixed_line"}, {}, "Gather", None),
+        ({}, {"queues": {"sales": QueueStats(size=12)}}, "Play", 3),
+        ({}, {"queues": {"other": QueueStats(size=12)}}, "Gather", None),
+        ({}, {"avg_wait_seconds": 900}, "Play", 4),
+        ({}, {"avg_wait_seconds": None}, "Gather", None),
+    ],
+)
+def test_branch_takes_the_first_rule_that_holds(
+    changes: dict[str, Any], context: dict[str, object], first_verb: str, rule: int | None
+) -> None:
     outcome = run_step(FLOW, "route", state_for(FLOW, **changes), ctx(**context), URLS)
     assert verbs(xml(outcome))[0] == first_verb
     assert outcome.events[1].kind == "branch.taken" and outcome.events[1].data["rule"] == rule
@@ -139,8 +148,12 @@ def test_enqueue_step_waits_in_its_named_queue() -> None:
     root = xml(outcome)
     assert verbs(root) == ["Enqueue"]
     assert root[0].text == "sales"
-    assert root[0].attrib == {"action": "https://gw.test/enqueue-action", "method": "POST",
-                              "waitUrl": "https://gw.test/wait", "waitUrlMethod": "POST"}
+    assert root[0].attrib == {
+        "action": "https://gw.test/enqueue-action",
+        "method": "POST",
+        "waitUrl": "https://gw.test/wait",
+        "waitUrlMethod": "POST",
+    }
     assert (outcome.state.queue, outcome.state.enqueued_at) == ("sales", NOW)
     assert kinds(outcome) == ["call.step", "queue.enqueued"]
 
@@ -148,17 +161,21 @@ def test_enqueue_step_waits_in_its_named_queue() -> None:
 def test_transfer_dials_the_number_and_asks_back_how_it_went() -> None:
     root = xml(run_step(FLOW, "desk", state_for(FLOW), ctx(), URLS))
     assert verbs(root) == ["Dial"]
-    assert root[0].attrib == {"action": "https://gw.test/dial/desk", "method": "POST",
-                              "timeout": "20"}
+    assert root[0].attrib == {"action": "https://gw.test/dial/desk", "method": "POST", "timeout": "20"}
     assert verbs(root[0]) == ["Number"] and root[0][0].text == "+74959876543"
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    ("completed", ["Hangup"]), ("answered", ["Hangup"]),
-    ("busy", ["Say", "Hangup"]), ("no-answer", ["Say", "Hangup"]), ("failed", ["Say", "Hangup"]),
-])
-def test_transfer_result_goes_on_only_when_nobody_answered(status: str,
-                                                           expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("completed", ["Hangup"]),
+        ("answered", ["Hangup"]),
+        ("busy", ["Say", "Hangup"]),
+        ("no-answer", ["Say", "Hangup"]),
+        ("failed", ["Say", "Hangup"]),
+    ],
+)
+def test_transfer_result_goes_on_only_when_nobody_answered(status: str, expected: list[str]) -> None:
     outcome = transfer_result(FLOW, "desk", state_for(FLOW, "desk"), ctx(), URLS, status)
     assert verbs(xml(outcome)) == expected
     assert outcome.events[0].kind == "transfer.result"
@@ -173,11 +190,13 @@ def test_menu_digit_goes_to_the_chosen_step_and_is_remembered() -> None:
 
 
 def test_menu_understands_speech_by_word_stem() -> None:
-    outcome = handle_menu_input(FLOW, "main", state_for(FLOW, "main"), ctx(), URLS,
-                                speech="Мне нужна поддержка, пожалуйста.")
+    outcome = handle_menu_input(
+        FLOW, "main", state_for(FLOW, "main"), ctx(), URLS, speech="Мне нужна поддержка, пожалуйста."
+    )
     assert verbs(xml(outcome)) == ["Dial"]
-    assert outcome.state.choices == [{"step": "main", "digit": "2", "label": "Поддержка",
-                                      "speech": "Мне нужна поддержка, пожалуйста."}]
+    assert outcome.state.choices == [
+        {"step": "main", "digit": "2", "label": "Поддержка", "speech": "Мне нужна поддержка, пожалуйста."}
+    ]
 
 
 def test_menu_accepts_a_spoken_digit() -> None:
@@ -189,15 +208,22 @@ def test_no_input_repeats_the_menu_then_takes_the_no_input_step() -> None:
     first = handle_menu_input(FLOW, "main", state_for(FLOW, "main"), ctx(), URLS)
     root = xml(first)
     assert verbs(root) == ["Gather", "Redirect"]
-    assert [say.text for say in root[0]] == ["Извините, я Вас не поняла.",
-                                            "Продажи — нажмите 1. Поддержка — нажмите 2."]
+    assert [say.text for say in root[0]] == [
+        "Извините, я Вас не поняла.",
+        "Продажи — нажмите 1. Поддержка — нажмите 2.",
+    ]
     assert first.state.retries == {"main": 1}
     assert first.events[0].kind == "menu.no_input" and first.events[0].data["attempt"] == 1
     second = handle_menu_input(FLOW, "main", first.state, ctx(), URLS, digits="")
     assert verbs(xml(second)) == ["Enqueue"]  # no_input: sales
     assert second.state.retries == {}
-    assert second.events[0].data == {"step": "main", "attempt": 2, "exhausted": True,
-                                     "digits": None, "speech": None}
+    assert second.events[0].data == {
+        "step": "main",
+        "attempt": 2,
+        "exhausted": True,
+        "digits": None,
+        "speech": None,
+    }
 
 
 def test_invalid_input_repeats_the_menu_then_takes_the_invalid_step() -> None:
@@ -218,31 +244,45 @@ def test_menu_input_for_a_step_that_is_not_a_menu_is_an_engine_error() -> None:
 QUEUED: dict[str, Any] = {"step": "sales", "queue": "sales", "enqueued_at": NOW - 90}
 
 
-@pytest.mark.parametrize(("result", "deflected", "expected"), [
-    ("bridged", False, ["Hangup"]),
-    ("bridging-in-process", False, []),
-    ("redirected", False, []),
-    ("redirected-from-bridged", False, []),
-    ("hangup", False, []),
-    ("leave", True, ["Hangup"]),
-    ("leave", False, ["Say", "Hangup"]),           # after: goodbye
-    ("error", False, ["Say", "Enqueue"]),          # apologise, try again
-    ("system-error", False, ["Say", "Enqueue"]),
-    ("queue-full", False, ["Say", "Say", "Hangup"]),  # a full queue goes to after at once
-])
-def test_every_queue_result_gets_an_answer(result: str, deflected: bool,
-                                           expected: list[str]) -> None:
-    outcome = enqueue_result(FLOW, state_for(FLOW, **QUEUED), ctx(), URLS, result,
-                             deflected=deflected)
+@pytest.mark.parametrize(
+    ("result", "deflected", "expected"),
+    [
+        ("bridged", False, ["Hangup"]),
+        ("bridging-in-process", False, []),
+        ("redirected", False, []),
+        ("redirected-from-bridged", False, []),
+        ("hangup", False, []),
+        ("leave", True, ["Hangup"]),
+        ("leave", False, ["Say", "Hangup"]),  # after: goodbye
+        ("error", False, ["Say", "Enqueue"]),  # apologise, try again
+        ("system-error", False, ["Say", "Enqueue"]),
+        ("queue-full", False, ["Say", "Say", "Hangup"]),  # a full queue goes to after at once
+    ],
+)
+def test_every_queue_result_gets_an_answer(result: str, deflected: bool, expected: list[str]) -> None:
+    outcome = enqueue_result(FLOW, state_for(FLOW, **QUEUED), ctx(), URLS, result, deflected=deflected)
     assert verbs(xml(outcome)) == expected
     assert outcome.events[0].kind == "queue.result"
-    assert outcome.events[0].data == {"result": result, "queue": "sales", "deflected": deflected,
-                                      "waited_seconds": 90}
+    assert outcome.events[0].data == {
+        "result": result,
+        "queue": "sales",
+        "deflected": deflected,
+        "waited_seconds": 90,
+    }
 
 
 def test_all_queue_results_are_covered_above() -> None:
-    covered = {"bridged", "bridging-in-process", "redirected", "redirected-from-bridged",
-               "hangup", "leave", "error", "system-error", "queue-full"}
+    covered = {
+        "bridged",
+        "bridging-in-process",
+        "redirected",
+        "redirected-from-bridged",
+        "hangup",
+        "leave",
+        "error",
+        "system-error",
+        "queue-full",
+    }
     assert covered == set(QUEUE_RESULTS)
 
 
@@ -267,8 +307,11 @@ def test_fallbacks_are_valid_twiml_without_a_flow() -> None:
     root = xml(hold_in_queue(DEFAULT_HOLD_MUSIC))
     assert verbs(root) == ["Play"] and root[0].get("loop") == "1"
     assert root[0].text == DEFAULT_HOLD_MUSIC
-    root = xml(fallback_enqueue("support", "https://gw.test/wait", "https://gw.test/done",
-                                "Please hold.", "Polly.Joanna", "en-US"))
+    root = xml(
+        fallback_enqueue(
+            "support", "https://gw.test/wait", "https://gw.test/done", "Please hold.", "Polly.Joanna", "en-US"
+        )
+    )
     assert verbs(root) == ["Say", "Enqueue"]
     assert root[0].attrib == {"voice": "Polly.Joanna", "language": "en-US"}
     assert root[1].text == "support" and root[1].get("waitUrl") == "https://gw.test/wait"
@@ -301,9 +344,17 @@ steps:
 def test_a_say_loop_that_slipped_past_the_loader_stops_with_an_engine_error() -> None:
     from gateway.flows import Flow
 
-    flow = Flow.model_validate({
-        "id": "loop", "locale": "en-US", "voice": "Polly.Joanna", "entry": "a",
-        "steps": {"a": {"kind": "say", "text": "A", "next": "b"},
-                  "b": {"kind": "say", "text": "B", "next": "a"}}})
+    flow = Flow.model_validate(
+        {
+            "id": "loop",
+            "locale": "en-US",
+            "voice": "Polly.Joanna",
+            "entry": "a",
+            "steps": {
+                "a": {"kind": "say", "text": "A", "next": "b"},
+                "b": {"kind": "say", "text": "B", "next": "a"},
+            },
+        }
+    )
     with pytest.raises(EngineError, match="without waiting"):
         run_step(flow, "a", state_for(flow), ctx(), URLS)

@@ -74,7 +74,8 @@ steps:
     with pytest.raises(FlowError) as caught:
         flow_from(text)
     assert [(p.line, p.step, p.message) for p in caught.value.problems] == [
-        (12, "m", "digit '1' is used twice")]
+        (12, "m", "digit '1' is used twice")
+    ]
 
 
 def test_speech_word_shared_by_two_options_is_reported() -> None:
@@ -97,7 +98,8 @@ steps:
     with pytest.raises(FlowError) as caught:
         flow_from(text)
     assert [(p.line, p.message) for p in caught.value.problems] == [
-        (13, "speech word 'Card' is used by options '1' and '2'")]
+        (13, "speech word 'Card' is used by options '1' and '2'")
+    ]
 
 
 def test_transfer_needs_exactly_one_destination() -> None:
@@ -115,7 +117,8 @@ steps:
     with pytest.raises(FlowError) as caught:
         flow_from(text)
     assert [(p.line, p.step, p.message) for p in caught.value.problems] == [
-        (7, "out", "give either 'number' or 'sip'")]
+        (7, "out", "give either 'number' or 'sip'")
+    ]
 
 
 def test_empty_and_non_mapping_documents_are_problems() -> None:
@@ -135,7 +138,8 @@ def test_two_flows_claiming_one_number_are_refused(tmp_path: Path) -> None:
     _write(tmp_path, "b.yaml", "b", '["+14155550199", "+14155550123"]', False)
     problems = validate_path(tmp_path)
     assert [(Path(p.file).name, p.line, p.message) for p in problems] == [
-        ("b.yaml", 5, f"number +14155550123 is also claimed by {tmp_path / 'a.yaml'}")]
+        ("b.yaml", 5, f"number +14155550123 is also claimed by {tmp_path / 'a.yaml'}")
+    ]
     with pytest.raises(FlowError):
         load_flows(tmp_path)
 
@@ -161,8 +165,7 @@ def test_flow_set_from_database_versions_checks_the_same_rules() -> None:
 
 def test_a_directory_without_flows_is_a_problem(tmp_path: Path) -> None:
     assert [p.message for p in validate_path(tmp_path)] == ["no flow files (*.yaml) found"]
-    assert [p.message for p in validate_path(tmp_path / "nope.yaml")] == [
-        "no such file or directory"]
+    assert [p.message for p in validate_path(tmp_path / "nope.yaml")] == ["no such file or directory"]
 
 
 def test_broken_file_in_a_directory_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -194,7 +197,8 @@ steps:
         flow_from(text)
     repeated = [p for p in caught.value.problems if "repeated" in p.message]
     assert [(p.line, p.step, p.message) for p in repeated] == [
-        (12, "a", "key 'announce_position' is repeated")]
+        (12, "a", "key 'announce_position' is repeated")
+    ]
 
 
 def test_unreadable_yaml_is_a_problem_not_a_crash() -> None:

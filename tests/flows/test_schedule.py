@@ -12,27 +12,32 @@ from gateway.flows.model import Hours
 from gateway.flows.schedule import parse_days, parse_intervals
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-HOURS = Hours(timezone="Europe/Moscow",
-              weekly={"mon-fri": "09:00-13:00, 14:00-21:00", "sat": "10:00-18:00"},
-              holidays=["2027-01-01..2027-01-08", "2027-03-08"])
+HOURS = Hours(
+    timezone="Europe/Moscow",
+    weekly={"mon-fri": "09:00-13:00, 14:00-21:00", "sat": "10:00-18:00"},
+    holidays=["2027-01-01..2027-01-08", "2027-03-08"],
+)
 
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=MOSCOW).timestamp()
 
 
-@pytest.mark.parametrize(("moment", "expected"), [
-    ("2027-03-01 08:59", False),   # Monday, before opening
-    ("2027-03-01 09:00", True),
-    ("2027-03-01 13:30", False),   # lunch break
-    ("2027-03-01 20:59", True),
-    ("2027-03-01 21:00", False),   # closing time is exclusive
-    ("2027-03-06 12:00", True),    # Saturday
-    ("2027-03-07 12:00", False),   # Sunday is not listed
-    ("2027-03-08 12:00", False),   # holiday on a Monday
-    ("2027-01-05 12:00", False),   # inside a holiday range
-    ("2027-01-11 12:00", True),
-])
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        ("2027-03-01 08:59", False),  # Monday, before opening
+        ("2027-03-01 09:00", True),
+        ("2027-03-01 13:30", False),  # lunch break
+        ("2027-03-01 20:59", True),
+        ("2027-03-01 21:00", False),  # closing time is exclusive
+        ("2027-03-06 12:00", True),  # Saturday
+        ("2027-03-07 12:00", False),  # Sunday is not listed
+        ("2027-03-08 12:00", False),  # holiday on a Monday
+        ("2027-01-05 12:00", False),  # inside a holiday range
+        ("2027-01-11 12:00", True),
+    ],
+)
 def test_is_open_follows_moscow_time(moment: str, expected: bool) -> None:
     assert is_open(HOURS, at(moment)) is expected
 

@@ -35,8 +35,7 @@ def test_every_step_of_a_shipped_flow_renders_twiml(path: Path, open_: bool) -> 
         outcome = run_step(flow, step_id, state_for(flow), ctx(open=open_), URLS)
         assert len(xml(outcome)) > 0, step_id
         voiced = [say for say in xml(outcome).iter("Say")]
-        assert all(s.get("voice") == flow.voice and s.get("language") == flow.locale
-                   for s in voiced)
+        assert all(s.get("voice") == flow.voice and s.get("language") == flow.locale for s in voiced)
 
 
 def test_shipped_directory_is_a_flow_set_with_one_default() -> None:
@@ -63,7 +62,8 @@ def test_published_schema_is_up_to_date() -> None:
     assert SCHEMA.read_text(encoding="utf-8") == render_schema(), (
         "gateway/flows/schema.json is stale; regenerate it with: .venv/bin/python -c "
         "\"from gateway.flows.model import render_schema; print(render_schema(), end='')\" "
-        "> gateway/flows/schema.json")
+        "> gateway/flows/schema.json"
+    )
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

@@ -50,13 +50,13 @@ def assert_wait_verbs_only(root: ET.Element) -> None:
 
 
 def test_first_pass_announces_position_and_wait_then_plays_hold_music() -> None:
-    outcome = wait_loop(FLOW, queued(0), ctx(queue_position=2, avg_wait_seconds=130,
-                                             offer_allowed=True), URLS)
+    outcome = wait_loop(
+        FLOW, queued(0), ctx(queue_position=2, avg_wait_seconds=130, offer_allowed=True), URLS
+    )
     root = xml(outcome)
     assert_wait_verbs_only(root)
     assert verbs(root) == ["Say", "Say", "Play"]
-    assert [root[0].text, root[1].text] == ["You are number 2 in line.",
-                                            "Your wait is about 3 minutes."]
+    assert [root[0].text, root[1].text] == ["You are number 2 in line.", "Your wait is about 3 minutes."]
     assert root[2].text == "https://cdn.example/hold.mp3" and root[2].get("loop") == "1"
     assert outcome.state.last_announce_at == NOW
     assert kinds(outcome) == ["wait.announce"]
@@ -80,8 +80,13 @@ def test_offer_plays_once_the_caller_has_waited_long_enough() -> None:
     root = xml(outcome)
     assert_wait_verbs_only(root)
     assert verbs(root) == ["Gather", "Play"]
-    assert root[0].attrib == {"input": "dtmf", "numDigits": "1", "action": "https://gw.test/offer",
-                              "method": "POST", "timeout": "5"}
+    assert root[0].attrib == {
+        "input": "dtmf",
+        "numDigits": "1",
+        "action": "https://gw.test/offer",
+        "method": "POST",
+        "timeout": "5",
+    }
     assert verbs(root[0]) == ["Say"] and root[0][0].text == "Press 1 to continue on WhatsApp."
     assert root[0][0].attrib == {"voice": "Polly.Joanna", "language": "en-US"}
     assert (outcome.state.offers_made, outcome.state.last_offer_at) == (1, NOW)
@@ -91,22 +96,29 @@ def test_offer_plays_once_the_caller_has_waited_long_enough() -> None:
 
 def test_offer_plays_early_when_far_back_in_the_queue() -> None:
     state = queued(5, last_announce_at=NOW)
-    assert offer_due(FLOW.steps["queue"].wait.offer, state,  # type: ignore[union-attr,arg-type]
-                     ctx(queue_position=5, offer_allowed=True))
+    assert offer_due(
+        FLOW.steps["queue"].wait.offer,
+        state,  # type: ignore[union-attr,arg-type]
+        ctx(queue_position=5, offer_allowed=True),
+    )
     assert verbs(xml(wait_loop(FLOW, state, ctx(queue_position=5, offer_allowed=True), URLS))) == [
-        "Gather", "Play"]
+        "Gather",
+        "Play",
+    ]
 
 
-@pytest.mark.parametrize(("changes", "context"), [
-    ({}, {"offer_allowed": False}),                                 # not eligible
-    ({"enqueued_at": NOW - 44}, {}),                                # not waited long enough
-    ({"offer_declined": True}, {}),                                 # said no
-    ({"offers_made": 2, "last_offer_at": NOW - 999}, {}),           # max_offers reached
-    ({"offers_made": 1, "last_offer_at": NOW - 119}, {}),           # too soon after the last
-    ({"enqueued_at": NOW - 10}, {"queue_position": 4}),             # not far enough back
-])
-def test_offer_is_not_played_when_not_due(changes: dict[str, Any],
-                                          context: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("changes", "context"),
+    [
+        ({}, {"offer_allowed": False}),  # not eligible
+        ({"enqueued_at": NOW - 44}, {}),  # not waited long enough
+        ({"offer_declined": True}, {}),  # said no
+        ({"offers_made": 2, "last_offer_at": NOW - 999}, {}),  # max_offers reached
+        ({"offers_made": 1, "last_offer_at": NOW - 119}, {}),  # too soon after the last
+        ({"enqueued_at": NOW - 10}, {"queue_position": 4}),  # not far enough back
+    ],
+)
+def test_offer_is_not_played_when_not_due(changes: dict[str, Any], context: dict[str, Any]) -> None:
     state = queued(300, last_announce_at=NOW, **changes)
     context = {"offer_allowed": True, "queue_position": 1, **context}
     outcome = wait_loop(FLOW, state, ctx(**context), URLS)
@@ -133,8 +145,14 @@ def test_accepting_the_offer_hands_the_call_over() -> None:
     assert verbs(xml(outcome)) == []
     assert kinds(outcome) == ["offer.accepted"]
     assert outcome.events[0].data == {
-        "queue": "support", "digit": "1", "number": 1, "waited_seconds": 60, "position": 3,
-        "channels": ["whatsapp"], "sms_template": "chat_link"}
+        "queue": "support",
+        "digit": "1",
+        "number": 1,
+        "waited_seconds": 60,
+        "position": 3,
+        "channels": ["whatsapp"],
+        "sms_template": "chat_link",
+    }
 
 
 def test_another_key_declines_for_good_and_keeps_the_place() -> None:
@@ -161,8 +179,9 @@ def test_no_key_is_not_a_refusal() -> None:
 def test_shipped_russian_wait_loop_uses_only_wait_verbs(seconds: int, position: int | None) -> None:
     flow = load_flow(FLOWS_DIR / "ru_bank_support.yaml")
     state = state_for(flow, "cards_queue", queue="bank-cards", enqueued_at=NOW - seconds)
-    outcome = wait_loop(flow, state, ctx(queue_position=position, avg_wait_seconds=240,
-                                         offer_allowed=True), URLS)
+    outcome = wait_loop(
+        flow, state, ctx(queue_position=position, avg_wait_seconds=240, offer_allowed=True), URLS
+    )
     root = xml(outcome)
     assert_wait_verbs_only(root)
     assert verbs(root)[-1] == "Play"

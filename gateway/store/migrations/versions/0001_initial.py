@@ -23,11 +23,13 @@ def upgrade() -> None:
     op.create_table(
         "call_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=32), nullable=False),
         sa.Column("call_sid", sa.String(length=34), nullable=False),
         sa.Column("kind", sa.String(length=48), nullable=False),
         sa.Column("at", gateway.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
     )
     with op.batch_alter_table("call_events", schema=None) as batch_op:
         batch_op.create_index("ix_call_events_call_sid_at", ["call_sid", "at"], unique=False)

@@ -16,11 +16,15 @@ from gateway.settings import PROJECT_ROOT, SettingsError, load_settings
 
 def _app() -> Any:
     from gateway.app import create_app
+    from gateway.flows.loader import FlowError, format_problem
 
     try:
         return create_app()
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
+    except FlowError as exc:
+        problems = "\n".join(format_problem(p) for p in exc.problems)
+        raise click.ClickException(f"the IVR flows have problems:\n{problems}") from exc
 
 
 @click.group()
@@ -133,6 +137,22 @@ def worker(burst: bool) -> None:
         Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
 
 
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs (outbox sweeper, event replay); one per installation is enough,
+    more are harmless (every job is safe to run twice)."""
+    from rq.cron import CronScheduler
+
+    from gateway.jobs import PERIODIC
+
+    app = _app()
+    svc = app.extensions["deflect"]
+    cron = CronScheduler(connection=svc.queue.connection)
+    for job in PERIODIC:
+        cron.register(job.func, queue_name=svc.queue.name, interval=job.every_seconds, name=job.name)
+    cron.start()
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -182,5 +202,13 @@ def _safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
-if __name__ == "__main__":  # `python -m gateway.cli worker`, used by `deflect serve`
-    main()
+def _register_feature_commands() -> None:
+    from gateway.cli.consent import consent
+    from gateway.cli.flows import flows, simulate
+    from gateway.cli.messaging import messaging, templates
+
+    for command in (flows, simulate, templates, messaging, consent):
+        main.add_command(command)
+
+
+_register_feature_commands()

@@ -1,0 +1,288 @@
+"""Where a call is run: each voice webhook loads the call's state, asks the flow engine what to do,
+keeps the new state and records what happened. No Flask here; the web layer passes typed requests
+and the URLs to use.
+
+The wait loop is the hot path (Twilio requests it again every time the hold music ends): one Redis
+read, one pipelined write, no database round trip unless something worth recording happened, and
+eligibility for the offer is only looked at when the offer is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.calls.queue_stats import QueueStatsStore
+from gateway.flows import engine
+from gateway.flows.model import EnqueueStep, Flow
+from gateway.flows.registry import FlowRegistry
+from gateway.flows.schedule import is_open
+from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.wait import offer_due, wait_experience
+from gateway.phone import parse_number
+from gateway.store.call_log import CallLog
+from gateway.store.call_state import CallStateStore
+from gateway.twilio_hooks.params import VoiceRequest
+
+log = logging.getLogger(__name__)
+
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+class StateLost(LookupError):
+    """The call's state expired or Redis lost it; the caller continues from the hold experience."""
+
+
+class Deflection(Protocol):
+    """The hand-over point: what happens once a queued caller accepts the offer."""
+
+    def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None: ...
+
+    def accept(self, flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome: ...
+
+    def step(
+        self, name: str, flow: Flow, state: CallState, ctx: Context, urls: Urls, digits: str | None
+    ) -> Outcome: ...
+
+    def leaving_deflected(self, state: CallState) -> bool: ...
+
+    def in_progress(self, state: CallState) -> bool: ...
+
+
+class VoiceService:
+    def __init__(
+        self,
+        registry: FlowRegistry,
+        states: CallStateStore,
+        call_log: CallLog,
+        queue_stats: QueueStatsStore,
+        deflection: Deflection,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self.states = states
+        self.call_log = call_log
+        self.queue_stats = queue_stats
+        self.deflection = deflection
+        self.clock = clock
+
+    # -- entry ------------------------------------------------------------------------------------
+
+    def incoming(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+        """A call comes in: pick the flow by the called number and run its entry step."""
+        called = parse_number(req.called)
+        flow = self.registry.current().for_number(called.e164 if called else (req.called or ""))
+        caller = parse_number(req.caller, default_region=(flow.home_regions or [None])[0])
+        state = CallState.start(
+            flow,
+            call_sid=req.call_sid,
+            called=called.e164 if called else "",
+            caller=caller.e164 if caller else None,
+            caller_region=caller.region if caller else None,
+            caller_number_type=caller.number_type if caller else None,
+        )
+        if req.stir_verstat:
+            state.deflection["stir_verstat"] = req.stir_verstat
+        now = self.clock()
+        outcome = engine.run_step(flow, flow.entry, state, self._context(flow, state, req, now), urls)
+        started = Event(
+            "call.started",
+            {
+                "flow_id": flow.id,
+                "flow_version": flow.version,
+                "caller_known": caller is not None,
+                "caller_region": state.caller_region,
+                "caller_number_type": state.caller_number_type,
+                "stir_verstat": req.stir_verstat,
+            },
+        )
+        self._keep(
+            outcome,
+            now,
+            [started],
+            call={
+                "caller": state.caller,
+                "called": state.called,
+                "flow_id": flow.id,
+                "flow_version": flow.version,
+                "locale": flow.locale,
+                "status": "in-progress",
+                "started_at": datetime.fromtimestamp(now, UTC),
+            },
+        )
+        return outcome.twiml
+
+    # -- the flow's steps -------------------------------------------------------------------------
+
+    def step(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+        state, flow = self._load(req)
+        now = self.clock()
+        outcome = engine.run_step(flow, step_id, state, self._context(flow, state, req, now), urls)
+        return self._keep(outcome, now)
+
+    def menu(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+        state, flow = self._load(req)
+        now = self.clock()
+        outcome = engine.handle_menu_input(
+            flow, step_id, state, self._context(flow, state, req, now), urls, req.digits, req.speech
+        )
+        return self._keep(outcome, now)
+
+    def dial_result(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+        state, flow = self._load(req)
+        now = self.clock()
+        outcome = engine.transfer_result(
+            flow, step_id, state, self._context(flow, state, req, now), urls, req.dial_status or "failed"
+        )
+        return self._keep(outcome, now)
+
+    # -- the queue --------------------------------------------------------------------------------
+
+    def wait(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+        """One pass of the wait loop (Twilio's waitUrl)."""
+        state, flow = self._load(req)
+        now = self.clock()
+        ctx = self._context(flow, state, req, now, with_queues=False)
+        if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
+            return self._keep(self.deflection.step("sending", flow, state, ctx, urls, None), now)
+        offer = wait_experience(flow, state).offer
+        refused: list[Event] = []
+        if (
+            offer is not None
+            and _worth_asking(state, now)
+            and offer_due(offer, state, replace(ctx, offer_allowed=True))
+        ):
+            # Only now is eligibility worth its database and Redis look-ups. A refusal about the
+            # caller holds for the call; one about messaging (paused, closed, budget) is asked again
+            # a minute later. Each new reason is recorded once.
+            reason = self.deflection.offer_refusal(flow, state, now)
+            if reason is None:
+                ctx = replace(ctx, offer_allowed=True)
+            elif reason != state.deflection.get("refused"):
+                refused.append(Event("offer.refused", {"reason": reason, "queue": state.queue}))
+            state.deflection.update(refused=reason, refused_at=now)
+        outcome = engine.wait_loop(flow, state, ctx, urls)
+        if req.queue_sid and state.queue:
+            self.queue_stats.observe(state.queue, req.queue_size, req.avg_queue_time, now)
+        return self._keep(outcome, now, refused)
+
+    def offer(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+        """The caller answered the offer (the Gather inside the wait loop)."""
+        state, flow = self._load(req)
+        now = self.clock()
+        ctx = self._context(flow, state, req, now, with_queues=False)
+        outcome = engine.handle_offer_input(flow, state, ctx, urls, req.digits)
+        if outcome.handover:
+            self._keep(outcome, now)
+            outcome = self.deflection.accept(flow, outcome.state, ctx, urls)
+        return self._keep(outcome, now)
+
+    def deflection_step(self, name: str, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+        """consent, number_entry, number_confirm, sending: the hand-over dialogue, inside the queue."""
+        state, flow = self._load(req)
+        now = self.clock()
+        ctx = self._context(flow, state, req, now, with_queues=False)
+        return self._keep(self.deflection.step(name, flow, state, ctx, urls, req.digits), now)
+
+    def queue_result(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+        """The caller left the queue (the <Enqueue> action), for any of Twilio's QueueResults."""
+        state, flow = self._load(req)
+        now = self.clock()
+        result = req.queue_result or "error"
+        deflected = result == "leave" and self.deflection.leaving_deflected(state)
+        outcome = engine.enqueue_result(
+            flow, state, self._context(flow, state, req, now), urls, result, deflected=deflected
+        )
+        outcome_name = "deflected" if deflected else _QUEUE_OUTCOMES.get(result)
+        return self._keep(outcome, now, call={"outcome": outcome_name} if outcome_name else None)
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def status(self, req: VoiceRequest) -> None:
+        """Call status callback: record how the call ended (state may already be gone)."""
+        now = self.clock()
+        status = req.call_status or "unknown"
+        call: dict[str, Any] = {"status": status}
+        if status in FINAL_CALL_STATUSES:
+            call["ended_at"] = datetime.fromtimestamp(now, UTC)
+        self.call_log.record(
+            req.call_sid,
+            [Event("call.status", {"status": status, "duration": req.call_duration})],
+            now,
+            call=call,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _load(self, req: VoiceRequest) -> tuple[CallState, Flow]:
+        state = self.states.load(req.call_sid)
+        if state is None:
+            raise StateLost(req.call_sid)
+        return state, self.registry.version(state.flow_id, state.flow_version)
+
+    def _context(
+        self, flow: Flow, state: CallState, req: VoiceRequest, now: float, *, with_queues: bool = True
+    ) -> Context:
+        return Context(
+            now=now,
+            open=is_open(flow.hours, now),
+            queue_position=req.queue_position,
+            queue_size=req.queue_size,
+            avg_wait_seconds=req.avg_queue_time,
+            offer_allowed=False,
+            queues=self.queue_stats.all() if with_queues and _uses_queue_stats(flow) else {},
+        )
+
+    def _keep(
+        self,
+        outcome: Outcome,
+        now: float,
+        extra_events: list[Event] | None = None,
+        call: dict[str, Any] | None = None,
+    ) -> VoiceResponse:
+        state = outcome.state
+        self.states.save(state)  # raises if Redis is down: the web layer then plays the hold
+        events = [*(extra_events or []), *outcome.events]
+        queued = next((e for e in events if e.kind == "queue.enqueued"), None)
+        if queued is not None:
+            call = {**(call or {}), "queue": queued.data.get("queue")}
+        self.call_log.record(state.call_sid, events, now, call=call)
+        return outcome.twiml
+
+
+TEMPORARY_REFUSALS = frozenset({"messaging_paused", "chat_closed", "chat_backlog", "daily_budget_spent"})
+RECHECK_SECONDS = 60
+
+
+def _worth_asking(state: CallState, now: float) -> bool:
+    reason = state.deflection.get("refused")
+    if reason is None:
+        return True
+    return reason in TEMPORARY_REFUSALS and now - state.deflection.get("refused_at", 0) >= RECHECK_SECONDS
+
+
+_QUEUE_OUTCOMES = {
+    "bridged": "answered",
+    "hangup": "abandoned",
+    "queue-full": "queue-full",
+    "error": "queue-error",
+    "system-error": "queue-error",
+}
+
+
+def _uses_queue_stats(flow: Flow) -> bool:
+    return any(
+        getattr(step, "when", None)
+        and any(
+            rule.queue_size_at_least is not None or rule.ewt_seconds_at_least is not None
+            for rule in step.when
+        )
+        for step in flow.steps.values()
+        if not isinstance(step, EnqueueStep)
+    )

@@ -1,0 +1,412 @@
+"""The hand-over dialogue, from "press 1" until the caller leaves the queue with an SMS on its way.
+
+Everything here is answered inside the wait loop (the caller is still in the queue), so only waitUrl
+verbs are used: Say, Gather (Say inside), Pause, Redirect, Play, Leave. The caller keeps their place
+until the provider has accepted the message; any refusal or failure sends them back to the hold music.
+
+Stages, kept in `CallState.deflection["stage"]`:
+consent -> sending -> sent (Leave), with number_entry -> number_confirm -> consent for a caller whose own
+number cannot be texted; declined / refused / no_number send the caller back to waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.deflection.consent import ConsentGiven
+from gateway.deflection.eligibility import (
+    KEYED_NUMBER_REASONS,
+    Policy,
+    attestation_refusal,
+    caller_refusal,
+    messaging_refusal,
+    number_refusal,
+)
+from gateway.deflection.guards import Guards
+from gateway.deflection.outbox import (
+    ACCEPTED_STATUSES,
+    Acceptance,
+    MessageSetup,
+    accept_offer,
+    outbox_id_for,
+    status_of,
+)
+from gateway.deflection.prompts import VoiceTexts, spoken_digits, spoken_ending, texts_for
+from gateway.flows.model import Flow
+from gateway.flows.schedule import is_open
+from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.wait import wait_experience
+from gateway.phone import PhoneNumber, parse_number
+
+log = logging.getLogger(__name__)
+
+MAX_NUMBER_ATTEMPTS = 2
+SENDING_POLLS = 8  # one-second polls before the caller goes back to the hold music meanwhile
+CONSENT_TIMEOUT = 8
+NUMBER_TIMEOUT = 15
+
+
+class DeflectionUrls(Urls, Protocol):
+    """The web layer's URLs for the hand-over dialogue, besides the flow's own."""
+
+    def consent(self) -> str: ...
+
+    def number_entry(self) -> str: ...
+
+    def number_confirm(self) -> str: ...
+
+    def sending(self) -> str: ...
+
+
+class DeflectionDesk:
+    """The `Deflection` the voice service hands accepted offers to."""
+
+    def __init__(
+        self,
+        guards: Guards,
+        policy_for: Callable[[Flow], Policy],
+        setup: MessageSetup,
+        enqueue_send: Callable[[int], None],
+        database: Any,
+    ) -> None:
+        self.guards = guards
+        self.policy_for = policy_for
+        self.setup = setup
+        self.enqueue_send = enqueue_send
+        self.database = database
+
+    # -- before the offer is played --------------------------------------------------------------
+
+    def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None:
+        """Why this caller must not be offered a link now (None: offer it)."""
+        policy = self.policy_for(flow)
+        reason = messaging_refusal(self.guards.messaging(now, is_open(flow.hours, now)), policy)
+        reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        if reason:
+            return reason
+        reason = self._caller_refusal(state, policy, now)
+        return None if reason in KEYED_NUMBER_REASONS else reason
+
+    def _caller_refusal(self, state: CallState, policy: Policy, now: float) -> str | None:
+        number = parse_number(state.caller)
+        opted_out = bool(number) and self.guards.opted_out(number.e164)  # type: ignore[union-attr]
+        recent = bool(number) and self.guards.texted_recently(number.e164, now)  # type: ignore[union-attr]
+        return caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+
+    def in_progress(self, state: CallState) -> bool:
+        return state.deflection.get("stage") == "sending"
+
+    def leaving_deflected(self, state: CallState) -> bool:
+        return state.deflection.get("stage") == "sent"
+
+    # -- after the accept digit -------------------------------------------------------------------
+
+    def accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
+        state = state.copy()
+        texts = texts_for(flow.locale)
+        policy = self.policy_for(flow)
+        reason = self._caller_refusal(state, policy, ctx.now)
+        offer = wait_experience(flow, state).offer
+        state.deflection.update(
+            offer_number=state.offers_made,
+            channels=list(offer.channels) if offer else ["whatsapp"],
+            sms_template=offer.sms_template if offer else "whatsapp_link",
+        )
+        if reason is None:
+            assert state.caller is not None
+            return self._ask_consent(flow, state, texts, urls, state.caller, keyed=False)
+        if reason in KEYED_NUMBER_REASONS:
+            state.deflection.update(stage="number_entry", attempts=0)
+            return Outcome(
+                _enter_number(flow, texts, urls), state, [Event("number.asked", {"reason": reason})]
+            )
+        return self._back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
+
+    def step(
+        self, name: str, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str | None
+    ) -> Outcome:
+        handler = {
+            "consent": self._consent,
+            "number_entry": self._number_entry,
+            "number_confirm": self._number_confirm,
+            "sending": self._sending,
+        }[name]
+        return handler(flow, state.copy(), ctx, urls, (digits or "").strip())
+
+    def _ask_consent(
+        self,
+        flow: Flow,
+        state: CallState,
+        texts: VoiceTexts,
+        urls: DeflectionUrls,
+        number: str,
+        *,
+        keyed: bool,
+    ) -> Outcome:
+        channel = texts.channel_names.get(state.deflection["channels"][0], "WhatsApp")
+        prompt = (
+            texts.consent_keyed.format(channel=channel)
+            if keyed
+            else texts.consent.format(channel=channel, ending=spoken_ending(number, flow.locale))
+        )
+        state.deflection.update(stage="consent", number=number, keyed=keyed, prompt=prompt)
+        response = VoiceResponse()
+        gather = response.gather(
+            input="dtmf", num_digits=1, action=urls.consent(), method="POST", timeout=CONSENT_TIMEOUT
+        )
+        _say(gather, flow, prompt)
+        response.redirect(urls.consent(), method="POST")  # no key: the same URL hears "no answer"
+        return Outcome(response, state, [Event("consent.asked", {"keyed_number": keyed})])
+
+    def _consent(
+        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
+    ) -> Outcome:
+        texts = texts_for(flow.locale)
+        stage = state.deflection.get("stage")
+        if stage in ("sending", "sent"):  # a duplicate Gather POST: the offer is already accepted
+            return self._sending(flow, state, ctx, urls, "")
+        if stage != "consent":
+            return _resume(state, urls, "consent.stale")
+        if digit != "1":
+            event = "consent.declined" if digit else "consent.no_input"
+            return self._back_to_queue(flow, state, texts.declined, urls, "declined", event)
+        number: str = state.deflection["number"]
+        offer_key = f"{state.call_sid}:{state.deflection['offer_number']}"
+        state.deflection["offer_key"] = offer_key
+        if not self.guards.redis.set(f"deflect:accept:{offer_key}", "1", nx=True, ex=3600):
+            # The same key press posted twice (Twilio retried): the first one is sending it.
+            state.deflection.update(stage="sending", polls=0)
+            return self._sending(flow, state, ctx, urls, "")
+        refusal = self.guards.sms_guard.claim(number, ctx.now)
+        if refusal:
+            return self._back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
+        try:
+            outbox_id = accept_offer(
+                self.database,
+                self._acceptance(flow, state, ctx, digit),
+                self.setup,
+                datetime.fromtimestamp(ctx.now, UTC),
+            )
+        except Exception:
+            self.guards.sms_guard.release(number, ctx.now)
+            self.guards.redis.delete(f"deflect:accept:{offer_key}")
+            raise
+        self.enqueue_send(outbox_id)
+        state.deflection.update(stage="sending", outbox_id=outbox_id, polls=0)
+        response = VoiceResponse()
+        _say(response, flow, texts.sending)
+        response.pause(length=1)
+        response.redirect(urls.sending(), method="POST")
+        return Outcome(
+            response,
+            state,
+            [
+                Event("consent.granted", {"keyed_number": state.deflection.get("keyed", False)}),
+                Event("sms.queued", {"outbox_id": outbox_id}),
+            ],
+        )
+
+    def _acceptance(self, flow: Flow, state: CallState, ctx: Context, digit: str) -> Acceptance:
+        channels = self.setup.accounts.available(state.deflection["channels"]) or ["whatsapp"]
+        waited = round(state.seconds_in_queue(ctx.now))
+        return Acceptance(
+            offer_key=state.deflection["offer_key"],
+            consent=ConsentGiven(
+                offer_key=state.deflection["offer_key"],
+                number=state.deflection["number"],
+                call_sid=state.call_sid,
+                flow_id=flow.id,
+                flow_version=flow.version,
+                prompt_version=texts_for(flow.locale).consent_version,
+                prompt_text=state.deflection["prompt"],
+                channel="sms",
+                key_pressed=digit,
+            ),
+            locale=flow.locale,
+            queue=state.queue,
+            context={
+                "call_sid": state.call_sid,
+                "caller": state.caller,
+                "called": state.called,
+                "flow_id": flow.id,
+                "flow_version": flow.version,
+                "locale": flow.locale,
+                "menu_path": state.path,
+                "choices": state.choices,
+                "queue": state.queue,
+                "waited_seconds": waited,
+                "position": ctx.queue_position,
+                "keyed_number": state.deflection.get("keyed", False),
+            },
+            channels=channels,
+            sms_template=state.deflection["sms_template"],
+        )
+
+    def _number_entry(
+        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str
+    ) -> Outcome:
+        texts = texts_for(flow.locale)
+        if state.deflection.get("stage") != "number_entry":
+            return _resume(state, urls, "number.stale")
+        digits = digits.rstrip("#")
+        typed = ("+" + digits[2:]) if digits.startswith("00") else digits
+        number = parse_number(typed if typed.startswith("+") else "+" + typed) or parse_number(
+            typed, default_region=(flow.home_regions or [None])[0]
+        )
+        problem = self._keyed_number_problem(number, flow, ctx.now)
+        if problem is None:
+            assert number is not None
+            state.deflection.update(stage="number_confirm", candidate=number.e164)
+            response = VoiceResponse()
+            gather = response.gather(
+                input="dtmf",
+                num_digits=1,
+                action=urls.number_confirm(),
+                method="POST",
+                timeout=CONSENT_TIMEOUT,
+            )
+            _say(gather, flow, texts.read_back.format(digits=spoken_digits(number.e164[1:])))
+            response.redirect(urls.number_confirm(), method="POST")
+            return Outcome(response, state, [Event("number.entered", {"valid": True})])
+        return self._retry_number(flow, state, urls, texts, problem)
+
+    def _keyed_number_problem(self, number: PhoneNumber | None, flow: Flow, now: float) -> str | None:
+        if number is None:
+            return "number_invalid"
+        reason = number_refusal(number, self.policy_for(flow))
+        if reason is None and self.guards.opted_out(number.e164):
+            reason = "opted_out"
+        if reason is None and self.guards.texted_recently(number.e164, now):
+            reason = "texted_recently"
+        return reason
+
+    def _retry_number(
+        self, flow: Flow, state: CallState, urls: DeflectionUrls, texts: VoiceTexts, problem: str
+    ) -> Outcome:
+        attempts = state.deflection.get("attempts", 0) + 1
+        event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
+        if attempts >= MAX_NUMBER_ATTEMPTS or problem in ("opted_out", "texted_recently"):
+            outcome = self._back_to_queue(flow, state, texts.no_number, urls, "no_number", problem)
+            outcome.events.insert(0, event)
+            return outcome
+        state.deflection.update(stage="number_entry", attempts=attempts)
+        said = texts.number_invalid if problem == "number_invalid" else texts.number_not_mobile
+        return Outcome(_enter_number(flow, texts, urls, said), state, [event])
+
+    def _number_confirm(
+        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
+    ) -> Outcome:
+        texts = texts_for(flow.locale)
+        if state.deflection.get("stage") != "number_confirm":
+            return _resume(state, urls, "number.stale")
+        if digit == "1":
+            return self._ask_consent(flow, state, texts, urls, state.deflection["candidate"], keyed=True)
+        if digit == "2":
+            return self._retry_number(flow, state, urls, texts, "re_entry")
+        return self._back_to_queue(flow, state, texts.declined, urls, "declined", "number.not_confirmed")
+
+    def _sending(
+        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, _digit: str
+    ) -> Outcome:
+        texts = texts_for(flow.locale)
+        if state.deflection.get("stage") == "sent":
+            response = VoiceResponse()
+            response.leave()
+            return Outcome(response, state, [])
+        outbox_id = state.deflection.get("outbox_id") or outbox_id_for(
+            self.database, state.deflection.get("offer_key", "")
+        )
+        status, code = status_of(self.database, outbox_id) if outbox_id else ("pending", None)
+        if status in ACCEPTED_STATUSES:
+            state.deflection["stage"] = "sent"
+            response = VoiceResponse()
+            _say(
+                response,
+                flow,
+                texts.sent.format(ending=spoken_ending(state.deflection["number"], flow.locale)),
+            )
+            response.leave()
+            return Outcome(
+                response,
+                state,
+                [
+                    Event("sms.accepted", {"outbox_id": outbox_id, "status": status}),
+                    Event("deflection.left", {"queue": state.queue}),
+                ],
+            )
+        if status in ("refused", "missing"):
+            return self._back_to_queue(
+                flow,
+                state,
+                texts.failed,
+                urls,
+                "failed",
+                "sms.refused",
+                {"outbox_id": outbox_id, "error_code": code},
+            )
+        polls = state.deflection.get("polls", 0) + 1
+        state.deflection["polls"] = polls
+        response = VoiceResponse()
+        if polls < SENDING_POLLS:
+            response.pause(length=1)
+            response.redirect(urls.sending(), method="POST")
+            return Outcome(response, state, [])
+        if polls == SENDING_POLLS:  # slow provider: hold music meanwhile, the wait loop keeps checking
+            _say(response, flow, texts.still_sending)
+        response.play(wait_experience(flow, state).hold_music or flow.hold_music, loop=1)
+        return Outcome(
+            response, state, [Event("sms.slow", {"outbox_id": outbox_id})] if polls == SENDING_POLLS else []
+        )
+
+    def _back_to_queue(
+        self,
+        flow: Flow,
+        state: CallState,
+        text: str,
+        urls: DeflectionUrls,
+        stage: str,
+        reason: str,
+        data: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Tell the caller, then back to the wait loop: their place in the queue is kept."""
+        state.deflection["stage"] = stage
+        state.offer_declined = True  # no second offer on this call
+        response = VoiceResponse()
+        _say(response, flow, text)
+        response.redirect(urls.wait(), method="POST")
+        kind = reason if "." in reason else f"deflection.{stage}"
+        return Outcome(response, state, [Event(kind, {"reason": reason, **(data or {})})])
+
+
+def _say(target: Any, flow: Flow, text: str) -> None:
+    target.say(text, voice=flow.voice, language=flow.locale)
+
+
+def _enter_number(
+    flow: Flow, texts: VoiceTexts, urls: DeflectionUrls, before: str | None = None
+) -> VoiceResponse:
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        finish_on_key="#",
+        num_digits=16,
+        action=urls.number_entry(),
+        method="POST",
+        timeout=NUMBER_TIMEOUT,
+    )
+    if before:
+        _say(gather, flow, before)
+    _say(gather, flow, texts.enter_number)
+    response.redirect(urls.number_entry(), method="POST")
+    return response
+
+
+def _resume(state: CallState, urls: DeflectionUrls, kind: str) -> Outcome:
+    response = VoiceResponse()
+    response.redirect(urls.wait(), method="POST")
+    return Outcome(response, state, [Event(kind, {})])

@@ -1,0 +1,83 @@
+"""Gathers the facts eligibility rules need, from the database and Redis, only when an offer is due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import redis
+from sqlalchemy import func, select
+
+from gateway.deflection.consent import is_opted_out
+from gateway.deflection.eligibility import MessagingFacts
+from gateway.deflection.limits import SmsGuard
+from gateway.deflection.sessions import LIVE_STATES
+from gateway.store.db import Database
+from gateway.store.models import ChatSession, SmsOutbox
+
+PAUSE_KEY = "deflect:messaging:paused"
+_NOT_SENT = ("refused",)
+
+
+class Guards:
+    def __init__(
+        self,
+        database: Database,
+        connection: redis.Redis,
+        sms_guard: SmsGuard,
+        retext_hours: int,
+        max_chat_backlog: int,
+    ) -> None:
+        self.database = database
+        self.redis = connection
+        self.sms_guard = sms_guard
+        self.retext = timedelta(hours=retext_hours)
+        self.max_chat_backlog = max_chat_backlog
+
+    def messaging(self, now: float, chat_open: bool) -> MessagingFacts:
+        backlog = 0
+        if self.max_chat_backlog:
+            since = datetime.fromtimestamp(now, UTC) - timedelta(hours=24)
+            with self.database.session() as session:
+                backlog = (
+                    session.scalar(
+                        select(func.count(ChatSession.id)).where(
+                            ChatSession.state.in_(LIVE_STATES[1:]), ChatSession.created_at > since
+                        )
+                    )
+                    or 0
+                )
+        return MessagingFacts(
+            paused=bool(self.redis.exists(PAUSE_KEY)),
+            chat_open=chat_open,
+            chat_backlog=backlog,
+            budget_left=self.sms_guard.budget_left(now),
+        )
+
+    def opted_out(self, number: str) -> bool:
+        with self.database.session() as session:
+            return is_opted_out(session, number)
+
+    def texted_recently(self, number: str, now: float) -> bool:
+        """From the database (durable), not only from the Redis claim keys (which may be lost)."""
+        if not self.retext:
+            return False
+        since = datetime.fromtimestamp(now, UTC) - self.retext
+        with self.database.session() as session:
+            return (
+                session.scalar(
+                    select(SmsOutbox.id)
+                    .where(
+                        SmsOutbox.to == number,
+                        SmsOutbox.created_at > since,
+                        SmsOutbox.status.not_in(_NOT_SENT),
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
+
+    def pause(self, paused: bool) -> None:
+        if paused:
+            self.redis.set(PAUSE_KEY, "1")
+        else:
+            self.redis.delete(PAUSE_KEY)

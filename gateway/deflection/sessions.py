@@ -1,0 +1,98 @@
+"""Chat sessions: the call's context with a reference and a link token, waiting for the chat.
+
+State machine: created -> link_clicked -> chat_started -> handed_off -> closed, or expired. Each move
+is also a call event with its time, so the funnel can be reported from events alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.deflection.reference import new_link_token, new_reference
+from gateway.messaging.deeplinks import prefilled_text, telegram_link, viber_link, whatsapp_link
+from gateway.store.models import ChatSession
+
+LIVE_STATES = ("created", "link_clicked", "chat_started")
+
+
+@dataclass(frozen=True)
+class ChannelAccounts:
+    """Where the chat continues, per channel (from settings)."""
+
+    whatsapp_number: str | None
+    telegram_bot: str | None
+    viber_uri: str | None
+
+    def available(self, wanted: list[str]) -> list[str]:
+        have = {"whatsapp": self.whatsapp_number, "telegram": self.telegram_bot, "viber": self.viber_uri}
+        return [c for c in wanted if have.get(c)]
+
+
+def open_session(
+    session: Session,
+    *,
+    call_sid: str,
+    number: str,
+    flow_id: str,
+    flow_version: int,
+    locale: str,
+    queue: str | None,
+    context: dict[str, Any],
+    channels: list[str],
+    consent_id: int,
+    now: datetime,
+    lifetime: timedelta,
+) -> ChatSession:
+    reference = new_reference(
+        lambda r: session.scalar(select(ChatSession.id).where(ChatSession.reference == r)) is not None
+    )
+    row = ChatSession(
+        reference=reference,
+        link_token=new_link_token(),
+        call_sid=call_sid,
+        number=number,
+        flow_id=flow_id,
+        flow_version=flow_version,
+        locale=locale,
+        queue=queue,
+        context=context,
+        channels={"offered": channels},
+        consent_id=consent_id,
+        state="created",
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def deep_link(row: ChatSession, channel: str, accounts: ChannelAccounts, brand: str) -> str:
+    """The messenger link that opens the chat pre-filled with the reference."""
+    text = prefilled_text(row.locale, row.reference, brand)
+    if channel == "whatsapp" and accounts.whatsapp_number:
+        return whatsapp_link(accounts.whatsapp_number, text)
+    if channel == "telegram" and accounts.telegram_bot:
+        return telegram_link(accounts.telegram_bot, row.reference)
+    if channel == "viber" and accounts.viber_uri:
+        return viber_link(accounts.viber_uri, row.reference, text)
+    raise LookupError(f"channel {channel} is not configured")
+
+
+def sms_link(
+    row: ChatSession, accounts: ChannelAccounts, brand: str, *, link_mode: str, link_base: str
+) -> str:
+    """What goes in the SMS: our short tracked link, or (one channel, direct mode) the deep link."""
+    offered = row.channels.get("offered", [])
+    if link_mode == "direct" and len(offered) == 1:
+        return deep_link(row, offered[0], accounts, brand)
+    return f"{link_base}/l/{row.link_token}"
+
+
+def is_live(row: ChatSession, now: datetime) -> bool:
+    return row.state in LIVE_STATES and row.expires_at > now

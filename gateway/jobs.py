@@ -1,0 +1,109 @@
+"""RQ queues and job entry points: small functions that load by id and call the domain.
+
+Every job is safe to run twice. Jobs are enqueued after the database commit, with a job id derived from
+the natural key (the outbox row), so a second enqueue of the same send is a no-op. Periodic work is a
+list of definitions with stable names, run by `deflect scheduler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+log = logging.getLogger(__name__)
+
+# Backoff for transient provider errors (429, 5xx, timeouts); permanent ones are never retried.
+SEND_RETRY = Retry(max=5, interval=[2, 5, 15, 30, 60])
+
+
+def _services() -> Any:
+    from gateway.app import services
+
+    return services()
+
+
+def status_callback_url(base: str, outbox_id: int) -> str:
+    return f"{base}/twilio/messaging/status/{outbox_id}"
+
+
+def send_sms(outbox_id: int) -> str:
+    """Send one outbox row's SMS, exactly once (see deflection.outbox.send_once)."""
+    from gateway.deflection.outbox import send_once
+
+    svc = _services()
+    sender = svc.settings.twilio_sms_from or svc.settings.twilio_messaging_service_sid or "local"
+    guard = svc.extra["sms_guard"]
+    return send_once(
+        svc.database,
+        svc.provider,
+        outbox_id,
+        status_callback=status_callback_url(svc.extra["public_base"], outbox_id),
+        throttle=lambda: guard.sender_slot(sender, time.time()),
+    )
+
+
+def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
+    job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
+    try:
+        queue.enqueue(
+            send_sms,
+            outbox_id,
+            job_id=job_id,
+            unique=True,
+            retry=SEND_RETRY,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description=f"send SMS of outbox {outbox_id}",
+        )
+    except DuplicateJobError:
+        log.info("send of outbox %d already queued", outbox_id)
+
+
+def sweep_outbox() -> int:
+    """Re-enqueue outbox rows stuck without a job (Redis lost its data, a worker died)."""
+    from sqlalchemy import select
+
+    from gateway.deflection.outbox import stuck_rows
+    from gateway.store.models import SmsOutbox
+
+    svc = _services()
+    ids = stuck_rows(svc.database, datetime.now(UTC))
+    with svc.database.session() as session:
+        attempts = (
+            dict(session.execute(select(SmsOutbox.id, SmsOutbox.attempts).where(SmsOutbox.id.in_(ids))).all())
+            if ids
+            else {}
+        )
+    for outbox_id in ids:
+        enqueue_send(svc.queue, outbox_id, attempt=attempts.get(outbox_id, 0) + 1)
+    if ids:
+        log.warning("outbox sweeper re-enqueued %d stuck messages", len(ids))
+    return len(ids)
+
+
+def flush_events() -> int:
+    """Replay call events that could not be written to the database when they happened."""
+    from gateway.store.call_log import CallLog
+
+    svc = _services()
+    return CallLog(svc.database, svc.redis).flush_pending()
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: Callable[[], Any]
+    every_seconds: int
+
+
+PERIODIC = (
+    Periodic("sweep_outbox", sweep_outbox, 30),
+    Periodic("flush_events", flush_events, 15),
+)

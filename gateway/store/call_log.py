@@ -1,0 +1,136 @@
+"""The call log in the database: one row per call and every event of it, with its time.
+
+Reports are built from these rows, so an event must not be lost when the database hiccups: a write
+that fails is kept in a Redis list and replayed by the periodic `flush_pending_events` job (each event
+carries its own id, so a replay never stores one twice).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.flows.state import Event
+from gateway.store.db import Database
+from gateway.store.models import Call, CallEvent
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "deflect:events:pending"
+
+
+def event_rows(call_sid: str, events: Iterable[Event], now: float) -> list[dict[str, Any]]:
+    at = datetime.fromtimestamp(now, UTC).isoformat()
+    return [
+        {"event_id": uuid.uuid4().hex, "call_sid": call_sid, "kind": e.kind, "at": at, "data": e.data}
+        for e in events
+    ]
+
+
+class CallLog:
+    def __init__(self, database: Database, connection: redis.Redis | None) -> None:
+        self.database = database
+        self.redis = connection
+
+    def record(
+        self, call_sid: str, events: Iterable[Event], now: float, call: Mapping[str, Any] | None = None
+    ) -> None:
+        """Store events (and create or update the call's row). Never raises: on a database failure
+        the rows wait in Redis; if Redis is down too, they are logged and lost."""
+        rows = event_rows(call_sid, events, now)
+        if not rows and not call:
+            return
+        try:
+            with self.database.session() as session:
+                if call:
+                    _upsert_call(session, call_sid, call)
+                _insert_events(session, rows)
+        except Exception as exc:
+            log.warning(
+                "call log write failed (%s); keeping %d events in Redis", exc.__class__.__name__, len(rows)
+            )
+            self._buffer(call_sid, rows, call)
+
+    def _buffer(self, call_sid: str, rows: list[dict[str, Any]], call: Mapping[str, Any] | None) -> None:
+        if self.redis is None:
+            log.error("call log: %d events of %s lost (no database, no Redis)", len(rows), call_sid)
+            return
+        try:
+            self.redis.rpush(
+                PENDING_KEY,
+                json.dumps({"call_sid": call_sid, "rows": rows, "call": dict(call or {})}, default=str),
+            )
+        except Exception as exc:
+            log.error("call log: %d events of %s lost (%s)", len(rows), call_sid, exc.__class__.__name__)
+
+    def flush_pending(self, batch: int = 200) -> int:
+        """Replay buffered writes into the database; returns how many entries were stored."""
+        assert self.redis is not None
+        done = 0
+        while True:
+            entries = self.redis.lrange(PENDING_KEY, 0, batch - 1)
+            if not entries:
+                return done
+            with self.database.session() as session:
+                for raw in entries:
+                    entry = json.loads(raw)
+                    if entry["call"]:
+                        _upsert_call(session, entry["call_sid"], entry["call"])
+                    _insert_events(session, entry["rows"])
+            self.redis.ltrim(PENDING_KEY, len(entries), -1)
+            done += len(entries)
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    ids = [r["event_id"] for r in rows]
+    seen = set(session.scalars(select(CallEvent.event_id).where(CallEvent.event_id.in_(ids))))
+    for row in rows:
+        if row["event_id"] not in seen:
+            session.add(
+                CallEvent(
+                    event_id=row["event_id"],
+                    call_sid=row["call_sid"],
+                    kind=row["kind"],
+                    at=datetime.fromisoformat(row["at"]),
+                    data=row["data"],
+                )
+            )
+
+
+_CALL_FIELDS = {
+    "caller",
+    "called",
+    "flow_id",
+    "flow_version",
+    "locale",
+    "status",
+    "queue",
+    "outcome",
+    "ended_at",
+    "started_at",
+}
+
+
+def _upsert_call(session: Session, call_sid: str, values: Mapping[str, Any]) -> None:
+    clean = {k: v for k, v in values.items() if k in _CALL_FIELDS}
+    for key in ("ended_at", "started_at"):
+        if isinstance(clean.get(key), str):
+            clean[key] = datetime.fromisoformat(clean[key])
+    row = session.get(Call, call_sid)
+    if row is None:
+        session.add(
+            Call(call_sid=call_sid, **{"called": "", "flow_id": "", "flow_version": 0, "locale": "", **clean})
+        )
+    else:
+        for key, value in clean.items():
+            setattr(row, key, value)

@@ -1,0 +1,207 @@
+"""Voice webhooks: where a call enters. Each handler checks the signature, parses Twilio's parameters,
+calls one method of the voice service and returns its TwiML.
+
+Whatever fails inside (Redis, the database, a flow, a bug), the caller never hears silence or Twilio's
+"application error": the handler answers valid TwiML that keeps them in (or puts them in) a queue with
+hold music, and logs the cause. No voice webhook answers 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.app import services, settings
+from gateway.calls.service import StateLost, VoiceService
+from gateway.flows import twiml
+from gateway.twilio_hooks.params import BadRequest, VoiceRequest
+from gateway.twilio_hooks.signature import twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
+
+
+class WebhookUrls:
+    """The engine's `Urls`: absolute, on the public base URL, so Twilio (and its signature) see
+    the same URL behind a proxy."""
+
+    def __init__(self) -> None:
+        self.base = settings().public_base_url or request.host_url.rstrip("/")
+
+    def _url(self, endpoint: str, **values: Any) -> str:
+        return self.base + url_for(endpoint, **values)
+
+    def step(self, step_id: str) -> str:
+        return self._url("voice.step", step_id=step_id)
+
+    def menu(self, step_id: str) -> str:
+        return self._url("voice.menu", step_id=step_id)
+
+    def wait(self) -> str:
+        return self._url("voice.wait")
+
+    def enqueue_action(self) -> str:
+        return self._url("voice.queue_result")
+
+    def offer(self) -> str:
+        return self._url("voice.offer")
+
+    def dial_action(self, step_id: str) -> str:
+        return self._url("voice.dial_result", step_id=step_id)
+
+    def consent(self) -> str:
+        return self._url("voice.consent")
+
+    def number_entry(self) -> str:
+        return self._url("voice.number_entry")
+
+    def number_confirm(self) -> str:
+        return self._url("voice.number_confirm")
+
+    def sending(self) -> str:
+        return self._url("voice.sending")
+
+
+def voice_service() -> VoiceService:
+    return services().extra["voice"]  # type: ignore[no-any-return]
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+def _not_queued_fallback(urls: WebhookUrls) -> VoiceResponse:
+    """Not yet (or no longer) in a queue: put the caller in the fallback queue."""
+    return twiml.fallback_enqueue(settings().deflect_fallback_queue, urls.wait(), urls.enqueue_action())
+
+
+def _in_queue_fallback(_urls: WebhookUrls) -> VoiceResponse:
+    """Already in a queue (waitUrl, or a Gather inside it): hold music keeps the place."""
+    return twiml.hold_in_queue(settings().deflect_hold_music_url)
+
+
+def _answer(
+    handler: Callable[[VoiceRequest, WebhookUrls], VoiceResponse],
+    fallback: Callable[[WebhookUrls], VoiceResponse],
+) -> Response:
+    urls = WebhookUrls()
+    try:
+        req = VoiceRequest.from_form(request.form)
+    except BadRequest as exc:
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    try:
+        return _twiml(handler(req, urls))
+    except StateLost:
+        log.warning("call state lost; caller continues from the hold experience (%s)", request.path)
+    except Exception:
+        log.exception("voice webhook failed; caller continues from the hold experience (%s)", request.path)
+    _record_fallback(req)
+    return _twiml(fallback(urls))
+
+
+def _record_fallback(req: VoiceRequest) -> None:
+    from gateway.flows.state import Event
+
+    try:
+        voice_service().call_log.record(
+            req.call_sid, [Event("call.fallback", {"path": request.path})], voice_service().clock()
+        )
+    except Exception:  # recording is best effort here; the caller's TwiML comes first
+        log.exception("could not record the fallback")
+
+
+@bp.post("/incoming")
+@twilio_signed
+def incoming() -> Response:
+    return _answer(lambda req, urls: voice_service().incoming(req, urls), _not_queued_fallback)
+
+
+@bp.post("/step/<step_id>")
+@twilio_signed
+def step(step_id: str) -> Response:
+    return _answer(lambda req, urls: voice_service().step(req, step_id, urls), _not_queued_fallback)
+
+
+@bp.post("/menu/<step_id>")
+@twilio_signed
+def menu(step_id: str) -> Response:
+    return _answer(lambda req, urls: voice_service().menu(req, step_id, urls), _not_queued_fallback)
+
+
+@bp.post("/dial/<step_id>")
+@twilio_signed
+def dial_result(step_id: str) -> Response:
+    return _answer(lambda req, urls: voice_service().dial_result(req, step_id, urls), _not_queued_fallback)
+
+
+@bp.post("/wait")
+@twilio_signed
+def wait() -> Response:
+    return _answer(lambda req, urls: voice_service().wait(req, urls), _in_queue_fallback)
+
+
+@bp.post("/offer")
+@twilio_signed
+def offer() -> Response:
+    return _answer(lambda req, urls: voice_service().offer(req, urls), _in_queue_fallback)
+
+
+@bp.post("/consent")
+@twilio_signed
+def consent() -> Response:
+    return _answer(
+        lambda req, urls: voice_service().deflection_step("consent", req, urls), _in_queue_fallback
+    )
+
+
+@bp.post("/number-entry")
+@twilio_signed
+def number_entry() -> Response:
+    return _answer(
+        lambda req, urls: voice_service().deflection_step("number_entry", req, urls), _in_queue_fallback
+    )
+
+
+@bp.post("/number-confirm")
+@twilio_signed
+def number_confirm() -> Response:
+    return _answer(
+        lambda req, urls: voice_service().deflection_step("number_confirm", req, urls), _in_queue_fallback
+    )
+
+
+@bp.post("/sending")
+@twilio_signed
+def sending() -> Response:
+    return _answer(
+        lambda req, urls: voice_service().deflection_step("sending", req, urls), _in_queue_fallback
+    )
+
+
+@bp.post("/queue-result")
+@twilio_signed
+def queue_result() -> Response:
+    def fallback(urls: WebhookUrls) -> VoiceResponse:
+        # The caller is out of the queue; put them back unless the call is already elsewhere.
+        result = request.form.get("QueueResult", "")
+        if result in ("error", "system-error", "queue-full", ""):
+            return _not_queued_fallback(urls)
+        return twiml.empty()
+
+    return _answer(lambda req, urls: voice_service().queue_result(req, urls), fallback)
+
+
+@bp.post("/status")
+@twilio_signed
+def status() -> Response:
+    try:
+        voice_service().status(VoiceRequest.from_form(request.form))
+    except BadRequest as exc:
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    except Exception:
+        log.exception("status callback not recorded")
+    return _twiml(twiml.empty())

@@ -24,14 +24,8 @@ def create_app(config: dict[str, Any] | None = None, *, environ: dict[str, str] 
     app.config.update(SECRET_KEY=settings.secret_key, **settings.extras)
     if settings.trusted_proxy_count:
         n = settings.trusted_proxy_count
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app,
-            x_for=n,
-            x_proto=n,
-            x_host=n,
-            x_port=n,  # type: ignore[method-assign]
-            x_prefix=n,
-        )
+        proxied = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
     if settings.deflect_skip_signature_check:
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
@@ -78,7 +72,11 @@ def _install_request_context(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from gateway.health import bp as health_bp
+    from gateway.links import bp as links_bp
+    from gateway.twilio_hooks.messaging import bp as messaging_bp
     from gateway.twilio_hooks.voice import bp as voice_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(voice_bp)
+    app.register_blueprint(messaging_bp)
+    app.register_blueprint(links_bp)

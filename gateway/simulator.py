@@ -57,7 +57,7 @@ class Simulator:
     def run(self, script: list[str] | None = None) -> None:
         self.script = list(script) if script is not None else None
         self.echo(f"Calling {self.called} from {self.caller} (CallSid {self.call_sid})")
-        url, params = "/twilio/voice/incoming", {}
+        url, params = "/twilio/voice/incoming", dict[str, str]()
         for _ in range(MAX_REQUESTS):
             next_step = self._play(self._post(url, params))
             if next_step is None:
@@ -94,9 +94,15 @@ class Simulator:
 
     def _play(self, root: ET.Element) -> tuple[str, dict[str, str]] | None:
         handlers: dict[str, Callable[[ET.Element], Any]] = {
-            "Say": self._say, "Play": self._music, "Pause": self._pause, "Gather": self._gather,
-            "Redirect": self._redirect, "Enqueue": self._enqueue, "Leave": self._leave,
-            "Dial": self._dial, "Hangup": self._hangup_verb,
+            "Say": self._say,
+            "Play": self._music,
+            "Pause": self._pause,
+            "Gather": self._gather,
+            "Redirect": self._redirect,
+            "Enqueue": self._enqueue,
+            "Leave": self._leave,
+            "Dial": self._dial,
+            "Hangup": self._hangup_verb,
         }
         for verb in root:
             result = handlers.get(verb.tag, self._unknown)(verb)
@@ -129,7 +135,8 @@ class Simulator:
                 self._say(inner)
         keys = self._next_keys("  keys (Enter: none) >")
         if keys == "q":
-            return self._hang_up()
+            self._hang_up()
+            return None
         if keys:
             return verb.attrib["action"], {"Digits": keys.rstrip("#")}
         return _CONTINUE
@@ -162,7 +169,8 @@ class Simulator:
             " wN: wait N s, a: an agent answers, q: hang up >"
         )
         if keys == "q":
-            return self._hang_up()
+            self._hang_up()
+            return None
         if keys == "a":
             self.echo("  ✔ an agent answers")
             return self.queue_action, {"QueueResult": "bridged"}
@@ -183,7 +191,7 @@ class Simulator:
     def _waited(self) -> int:
         return round(self.clock.now - (self.queued_since or self.clock.now))
 
-    def _hang_up(self) -> None:
+    def _hang_up(self) -> None:  # returns None: the call is over
         if self.queued_since is not None:
             self._post(self.queue_action, {"QueueResult": "hangup"})
         self._post("/twilio/voice/status", {"CallStatus": "completed"})

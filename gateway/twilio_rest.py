@@ -19,7 +19,7 @@ from gateway.settings import Settings
 _TWILIO_HOST = re.compile(r"^https://(?P<host>[a-z0-9-]+)(?:\.[a-z0-9-]+)*\.twilio\.com")
 
 
-class RedirectingHttpClient(TwilioHttpClient):
+class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends each request to the configured base URL instead of *.twilio.com."""
 
     def __init__(self, base_url: str | None, overrides: dict[str, str], timeout: float) -> None:

@@ -95,6 +95,29 @@ def _wipe(services: Any) -> None:
 
 
 @pytest.fixture
+def cli_env(base_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test settings as environment variables, for commands that build their own app; what those
+    commands wrote is wiped afterwards."""
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DEFLECT_DATA_DIR",
+        "SECRET_KEY",
+        "PUBLIC_BASE_URL",
+        "TWILIO_AUTH_TOKEN",
+        "DEFLECT_WHATSAPP_NUMBER",
+        "DEFLECT_BRAND",
+    ):
+        monkeypatch.setenv(name, str(base_config[name]))
+    yield
+    app = create_app(base_config, environ={})
+    try:
+        _wipe(app.extensions["deflect"])
+    finally:
+        app.extensions["deflect"].close()
+
+
+@pytest.fixture
 def app(make_app: Any) -> Any:
     return make_app()
 

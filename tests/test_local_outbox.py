@@ -19,12 +19,10 @@ def test_local_outbox_keeps_one_message_per_idempotency_key(app: Any) -> None:
     assert first.sid == again.sid != other.sid
 
 
-def test_outbox_list_shows_the_messages(app: Any, base_config: dict[str, Any], monkeypatch: Any) -> None:
+def test_outbox_list_shows_the_messages(app: Any, cli_env: None) -> None:
     app.extensions["deflect"].provider.send(
         to="+79161234567", body="Продолжим в WhatsApp", status_callback=None, idempotency_key="k3"
     )
-    for name in ("DATABASE_URL", "REDIS_URL", "DEFLECT_DATA_DIR", "SECRET_KEY"):
-        monkeypatch.setenv(name, base_config[name])
     result = CliRunner().invoke(main, ["outbox", "list"])
     assert result.exit_code == 0, result.output
     assert "Продолжим в WhatsApp" in result.output

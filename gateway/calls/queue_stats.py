@@ -28,5 +28,7 @@ class QueueStatsStore:
         stats = {}
         for name, value in raw.items():
             data = json.loads(value)
-            stats[name.decode()] = QueueStats(size=data.get("size"), avg_wait_seconds=data.get("avg"))
+            stats[name.decode() if isinstance(name, bytes) else name] = QueueStats(
+                size=data.get("size"), avg_wait_seconds=data.get("avg")
+            )
         return stats

@@ -19,11 +19,12 @@ from typing import Any, Protocol
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.calls.queue_stats import QueueStatsStore
+from gateway.deflection.dialogue import DeflectionUrls
 from gateway.flows import engine
-from gateway.flows.model import EnqueueStep, Flow
+from gateway.flows.model import BranchStep, Flow
 from gateway.flows.registry import FlowRegistry
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.state import CallState, Context, Event, Outcome
 from gateway.flows.wait import offer_due, wait_experience
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
@@ -44,10 +45,10 @@ class Deflection(Protocol):
 
     def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None: ...
 
-    def accept(self, flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome: ...
+    def accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome: ...
 
     def step(
-        self, name: str, flow: Flow, state: CallState, ctx: Context, urls: Urls, digits: str | None
+        self, name: str, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str | None
     ) -> Outcome: ...
 
     def leaving_deflected(self, state: CallState) -> bool: ...
@@ -74,11 +75,11 @@ class VoiceService:
 
     # -- entry ------------------------------------------------------------------------------------
 
-    def incoming(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+    def incoming(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """A call comes in: pick the flow by the called number and run its entry step."""
         called = parse_number(req.called)
         flow = self.registry.current().for_number(called.e164 if called else (req.called or ""))
-        caller = parse_number(req.caller, default_region=(flow.home_regions or [None])[0])
+        caller = parse_number(req.caller, default_region=home_region(flow))
         state = CallState.start(
             flow,
             call_sid=req.call_sid,
@@ -120,13 +121,13 @@ class VoiceService:
 
     # -- the flow's steps -------------------------------------------------------------------------
 
-    def step(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+    def step(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
         now = self.clock()
         outcome = engine.run_step(flow, step_id, state, self._context(flow, state, req, now), urls)
         return self._keep(outcome, now)
 
-    def menu(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+    def menu(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
         now = self.clock()
         outcome = engine.handle_menu_input(
@@ -134,7 +135,7 @@ class VoiceService:
         )
         return self._keep(outcome, now)
 
-    def dial_result(self, req: VoiceRequest, step_id: str, urls: Urls) -> VoiceResponse:
+    def dial_result(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
         now = self.clock()
         outcome = engine.transfer_result(
@@ -144,7 +145,7 @@ class VoiceService:
 
     # -- the queue --------------------------------------------------------------------------------
 
-    def wait(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+    def wait(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """One pass of the wait loop (Twilio's waitUrl)."""
         state, flow = self._load(req)
         now = self.clock()
@@ -172,7 +173,7 @@ class VoiceService:
             self.queue_stats.observe(state.queue, req.queue_size, req.avg_queue_time, now)
         return self._keep(outcome, now, refused)
 
-    def offer(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+    def offer(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller answered the offer (the Gather inside the wait loop)."""
         state, flow = self._load(req)
         now = self.clock()
@@ -183,14 +184,14 @@ class VoiceService:
             outcome = self.deflection.accept(flow, outcome.state, ctx, urls)
         return self._keep(outcome, now)
 
-    def deflection_step(self, name: str, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+    def deflection_step(self, name: str, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """consent, number_entry, number_confirm, sending: the hand-over dialogue, inside the queue."""
         state, flow = self._load(req)
         now = self.clock()
         ctx = self._context(flow, state, req, now, with_queues=False)
         return self._keep(self.deflection.step(name, flow, state, ctx, urls, req.digits), now)
 
-    def queue_result(self, req: VoiceRequest, urls: Urls) -> VoiceResponse:
+    def queue_result(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller left the queue (the <Enqueue> action), for any of Twilio's QueueResults."""
         state, flow = self._load(req)
         now = self.clock()
@@ -276,13 +277,16 @@ _QUEUE_OUTCOMES = {
 }
 
 
+def home_region(flow: Flow) -> str | None:
+    """The region a number written without a country code belongs to, for this flow's callers."""
+    return flow.home_regions[0] if flow.home_regions else None
+
+
 def _uses_queue_stats(flow: Flow) -> bool:
+    """Whether a branch of this flow looks at queue figures (only then are they read from Redis)."""
     return any(
-        getattr(step, "when", None)
-        and any(
-            rule.queue_size_at_least is not None or rule.ewt_seconds_at_least is not None
-            for rule in step.when
-        )
+        rule.queue_size_at_least is not None or rule.ewt_seconds_at_least is not None
         for step in flow.steps.values()
-        if not isinstance(step, EnqueueStep)
+        if isinstance(step, BranchStep)
+        for rule in step.when
     )

@@ -150,7 +150,7 @@ def scheduler() -> None:
     cron = CronScheduler(connection=svc.queue.connection)
     for job in PERIODIC:
         cron.register(job.func, queue_name=svc.queue.name, interval=job.every_seconds, name=job.name)
-    cron.start()
+    cron.start()  # type: ignore[no-untyped-call]
 
 
 @main.group()

@@ -15,14 +15,15 @@ def consent() -> None:
 
 @consent.command("export")
 @click.option("--number", required=True, help="the caller's number (any format; parsed to E.164)")
-def export(number: str) -> None:
+@click.option("--region", default="RU", show_default=True, help="region for numbers written without +")
+def export(number: str, region: str) -> None:
     """Print a caller's consent and opt-out records as JSON lines."""
     from gateway.cli import _app
     from gateway.deflection.consent import export as export_rows
     from gateway.deflection.consent import records_for
     from gateway.phone import parse_number
 
-    parsed = parse_number(number)
+    parsed = parse_number(number, default_region=region.upper())
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a valid phone number", param_hint="--number")
     with _app().extensions["deflect"].database.session() as session:

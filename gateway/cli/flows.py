@@ -65,10 +65,14 @@ def publish(path: Path, by: str) -> None:
 @click.option("--by", default="cli", show_default=True)
 def rollback(flow_id: str, by: str) -> None:
     """Publish the previous version of a flow again (as a new version; history is kept)."""
+    from gateway.flows.registry import file_source
     from gateway.flows.registry import rollback as rollback_flow
 
+    svc = _app().extensions["deflect"]
     try:
-        row = rollback_flow(_app().extensions["deflect"].database, flow_id, by=by)
+        row = rollback_flow(
+            svc.database, flow_id, by=by, file_source=file_source(svc.settings.deflect_flows_dir, flow_id)
+        )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{flow_id} is back to the text of its previous version, published as version {row.version}")

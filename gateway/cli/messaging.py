@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,7 +56,7 @@ def messaging() -> None:
     """The manual switch for offers (e.g. while the chat team is overloaded)."""
 
 
-def _guards():  # type: ignore[no-untyped-def]
+def _guards() -> Any:
     from gateway.cli import _app
 
     return _app().extensions["deflect"].extra["guards"]

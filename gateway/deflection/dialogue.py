@@ -256,7 +256,7 @@ class DeflectionDesk:
         digits = digits.rstrip("#")
         typed = ("+" + digits[2:]) if digits.startswith("00") else digits
         number = parse_number(typed if typed.startswith("+") else "+" + typed) or parse_number(
-            typed, default_region=(flow.home_regions or [None])[0]
+            typed, default_region=flow.home_regions[0] if flow.home_regions else None
         )
         problem = self._keyed_number_problem(number, flow, ctx.now)
         if problem is None:

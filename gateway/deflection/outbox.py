@@ -207,7 +207,7 @@ def _claim(database: Database, outbox_id: int, now: datetime) -> tuple[SmsOutbox
             .values(status="sending", attempts=SmsOutbox.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
             return None
         row = session.get(SmsOutbox, outbox_id)
         assert row is not None

@@ -119,9 +119,11 @@ def publish(database: Database, source: str, *, by: str, source_name: str = "<pu
         latest = (
             session.scalar(select(func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow.id)) or 0
         )
+        # Published versions count up from the file's own version, so version 1 of a file is never
+        # mistaken for a published text of the same number.
         row = FlowVersion(
             flow_id=flow.id,
-            version=max(latest, flow.version - 1) + 1,
+            version=max(latest, flow.version) + 1,
             source=source,
             checksum=hashlib.sha256(source.encode()).hexdigest(),
             published_by=by,
@@ -131,8 +133,9 @@ def publish(database: Database, source: str, *, by: str, source_name: str = "<pu
     return row
 
 
-def rollback(database: Database, flow_id: str, *, by: str) -> FlowVersion:
-    """Publish the previous version's text again, as a new version (history is never rewritten)."""
+def rollback(database: Database, flow_id: str, *, by: str, file_source: str | None = None) -> FlowVersion:
+    """Publish the previous version's text again, as a new version (history is never rewritten).
+    With one published version, "previous" is the flow file it replaced (`file_source`)."""
     with database.session() as session:
         rows = session.scalars(
             select(FlowVersion)
@@ -140,6 +143,22 @@ def rollback(database: Database, flow_id: str, *, by: str) -> FlowVersion:
             .order_by(FlowVersion.version.desc())
             .limit(2)
         ).all()
-    if len(rows) < 2:
-        raise LookupError(f"flow '{flow_id}' has no earlier published version to roll back to")
-    return publish(database, rows[1].source, by=by, source_name=f"{flow_id} v{rows[1].version}")
+    if len(rows) >= 2:
+        return publish(database, rows[1].source, by=by, source_name=f"{flow_id} v{rows[1].version}")
+    if len(rows) == 1 and file_source is not None:
+        return publish(database, file_source, by=by, source_name=f"{flow_id} (file)")
+    raise LookupError(f"flow '{flow_id}' has no earlier version to roll back to")
+
+
+def file_source(flows_dir: Path, flow_id: str) -> str | None:
+    """The text of the flow file that defines `flow_id`, if any."""
+    from gateway.flows.loader import flow_files
+
+    for path in flow_files(flows_dir):
+        text = path.read_text(encoding="utf-8")
+        try:
+            if parse_flow(text, str(path)).id == flow_id:
+                return text
+        except FlowError:
+            continue
+    return None

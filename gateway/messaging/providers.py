@@ -51,6 +51,10 @@ class MessageProvider(Protocol):
         self, *, to: str, body: str, status_callback: str | None, idempotency_key: str
     ) -> SentMessage: ...
 
+    def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:
+        """A message an earlier attempt got accepted (None: it did not)."""
+        ...
+
 
 class TwilioProvider:
     """Messages API through the real `twilio` client (or its Prism mock)."""

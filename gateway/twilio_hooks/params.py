@@ -55,7 +55,7 @@ class VoiceRequest:
             call_status=form.get("CallStatus"),
             digits=form.get("Digits") or None,
             speech=form.get("SpeechResult") or None,
-            speech_confidence=float(confidence) if _is_float(confidence) else None,
+            speech_confidence=float(confidence) if confidence is not None and _is_float(confidence) else None,
             queue_result=form.get("QueueResult"),
             queue_sid=form.get("QueueSid"),
             queue_position=_int(form.get("QueuePosition")),

@@ -1,0 +1,193 @@
+"""Clicks on our short link (``/l/<token>``): find the session, decide what the customer sees, and
+note the click (the first one moves the session to ``link_clicked``) as call events.
+
+No Flask here: the handler passes the database, the channel accounts, the brand, an event recorder
+and the time, and renders the `LinkOutcome` it gets back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal, Protocol
+
+from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy.orm import Session
+
+from gateway.deflection.sessions import ChannelAccounts, deep_link, is_live
+from gateway.flows.state import Event
+from gateway.store.db import Database
+from gateway.store.models import ChatSession
+
+LINK_TOKEN_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Buttons are shown in this order; WhatsApp first because most customers have it.
+CHANNEL_ORDER: Final = ("whatsapp", "telegram", "viber")
+
+Kind = Literal["unknown", "expired", "redirect", "choose", "unknown_channel"]
+
+
+class EventRecorder(Protocol):
+    """Where call events go (`gateway.store.call_log.CallLog`); must not raise."""
+
+    def record(self, call_sid: str, events: Iterable[Event], now: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What to show for a visit: a redirect to ``location``, the channel page, or an error page.
+
+    Only what a page may show is here (reference, locale, channels): never the caller's number.
+    """
+
+    kind: Kind
+    locale: str | None = None
+    reference: str | None = None
+    channels: tuple[str, ...] = ()
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """A live session as read inside the transaction, plus what the visit changed."""
+
+    outcome: LinkOutcome
+    call_sid: str | None = None
+    events: tuple[Event, ...] = ()
+
+
+def is_link_token(text: str) -> bool:
+    """True when ``text`` can be a link token; anything else is refused without a database lookup."""
+    return LINK_TOKEN_PATTERN.fullmatch(text) is not None
+
+
+def open_link(
+    database: Database,
+    token: str,
+    now: datetime,
+    *,
+    accounts: ChannelAccounts,
+    brand: str,
+    recorder: EventRecorder,
+) -> LinkOutcome:
+    """A visit to ``/l/<token>``: a redirect when one channel is available, else the channel page.
+
+    Every visit to a live link is a ``link.clicked`` event (``first`` true once per session); the
+    first also sets ``clicked_at`` and moves ``created`` to ``link_clicked`` (later states stay).
+    Database errors propagate: the caller shows a "try again" page.
+    """
+    if not is_link_token(token):
+        return LinkOutcome("unknown")
+    with database.session() as session:
+        visit = _open(session, token, now, accounts, brand)
+    _record(recorder, visit, now)
+    return visit.outcome
+
+
+def choose_channel(
+    database: Database,
+    token: str,
+    channel: str,
+    now: datetime,
+    *,
+    accounts: ChannelAccounts,
+    brand: str,
+    recorder: EventRecorder,
+) -> LinkOutcome:
+    """A button on the channel page (``/l/<token>/<channel>``): a redirect to that messenger.
+
+    A channel the session was not offered (or that is no longer configured) is ``unknown_channel``.
+    The choice is a ``link.channel_chosen`` event; if the page visit was never noted (the address
+    was typed or shared), the click is noted here too.
+    """
+    if not is_link_token(token):
+        return LinkOutcome("unknown")
+    with database.session() as session:
+        visit = _choose(session, token, channel, now, accounts, brand)
+    _record(recorder, visit, now)
+    return visit.outcome
+
+
+def available_channels(row: ChatSession, accounts: ChannelAccounts) -> tuple[str, ...]:
+    """The session's offered channels that are configured, in button order (WhatsApp first)."""
+    offered = row.channels.get("offered", []) if isinstance(row.channels, dict) else []
+    usable = set(accounts.available([c for c in offered if isinstance(c, str)]))
+    return tuple(c for c in CHANNEL_ORDER if c in usable)
+
+
+def _open(session: Session, token: str, now: datetime, accounts: ChannelAccounts, brand: str) -> _Visit:
+    row = _find(session, token)
+    if row is None:
+        return _Visit(LinkOutcome("unknown"))
+    if not is_live(row, now):
+        return _Visit(LinkOutcome("expired", locale=row.locale))
+    channels = available_channels(row, accounts)
+    first = _mark_clicked(session, row, now)
+    if len(channels) == 1:
+        outcome = LinkOutcome(
+            "redirect",
+            locale=row.locale,
+            reference=row.reference,
+            channels=channels,
+            location=deep_link(row, channels[0], accounts, brand),
+        )
+        chosen: str | None = channels[0]
+    else:
+        outcome = LinkOutcome("choose", locale=row.locale, reference=row.reference, channels=channels)
+        chosen = None
+    return _Visit(outcome, row.call_sid, (Event("link.clicked", {"channel": chosen, "first": first}),))
+
+
+def _choose(
+    session: Session, token: str, channel: str, now: datetime, accounts: ChannelAccounts, brand: str
+) -> _Visit:
+    row = _find(session, token)
+    if row is None:
+        return _Visit(LinkOutcome("unknown"))
+    if not is_live(row, now):
+        return _Visit(LinkOutcome("expired", locale=row.locale))
+    channels = available_channels(row, accounts)
+    if channel not in channels:
+        return _Visit(LinkOutcome("unknown_channel", locale=row.locale))
+    events = []
+    if _mark_clicked(session, row, now):
+        events.append(Event("link.clicked", {"channel": channel, "first": True}))
+    events.append(Event("link.channel_chosen", {"channel": channel}))
+    outcome = LinkOutcome(
+        "redirect",
+        locale=row.locale,
+        reference=row.reference,
+        channels=channels,
+        location=deep_link(row, channel, accounts, brand),
+    )
+    return _Visit(outcome, row.call_sid, tuple(events))
+
+
+def _find(session: Session, token: str) -> ChatSession | None:
+    return session.scalar(select(ChatSession).where(ChatSession.link_token == token))
+
+
+def _mark_clicked(session: Session, row: ChatSession, now: datetime) -> bool:
+    """Note the first click; True when this visit is it.
+
+    One conditional UPDATE, so two simultaneous first visits (a double tap, a link preview) give
+    exactly one ``first``; a session already further on (chat_started...) keeps its state.
+    """
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(ChatSession)
+        .where(ChatSession.id == row.id, ChatSession.clicked_at.is_(None))
+        .values(
+            clicked_at=now,
+            state=case((ChatSession.state == "created", "link_clicked"), else_=ChatSession.state),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # The row object is left as read: nothing after this needs its state or clicked_at.
+    return result.rowcount == 1
+
+
+def _record(recorder: EventRecorder, visit: _Visit, now: datetime) -> None:
+    # After the commit: the call log writes in its own transaction (and buffers in Redis on failure).
+    if visit.call_sid and visit.events:
+        recorder.record(visit.call_sid, visit.events, now.timestamp())

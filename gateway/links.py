@@ -1,0 +1,122 @@
+"""Our short link from the SMS (``/l/<token>``): a redirect into the messenger, or a page with one
+button per channel. Thin handlers over `gateway.deflection.clicks`.
+
+The customer never sees a 500: an unknown link is a 404 page, an expired one a 410 page, a database
+failure a 503 "try again in a minute" page. Pages carry no personal data beyond the reference, are
+not cached, not indexed, and send no Referer (the token is in the URL).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from gateway.app import services
+from gateway.deflection.clicks import LinkOutcome, choose_channel, open_link
+from gateway.store.call_log import CallLog
+
+log = logging.getLogger(__name__)
+bp = Blueprint("links", __name__, template_folder="templates")
+
+LANGUAGES = ("ru", "en")
+
+_PAGES: dict[str, tuple[str, int]] = {
+    "unknown": ("links/unknown.html", 404),
+    "unknown_channel": ("links/unknown.html", 404),
+    "expired": ("links/expired.html", 410),
+}
+
+
+@bp.get("/l/<token>")
+def open_short_link(token: str) -> Any:
+    """The link in the SMS."""
+    svc = services()
+    outcome = open_link(
+        svc.database,
+        token,
+        datetime.now(UTC),
+        accounts=svc.extra["accounts"],
+        brand=svc.settings.deflect_brand,
+        recorder=CallLog(svc.database, svc.redis),
+    )
+    return _render(outcome, token)
+
+
+@bp.get("/l/<token>/<channel>")
+def open_channel(token: str, channel: str) -> Any:
+    """A button on the channel page."""
+    svc = services()
+    outcome = choose_channel(
+        svc.database,
+        token,
+        channel,
+        datetime.now(UTC),
+        accounts=svc.extra["accounts"],
+        brand=svc.settings.deflect_brand,
+        recorder=CallLog(svc.database, svc.redis),
+    )
+    return _render(outcome, token)
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_down(exc: SQLAlchemyError) -> Any:
+    log.warning("short link: database unavailable (%s)", exc.__class__.__name__)
+    return _unavailable()
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Any:
+    if isinstance(exc, HTTPException):
+        return exc
+    log.exception("short link failed")
+    return _unavailable()
+
+
+def _render(outcome: LinkOutcome, token: str) -> Any:
+    if outcome.kind == "redirect" and outcome.location:
+        return redirect(outcome.location, code=302)
+    lang = _language(outcome.locale)
+    if outcome.kind == "choose":
+        return render_template(
+            "links/choose.html",
+            lang=lang,
+            brand=_brand(),
+            reference=outcome.reference,
+            channels=outcome.channels,
+            token=token,
+        )
+    template, status = _PAGES.get(outcome.kind, _PAGES["unknown"])
+    return render_template(template, lang=lang, brand=_brand()), status
+
+
+def _unavailable() -> Any:
+    page = render_template("links/unavailable.html", lang=_language(None), brand=_brand())
+    return page, 503, {"Retry-After": "60"}
+
+
+def _brand() -> str:
+    try:
+        return str(services().settings.deflect_brand)
+    except Exception:  # the error page must render even when the app is half broken
+        return ""
+
+
+def _language(locale: str | None) -> str:
+    """The session's language (ru-* is Russian, anything else English); without a session, the
+    browser's Accept-Language."""
+    if locale:
+        return "ru" if locale.replace("_", "-").split("-", 1)[0].lower() == "ru" else "en"
+    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"

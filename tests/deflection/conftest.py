@@ -1,0 +1,67 @@
+"""Fixtures for the deflection journey: the app talks to Twilio's contract (Prism) through a recording,
+fault-injecting proxy, so every SMS we send is both contract-checked and counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rq import SimpleWorker
+
+from tests.support.calls import ACCOUNT_SID, Call, Clock
+from tests.support.prism import PrismServer
+from tests.support.twilio_proxy import TwilioProxy
+
+SENDER = "+77012345678"
+
+
+@pytest.fixture
+def proxy(twilio_api: PrismServer) -> Iterator[TwilioProxy]:
+    with TwilioProxy(twilio_api.url) as running:
+        yield running
+
+
+@pytest.fixture
+def twilio_config(proxy: TwilioProxy) -> dict[str, str]:
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_API_BASE_URL": proxy.url,
+        "TWILIO_SMS_FROM": SENDER,
+        "TWILIO_HTTP_TIMEOUT": "5",
+    }
+
+
+@pytest.fixture
+def twilio_app(make_app: Any, twilio_config: dict[str, str], clock_start: Clock) -> Any:
+    app = make_app(**twilio_config)
+    app.extensions["deflect"].extra["voice"].clock = clock_start
+    return app
+
+
+@pytest.fixture
+def clock_start() -> Clock:
+    from tests.conftest import OPEN_HOURS
+
+    return Clock(OPEN_HOURS)
+
+
+@pytest.fixture
+def caller(twilio_app: Any) -> Call:
+    return Call(twilio_app.test_client())
+
+
+def run_jobs(app: Any) -> None:
+    """What a worker process does: run every queued job (in this process, same configuration)."""
+    queue = app.extensions["deflect"].queue
+    with app.app_context():
+        SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+
+
+def reach_consent(call: Call, clock: Clock) -> Any:
+    """Menu -> cards queue -> wait 50 s -> offer accepted: the consent question is being asked."""
+    greeting = call.incoming()
+    call.press(call.press(greeting, "1"), "2")
+    clock.advance(50)
+    offered = call.wait()
+    return call.press(offered, "1")

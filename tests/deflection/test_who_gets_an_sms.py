@@ -1,0 +1,152 @@
+"""No SMS without a textable number: opted-out, landline, foreign, over-limit and withheld callers get
+none to their own number; those who may key in a mobile number get it there instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.store.models import CallEvent
+from tests.deflection.conftest import reach_consent, run_jobs
+from tests.support.calls import Call, Clock, sign
+from tests.support.twilio_proxy import TwilioProxy
+
+pytestmark = pytest.mark.contract
+
+
+def _events(app: Any, call: Call, kind: str) -> list[dict[str, Any]]:
+    with app.extensions["deflect"].database.session() as session:
+        return [
+            e.data
+            for e in session.scalars(
+                select(CallEvent).where(CallEvent.call_sid == call.call_sid, CallEvent.kind == kind)
+            )
+        ]
+
+
+def _offer_heard(call: Call, clock: Clock) -> bool:
+    greeting = call.incoming()
+    call.press(call.press(greeting, "1"), "2")
+    clock.advance(50)
+    return bool(call.wait().all("Gather"))
+
+
+def _key_in_number(call: Call, prompt: Any, digits: str) -> Any:
+    assert prompt.find("Gather").attrib["finishOnKey"] == "#"
+    read_back = call.press(prompt, digits)
+    return read_back
+
+
+def test_caller_who_said_stop_is_not_offered(
+    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    params = {"MessageSid": "SM" + "1" * 32, "From": "+79161234567", "To": "+77012345678", "Body": "СТОП"}
+    url = "https://voice.example.test/twilio/messaging/inbound"
+    stop = twilio_app.test_client().post(
+        "/twilio/messaging/inbound", data=params, headers={"X-Twilio-Signature": sign(url, params)}
+    )
+    assert "отписались" in stop.get_data(as_text=True)
+    assert not _offer_heard(caller, clock_start)
+    assert _events(twilio_app, caller, "offer.refused") == [{"reason": "opted_out", "queue": "bank-cards"}]
+    assert proxy.created_messages() == []
+
+
+@pytest.mark.parametrize(
+    ("own_number", "why"),
+    [
+        ("+74951234567", "landline"),
+        ("+447911123456", "foreign mobile"),
+        ("anonymous", "withheld"),
+    ],
+)
+def test_caller_without_a_textable_number_can_key_in_a_mobile_one(
+    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy, own_number: str, why: str
+) -> None:
+    call = Call(twilio_app.test_client(), caller=own_number)
+    number_prompt = reach_consent(call, clock_start)
+    assert "Введите" in number_prompt.said(), why
+    bad = call.press(number_prompt, "12#")
+    assert "не удалось распознать" in bad.said()
+    read_back = call.press(bad, "79031234567#")
+    assert "7, 9, 0, 3, 1, 2, 3, 4, 5, 6, 7" in read_back.said()
+    consent = call.press(read_back, "1")
+    assert "на этот номер" in consent.said()
+    sending = call.press(consent, "1")
+    run_jobs(twilio_app)
+    sent = call.post(sending.find("Redirect").text or "")
+    assert sent.verbs() == ["Say", "Leave"]
+    assert [m["to"] for m in proxy.created_messages()] == ["+79031234567"]
+
+
+def test_keyed_landline_is_refused_twice_then_the_caller_keeps_waiting(
+    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    call = Call(twilio_app.test_client(), caller="+74951234567")
+    prompt = reach_consent(call, clock_start)
+    again = call.press(prompt, "74957654321#")
+    assert "мобильного" in again.said()
+    gave_up = call.press(again, "74957654321#")
+    assert gave_up.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    assert proxy.created_messages() == []
+
+
+def test_daily_budget_stops_offers_once_spent(
+    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_SMS_DAILY_BUDGET="1")
+    app.extensions["deflect"].extra["voice"].clock = clock_start
+    first = Call(app.test_client())
+    first.press(reach_consent(first, clock_start), "1")
+    second = Call(app.test_client(), caller="+79169876543")
+    assert not _offer_heard(second, clock_start)
+    assert _events(app, second, "offer.refused")[0]["reason"] == "daily_budget_spent"
+    run_jobs(app)
+    assert len(proxy.created_messages()) == 1
+
+
+def test_prefix_rate_limit_refuses_at_consent(
+    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_SMS_PER_PREFIX_HOUR="1")
+    app.extensions["deflect"].extra["voice"].clock = clock_start
+    first, second = Call(app.test_client()), Call(app.test_client(), caller="+79161239999")
+    first_consent, second_consent = reach_consent(first, clock_start), reach_consent(second, clock_start)
+    first.press(first_consent, "1")
+    refused = second.press(second_consent, "1")  # same +7916123 prefix within the hour
+    assert "нельзя отправить" in refused.said()
+    assert _events(app, second, "deflection.refused") == [{"reason": "prefix_rate_limit"}]
+    run_jobs(app)
+    assert [m["to"] for m in proxy.created_messages()] == ["+79161234567"]
+
+
+def test_caller_texted_recently_is_not_offered_again(
+    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    first = Call(twilio_app.test_client())
+    first.press(reach_consent(first, clock_start), "1")
+    run_jobs(twilio_app)
+    again = Call(twilio_app.test_client())  # the same caller rings back an hour later
+    clock_start.advance(3600)
+    assert not _offer_heard(again, clock_start)
+    assert _events(twilio_app, again, "offer.refused")[0]["reason"] == "texted_recently"
+    assert len(proxy.created_messages()) == 1
+
+
+def test_declining_consent_sends_nothing(
+    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    declined = caller.press(reach_consent(caller, clock_start), "2")
+    assert "остаётесь на линии" in declined.said()
+    assert declined.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    run_jobs(twilio_app)
+    assert proxy.created_messages() == []
+
+
+def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock_start: Clock) -> None:
+    twilio_app.extensions["deflect"].extra["guards"].pause(True)
+    assert not _offer_heard(caller, clock_start)
+    twilio_app.extensions["deflect"].extra["guards"].pause(False)
+    clock_start.advance(61)  # a messaging refusal is looked at again a minute later
+    assert caller.wait().all("Gather")

@@ -1,0 +1,267 @@
+"""The short link from the SMS: it opens the chat (or offers the channels), notes the click once,
+and never shows personal data or a 500, whatever the token or the database does."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from gateway.deflection.sessions import open_session
+from gateway.store.models import CallEvent, ChatSession
+
+CALL_SID = "CA" + "1" * 32
+NUMBER = "+79161234567"
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+@pytest.fixture
+def links_app(app: Any) -> Any:
+    """The app with the links blueprint, registered here only until create_app does it."""
+    return _with_links(app)
+
+
+@pytest.fixture
+def web(links_app: Any) -> Any:
+    return links_app.test_client()
+
+
+def _with_links(app: Any) -> Any:
+    if "links" not in app.blueprints:
+        from gateway import links
+
+        app.register_blueprint(links.bp)
+    return app
+
+
+def _session(
+    app: Any,
+    channels: list[str],
+    *,
+    locale: str = "ru-RU",
+    created: datetime | None = None,
+    lifetime: timedelta = timedelta(hours=24),
+    state: str | None = None,
+) -> ChatSession:
+    with app.extensions["deflect"].database.session() as session:
+        row = open_session(
+            session,
+            call_sid=CALL_SID,
+            number=NUMBER,
+            flow_id="bank-ru",
+            flow_version=1,
+            locale=locale,
+            queue="cards",
+            context={},
+            channels=channels,
+            consent_id=1,
+            now=created or datetime.now(UTC),
+            lifetime=lifetime,
+        )
+        if state:
+            row.state = state
+    return row
+
+
+def _reload(app: Any, row: ChatSession) -> ChatSession:
+    with app.extensions["deflect"].database.session() as session:
+        fresh = session.get(ChatSession, row.id)
+        assert fresh is not None
+        return fresh
+
+
+def _events(app: Any, kind: str) -> list[dict[str, Any]]:
+    with app.extensions["deflect"].database.session() as session:
+        query = select(CallEvent).where(CallEvent.call_sid == CALL_SID, CallEvent.kind == kind)
+        return [e.data for e in session.scalars(query.order_by(CallEvent.id))]
+
+
+def _assert_private(response: Any) -> None:
+    for name, value in PRIVATE_HEADERS.items():
+        assert response.headers[name] == value
+
+
+def test_one_channel_redirects_to_whatsapp_with_the_reference_prefilled(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"])
+    before = datetime.now(UTC)
+
+    response = web.get(f"/l/{row.link_token}")
+
+    assert response.status_code == 302
+    _assert_private(response)
+    target = urlsplit(response.headers["Location"])
+    assert (target.scheme, target.netloc, target.path) == ("https", "wa.me", "/77001234567")
+    text = parse_qs(target.query)["text"][0]
+    assert text.endswith(row.reference)
+    assert "Example Bank" in text
+    clicked = _reload(links_app, row)
+    assert clicked.state == "link_clicked"
+    assert clicked.clicked_at is not None and clicked.clicked_at >= before
+    assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
+
+
+def test_second_click_is_not_first_and_keeps_the_first_click_time(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"])
+    web.get(f"/l/{row.link_token}")
+    first_time = _reload(links_app, row).clicked_at
+
+    response = web.get(f"/l/{row.link_token}")
+
+    assert response.status_code == 302
+    again = _reload(links_app, row)
+    assert again.clicked_at == first_time
+    assert again.state == "link_clicked"
+    assert _events(links_app, "link.clicked") == [
+        {"channel": "whatsapp", "first": True},
+        {"channel": "whatsapp", "first": False},
+    ]
+
+
+def test_click_after_the_chat_started_does_not_move_the_session_back(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"], state="chat_started")
+
+    assert web.get(f"/l/{row.link_token}").status_code == 302
+
+    assert _reload(links_app, row).state == "chat_started"
+
+
+def test_several_channels_get_a_page_with_whatsapp_first_and_the_reference(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["telegram", "whatsapp"])
+
+    response = web.get(f"/l/{row.link_token}")
+
+    assert response.status_code == 200
+    _assert_private(response)
+    html = response.get_data(as_text=True)
+    whatsapp = html.index(f'href="/l/{row.link_token}/whatsapp"')
+    telegram = html.index(f'href="/l/{row.link_token}/telegram"')
+    assert whatsapp < telegram
+    assert row.reference in html
+    assert "Example Bank" in html
+    assert "Продолжите" in html  # a ru-RU session gets Russian
+    assert NUMBER not in html and NUMBER[1:] not in html and "1234567" not in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert _reload(links_app, row).state == "link_clicked"
+    assert _events(links_app, "link.clicked") == [{"channel": None, "first": True}]
+
+
+def test_english_session_gets_an_english_page(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"], locale="en-GB")
+
+    html = web.get(f"/l/{row.link_token}").get_data(as_text=True)
+
+    assert '<html lang="en">' in html and "Continue your call in a chat" in html
+
+
+def test_channel_button_redirects_to_telegram_with_the_reference(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"])
+    web.get(f"/l/{row.link_token}")
+
+    response = web.get(f"/l/{row.link_token}/telegram")
+
+    assert response.status_code == 302
+    _assert_private(response)
+    assert response.headers["Location"] == f"https://t.me/ExampleBankBot?start={row.reference}"
+    assert _events(links_app, "link.channel_chosen") == [{"channel": "telegram"}]
+    assert [e["first"] for e in _events(links_app, "link.clicked")] == [True]
+
+
+def test_channel_button_without_the_page_still_notes_the_first_click(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"])
+
+    response = web.get(f"/l/{row.link_token}/whatsapp")
+
+    assert response.status_code == 302
+    assert unquote(response.headers["Location"]).endswith(row.reference)
+    assert _reload(links_app, row).state == "link_clicked"
+    assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
+
+
+@pytest.mark.parametrize("channel", ["viber", "sms", "WhatsApp"])
+def test_channel_not_offered_is_not_found(links_app: Any, web: Any, channel: str) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"])
+
+    response = web.get(f"/l/{row.link_token}/{channel}")
+
+    assert response.status_code == 404
+    _assert_private(response)
+    assert "Ссылка недействительна" in response.get_data(as_text=True)
+    assert _events(links_app, "link.channel_chosen") == []
+
+
+@pytest.mark.parametrize("path", ["", "/whatsapp"])
+def test_expired_link_says_so_without_personal_data(links_app: Any, web: Any, path: str) -> None:
+    row = _session(
+        links_app, ["whatsapp"], created=datetime.now(UTC) - timedelta(days=2), lifetime=timedelta(hours=1)
+    )
+
+    response = web.get(f"/l/{row.link_token}{path}")
+
+    assert response.status_code == 410
+    _assert_private(response)
+    html = response.get_data(as_text=True)
+    assert "Ссылка устарела" in html and "Позвоните нам" in html
+    assert row.reference not in html and "1234567" not in html
+    assert _reload(links_app, row).clicked_at is None
+    assert _events(links_app, "link.clicked") == []
+
+
+def test_closed_session_link_has_expired(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"], state="closed")
+
+    assert web.get(f"/l/{row.link_token}").status_code == 410
+
+
+def test_unknown_token_is_not_found_in_the_browser_language(web: Any) -> None:
+    token = "A" * 22
+
+    russian = web.get(f"/l/{token}", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"})
+    english = web.get(f"/l/{token}", headers={"Accept-Language": "en-US,en;q=0.9"})
+
+    assert russian.status_code == english.status_code == 404
+    _assert_private(russian)
+    assert "Ссылка недействительна" in russian.get_data(as_text=True)
+    assert "This link is not valid" in english.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "token", ["short", "A" * 65, "abc.def.ghi.jkl.mno", "AAAAAAAAAAAAAAAA%20", "ßßßßßßßßßßßßßßßßßß"]
+)
+def test_malformed_token_is_refused_without_asking_the_database(make_app: Any, token: str) -> None:
+    down = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+
+    response = down.test_client().get(f"/l/{token}")
+
+    assert response.status_code == 404
+    _assert_private(response)
+    assert "This link is not valid" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/l/" + "A" * 22, "/l/" + "A" * 22 + "/whatsapp"])
+def test_database_down_gives_a_try_again_page(
+    make_app: Any, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+
+    with caplog.at_level(logging.WARNING, logger="gateway.links"):
+        response = down.test_client().get(path, headers={"Accept-Language": "en"})
+
+    assert response.status_code == 503
+    _assert_private(response)
+    assert response.headers["Retry-After"] == "60"
+    assert "try again in a minute" in response.get_data(as_text=True)
+    assert any("database unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_still_gives_the_try_again_page_not_a_500(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"])
+    links_app.extensions["deflect"].extra["accounts"] = None  # a wiring mistake
+
+    response = web.get(f"/l/{row.link_token}")
+
+    assert response.status_code == 503
+    _assert_private(response)

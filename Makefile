@@ -31,7 +31,8 @@ lint: $(STAMP)
 	$(BIN)/mypy gateway
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.wait_loop
+	$(BIN)/python -m bench.accept_latency
 
 clean:
 	rm -rf $(VENV) .cache var

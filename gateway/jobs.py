@@ -66,6 +66,47 @@ def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
         log.info("send of outbox %d already queued", outbox_id)
 
 
+HANDOFF_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+def deliver_handoff(handoff_id: int) -> str:
+    """Hand one chat to one agent platform; retried with backoff, then a dead letter."""
+    from gateway.flows.state import Event
+    from gateway.handoff.dispatch import deliver
+    from gateway.store.call_log import CallLog
+    from gateway.store.models import ChatSession, Handoff
+
+    svc = _services()
+    status = deliver(svc.database, svc.extra["handoff_adapters"], handoff_id, datetime.now(UTC))
+    with svc.database.session() as session:
+        row = session.get(Handoff, handoff_id)
+        chat = session.get(ChatSession, row.session_id) if row and row.session_id else None
+        call_sid, adapter = (chat.call_sid if chat else None), (row.adapter if row else None)
+    if call_sid and status in ("delivered", "dead"):
+        kind = "chat.handed_off" if status == "delivered" else "chat.handoff_dead"
+        CallLog(svc.database, svc.redis).record(
+            call_sid, [Event(kind, {"adapter": adapter, "handoff_id": handoff_id})], time.time()
+        )
+    return status
+
+
+def enqueue_handoff(queue: Queue, handoff_id: int, replay: int = 0) -> None:
+    job_id = f"handoff-{handoff_id}" if replay == 0 else f"handoff-{handoff_id}-replay-{replay}"
+    try:
+        queue.enqueue(
+            deliver_handoff,
+            handoff_id,
+            job_id=job_id,
+            unique=True,
+            retry=HANDOFF_RETRY,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description=f"hand-off {handoff_id}",
+        )
+    except DuplicateJobError:
+        log.info("hand-off %d already queued", handoff_id)
+
+
 def sweep_outbox() -> int:
     """Re-enqueue outbox rows stuck without a job (Redis lost its data, a worker died)."""
     from sqlalchemy import select

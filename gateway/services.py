@@ -132,6 +132,7 @@ def build_domain(svc: Services) -> None:
         raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
     svc.extra["flows"] = registry
     svc.extra["guards"] = guards
+    _build_handoff(svc)
     svc.extra["voice"] = VoiceService(
         registry,
         CallStateStore(svc.redis),
@@ -139,6 +140,41 @@ def build_domain(svc: Services) -> None:
         QueueStatsStore(svc.redis),
         desk,
     )
+
+
+def _build_handoff(svc: Services) -> None:
+    from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
+    from gateway.jobs import enqueue_handoff
+
+    settings = svc.settings
+    router = HandoffRouter.from_settings(settings.deflect_handoff_adapters, settings.deflect_handoff_routes)
+    names = set(router.default) | {name for names in router.routes.values() for name in names}
+    adapters: dict[str, Any] = {"card": CardOnlyAdapter()}
+    if "webhook" in names:
+        from gateway.handoff.webhook import WebhookAdapter
+
+        if not (settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret):
+            raise SettingsError("DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required")
+        adapters["webhook"] = WebhookAdapter(
+            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret
+        )
+    if "conversations" in names:
+        if not settings.twilio_enabled or not settings.deflect_whatsapp_number:
+            raise SettingsError(
+                "the conversations hand-off adapter needs TWILIO_ACCOUNT_SID and DEFLECT_WHATSAPP_NUMBER"
+            )
+        from gateway.handoff.conversations import ConversationsAdapter
+        from gateway.twilio_rest import make_client
+
+        adapters["conversations"] = ConversationsAdapter(
+            make_client(settings),
+            whatsapp_sender=settings.deflect_whatsapp_number,
+            service_sid=settings.twilio_conversations_service_sid,
+            sms_sender=settings.twilio_sms_from,
+        )
+    svc.extra["handoff_router"] = router
+    svc.extra["handoff_adapters"] = adapters
+    svc.extra["enqueue_handoff"] = lambda handoff_id: enqueue_handoff(svc.queue, handoff_id)
 
 
 def missing_templates(flows: Any, templates: Any) -> list[str]:

@@ -260,6 +260,52 @@ SPECS: tuple[Spec, ...] = (
         "0",
         "stop offering while this many chat sessions wait for an agent (0: no limit)",
     ),
+    Spec(
+        "DEFLECT_HANDOFF_ADAPTERS",
+        _text,
+        "card",
+        "where chats go: conversations, webhook, card (comma-separated; the card link is in every one)",
+    ),
+    Spec(
+        "DEFLECT_HANDOFF_ROUTES",
+        _text,
+        "",
+        "per queue or flow: bank-cards=conversations,ru-bank-support=webhook+card (overrides the default)",
+    ),
+    Spec(
+        "DEFLECT_HANDOFF_WEBHOOK_URL",
+        _url(("http", "https")),
+        None,
+        "desk/CRM endpoint for the webhook adapter",
+    ),
+    Spec("DEFLECT_HANDOFF_WEBHOOK_SECRET", _text, None, "HMAC-SHA256 key for X-Signature", secret=True),
+    Spec("DEFLECT_CARD_HOURS", _int(1, 720), "72", "how long a context-card link stays valid"),
+    Spec(
+        "DEFLECT_TELEGRAM_BOT_TOKEN",
+        _text,
+        None,
+        "Telegram Bot API token (replies, /start matching)",
+        secret=True,
+    ),
+    Spec(
+        "DEFLECT_TELEGRAM_SECRET",
+        _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 of A-Z a-z 0-9 _ -"),
+        None,
+        "secret_token set with setWebhook; checked on every Telegram update",
+        secret=True,
+    ),
+    Spec(
+        "DEFLECT_TELEGRAM_API_BASE_URL",
+        _url(("http", "https")),
+        "https://api.telegram.org",
+        "Telegram Bot API base URL (a local fake in tests)",
+    ),
+    Spec(
+        "TWILIO_CONVERSATIONS_SERVICE_SID",
+        _pattern(r"IS[0-9a-fA-F]{32}", "IS + 32 hex"),
+        None,
+        "Conversations service for hand-offs (default service when unset)",
+    ),
     Spec("DEFLECT_MAX_SEGMENTS", _int(1, 10), "2", "templates check warns above this many SMS segments"),
     Spec(
         "TWILIO_ACCOUNT_SID",
@@ -340,6 +386,15 @@ class Settings:
     deflect_require_attestation: str
     deflect_max_chat_backlog: int
     deflect_max_segments: int
+    deflect_handoff_adapters: str
+    deflect_handoff_routes: str
+    deflect_handoff_webhook_url: str | None
+    deflect_handoff_webhook_secret: str | None
+    deflect_card_hours: int
+    deflect_telegram_bot_token: str | None
+    deflect_telegram_secret: str | None
+    deflect_telegram_api_base_url: str
+    twilio_conversations_service_sid: str | None
     twilio_account_sid: str | None
     twilio_auth_token: str | None
     twilio_api_key: str | None
@@ -439,6 +494,7 @@ def _check_combinations(raw: dict[str, Any]) -> None:
     if raw["twilio_account_sid"] and not raw["twilio_auth_token"]:
         # Webhook signatures are made with the auth token; an API key cannot check them.
         raise SettingsError("TWILIO_AUTH_TOKEN is required to check webhook signatures")
+    _check_handoff(raw)
     if raw["twilio_account_sid"] and not (raw["twilio_sms_from"] or raw["twilio_messaging_service_sid"]):
         raise SettingsError("TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required to send SMS")
     for part in raw["twilio_api_base_url_overrides"].split(","):
@@ -449,6 +505,25 @@ def _check_combinations(raw: dict[str, Any]) -> None:
                     f"TWILIO_API_BASE_URL_OVERRIDES entries must look like host=URL, got {part!r}"
                 )
             _url(("http", "https"))("TWILIO_API_BASE_URL_OVERRIDES", url)
+
+
+def _check_handoff(raw: dict[str, Any]) -> None:
+    adapters = {a.strip() for a in raw["deflect_handoff_adapters"].split(",") if a.strip()}
+    unknown = adapters - {"conversations", "webhook", "card"}
+    if unknown:
+        raise SettingsError(f"DEFLECT_HANDOFF_ADAPTERS has unknown adapters: {', '.join(sorted(unknown))}")
+    if "webhook" in raw["deflect_handoff_routes"] + raw["deflect_handoff_adapters"] and not (
+        raw["deflect_handoff_webhook_url"] and raw["deflect_handoff_webhook_secret"]
+    ):
+        raise SettingsError(
+            "DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required "
+            "for the webhook hand-off adapter"
+        )
+    if raw["deflect_telegram_bot_token"] and not raw["deflect_telegram_secret"]:
+        raise SettingsError(
+            "DEFLECT_TELEGRAM_SECRET is required with DEFLECT_TELEGRAM_BOT_TOKEN "
+            "(Telegram updates must be authenticated)"
+        )
 
 
 def _development_secret(data_dir: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import redis
 
@@ -20,8 +21,11 @@ class QueueStatsStore:
     def __init__(self, connection: redis.Redis) -> None:
         self.redis = connection
 
-    def observe(self, queue: str, size: int | None, avg_wait_seconds: int | None, now: float) -> None:
-        self.redis.hset(_KEY, queue, json.dumps({"size": size, "avg": avg_wait_seconds, "at": now}))
+    def observe(
+        self, queue: str, size: int | None, avg_wait_seconds: int | None, now: float, pipeline: Any = None
+    ) -> None:
+        target = pipeline if pipeline is not None else self.redis
+        target.hset(_KEY, queue, json.dumps({"size": size, "avg": avg_wait_seconds, "at": now}))
 
     def all(self) -> Mapping[str, QueueStats]:
         raw = self.redis.hgetall(_KEY)

@@ -169,9 +169,14 @@ class VoiceService:
                 refused.append(Event("offer.refused", {"reason": reason, "queue": state.queue}))
             state.deflection.update(refused=reason, refused_at=now)
         outcome = engine.wait_loop(flow, state, ctx, urls)
-        if req.queue_sid and state.queue:
-            self.queue_stats.observe(state.queue, req.queue_size, req.avg_queue_time, now)
-        return self._keep(outcome, now, refused)
+        queue = outcome.state.queue
+        stats = None
+        if req.queue_sid and queue:
+
+            def stats(pipe: Any) -> None:
+                self.queue_stats.observe(queue, req.queue_size, req.avg_queue_time, now, pipeline=pipe)
+
+        return self._keep(outcome, now, refused, also=stats)
 
     def offer(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller answered the offer (the Gather inside the wait loop)."""
@@ -246,9 +251,15 @@ class VoiceService:
         now: float,
         extra_events: list[Event] | None = None,
         call: dict[str, Any] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> VoiceResponse:
+        """Keep the new state (and `also` other Redis writes, in the same round trip), record events."""
         state = outcome.state
-        self.states.save(state)  # raises if Redis is down: the web layer then plays the hold
+        pipe = self.states.redis.pipeline(transaction=False)
+        self.states.save(state, pipe)
+        if also is not None:
+            also(pipe)
+        pipe.execute()  # raises if Redis is down: the web layer then plays the hold
         events = [*(extra_events or []), *outcome.events]
         queued = next((e for e in events if e.kind == "queue.enqueued"), None)
         if queued is not None:

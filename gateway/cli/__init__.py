@@ -205,9 +205,10 @@ def _safe_url(url: str) -> str:
 def _register_feature_commands() -> None:
     from gateway.cli.consent import consent
     from gateway.cli.flows import flows, simulate
+    from gateway.cli.handoff import handoff
     from gateway.cli.messaging import messaging, templates
 
-    for command in (flows, simulate, templates, messaging, consent):
+    for command in (flows, simulate, templates, messaging, consent, handoff):
         main.add_command(command)
 
 

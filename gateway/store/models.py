@@ -184,3 +184,42 @@ class SmsOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted_at: Mapped[datetime | None]
+
+
+class InboundMessage(Base):
+    """Every inbound chat message once (Twilio and Telegram retry): what came, and which call it joined."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(80), unique=True)  # MessageSid, or tg:<update_id>
+    channel: Mapped[str] = mapped_column(String(16))  # whatsapp | sms | telegram | viber
+    sender: Mapped[str] = mapped_column(String(64))  # E.164, or tg:<chat id>
+    profile_name: Mapped[str | None] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    media: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    match: Mapped[str] = mapped_column(String(24))  # reference | number | unmatched | expired
+    flagged: Mapped[str | None] = mapped_column(String(48))  # e.g. reference_from_other_number
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handoff(Base):
+    """One delivery of a chat and its call context to one agent platform (adapter); retried, and
+    dead-lettered when it keeps failing, so nothing is lost."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (UniqueConstraint("inbound_id", "adapter"), Index("ix_handoffs_status", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inbound_id: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    adapter: Mapped[str] = mapped_column(String(24))  # conversations | webhook | card
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(80))  # e.g. the Conversation SID
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

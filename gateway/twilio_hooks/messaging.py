@@ -6,23 +6,20 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.app import services
-from gateway.deflection import opt_out
 from gateway.deflection.outbox import record_status
 from gateway.flows.state import Event
-from gateway.phone import parse_number
+from gateway.handoff.inbound import InboundChat, receive
 from gateway.store.call_log import CallLog
 from gateway.twilio_hooks.signature import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messaging", __name__, url_prefix="/twilio/messaging")
-
-# Twilio retries webhooks; one MessageSid is handled once.
-SEEN_TTL_SECONDS = 7 * 86400
 
 
 def _xml(response: MessagingResponse) -> Response:
@@ -64,36 +61,29 @@ def _status(twilio_status: str) -> str:
 @bp.post("/inbound")
 @twilio_signed
 def inbound() -> Response:
+    """An SMS or WhatsApp message: STOP, or the chat that continues a call (matched and handed off)."""
     form = request.form
-    svc = services()
-    sid = form.get("MessageSid", "")
-    body = form.get("Body", "")
     sender = form.get("From", "")
-    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
-    seen_key = f"deflect:inbound:{sid}"
-    if sid and _seen(seen_key):
-        return _xml(MessagingResponse())  # a retry of a message already handled
-    number = parse_number(sender)
+    chat = InboundChat(
+        message_id=form.get("MessageSid", ""),
+        channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
+        sender=sender,
+        body=form.get("Body", ""),
+        profile_name=form.get("ProfileName") or None,
+        media=_media(form),
+    )
+    if not chat.message_id:
+        return Response("MessageSid is missing\n", status=400, mimetype="text/plain")
+    result = receive(services(), chat, datetime.now(UTC))
     reply = MessagingResponse()
-    if number is not None and opt_out.is_stop(body):
-        # Recorded before it is marked seen: if this fails, Twilio's retry gets another chance.
-        opt_out.opt_out(svc.database, number.e164, channel, datetime.now(UTC), body)
-        reply.message(opt_out.acknowledgement(body))
-    if sid:
-        _mark_seen(seen_key)
+    if result.reply:
+        reply.message(result.reply)
     return _xml(reply)
 
 
-def _seen(key: str) -> bool:
-    try:
-        return bool(services().redis.exists(key))
-    except Exception:  # without Redis, handle it: every action here is idempotent anyway
-        log.warning("inbound de-duplication unavailable (Redis)")
-        return False
-
-
-def _mark_seen(key: str) -> None:
-    try:
-        services().redis.set(key, "1", ex=SEEN_TTL_SECONDS)
-    except Exception:
-        log.warning("inbound de-duplication unavailable (Redis)")
+def _media(form: Any) -> dict[str, Any]:
+    count = int(form.get("NumMedia", "0") or 0)
+    items = [
+        {"url": form.get(f"MediaUrl{i}"), "type": form.get(f"MediaContentType{i}")} for i in range(count)
+    ]
+    return {"items": items} if items else {}

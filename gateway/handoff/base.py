@@ -1,0 +1,90 @@
+"""The hand-off contract: what an agent platform receives (the chat, the customer, the call's story) and
+the one interface every adapter (Twilio Conversations, signed webhook, context card) implements."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class CallStory:
+    """What the agent needs to know about the call, without asking again. No more personal data
+    than that: the number is the one the customer is chatting from anyway."""
+
+    reference: str | None
+    call_sid: str | None
+    caller: str | None
+    flow_id: str | None
+    locale: str | None
+    queue: str | None
+    menu_choices: list[str] = field(default_factory=list)  # labels, e.g. ["Карты", "Вопрос по карте"]
+    waited_seconds: int | None = None
+    position: int | None = None
+    consent_id: int | None = None
+    called_at: str | None = None  # ISO 8601, UTC
+    keyed_number: bool = False
+
+
+@dataclass(frozen=True)
+class HandoffPayload:
+    """One chat handed to agents. `match` says how the chat was tied to the call: reference,
+    number, or unmatched (nobody is dropped: an unmatched chat is handed off too)."""
+
+    handoff_id: int
+    session_id: int | None
+    channel: str  # whatsapp | sms | telegram | viber
+    customer_address: str  # whatsapp:+7..., +7..., tg:<chat id>
+    customer_name: str | None
+    first_message: str
+    message_id: str
+    match: str  # reference | number | unmatched | expired
+    flagged: str | None  # e.g. reference_from_other_number
+    story: CallStory
+    context_card_url: str | None  # signed, expiring link to the call's story (every hand-off has it)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A short system message for the agent, in the customer's language."""
+        story = self.story
+        russian = (story.locale or "").startswith("ru")
+        minutes = round((story.waited_seconds or 0) / 60)
+        if self.match in ("unmatched", "expired"):
+            head = ("Чат без привязки к звонку" if russian else "Chat not tied to a call") + (
+                f" ({self.match})" if self.match == "expired" else ""
+            )
+        elif russian:
+            head = f"Звонок {story.reference}: ждал(а) {minutes} мин в очереди {story.queue or '-'}"
+        else:
+            head = f"Call {story.reference}: waited {minutes} min in queue {story.queue or '-'}"
+        parts = [head]
+        if story.menu_choices:
+            parts.append(("Выбор в меню: " if russian else "Menu: ") + " → ".join(story.menu_choices))
+        if self.flagged:
+            parts.append(("Внимание: " if russian else "Note: ") + self.flagged.replace("_", " "))
+        if self.context_card_url:
+            parts.append(("Карточка звонка: " if russian else "Call card: ") + self.context_card_url)
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    external_id: str | None = None  # e.g. the Conversation SID
+
+
+class HandoffError(Exception):
+    """The platform did not take the chat. `permanent` says whether retrying could help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class HandoffAdapter(Protocol):
+    name: str
+
+    def deliver(self, payload: HandoffPayload) -> Delivered:
+        """Hand the chat over; must be safe to call again for the same handoff_id (retries)."""
+        ...

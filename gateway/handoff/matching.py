@@ -1,0 +1,50 @@
+"""Which call does this chat belong to? The reference in the text first (tolerant of case, spaces and
+the customer editing the rest), then the sender's number against live sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.deflection.reference import find_references
+from gateway.deflection.sessions import LIVE_STATES, is_live
+from gateway.store.models import ChatSession
+
+
+@dataclass(frozen=True)
+class Match:
+    session: ChatSession | None
+    how: str  # reference | number | unmatched | expired
+    flagged: str | None = None
+
+
+def match_chat(session: Session, text: str, number: str | None, now: datetime) -> Match:
+    """`number` is the sender's E.164 (None for Telegram and other channels without one)."""
+    expired: ChatSession | None = None
+    for reference in find_references(text):
+        row = session.scalar(select(ChatSession).where(ChatSession.reference == reference))
+        if row is None:
+            continue
+        if not is_live(row, now):
+            expired = expired or row
+            continue
+        # A reference typed from another phone is still this call's chat, but the agent should know.
+        flagged = "reference_from_other_number" if number is not None and number != row.number else None
+        return Match(row, "reference", flagged)
+    if number is not None:
+        row = session.scalar(
+            select(ChatSession)
+            .where(
+                ChatSession.number == number, ChatSession.state.in_(LIVE_STATES), ChatSession.expires_at > now
+            )
+            .order_by(ChatSession.created_at.desc())
+            .limit(1)
+        )
+        if row is not None:
+            return Match(row, "number")
+    if expired is not None:
+        return Match(None, "expired", "reference_expired")
+    return Match(None, "unmatched")

@@ -1,0 +1,19 @@
+"""Fixtures for the hand-off tests: Prism serving Twilio's Conversations API description."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import prism
+
+
+@pytest.fixture(scope="session")
+def conversations_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.PrismServer]:
+    """Prism on Twilio's Conversations v1 API (Conversations, Participants, Messages)."""
+    server = prism.start(
+        "twilio_conversations_v1.json", tmp_path_factory.mktemp("prism"), "/v1/Conversations"
+    )
+    yield server
+    server.stop()

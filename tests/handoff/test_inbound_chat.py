@@ -1,0 +1,258 @@
+"""The chat continues in WhatsApp with the call attached: the inbound message finds its call, the agent
+platform receives the call's story, the customer is acknowledged once, and nothing is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from gateway.cli import main
+from gateway.deflection.consent import ConsentGiven
+from gateway.deflection.outbox import Acceptance, MessageSetup, accept_offer
+from gateway.handoff.webhook import verify_signature
+from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage
+from tests.deflection.conftest import run_jobs
+from tests.support.calls import sign
+from tests.support.receiver import Receiver
+
+BASE = "https://voice.example.test"
+SECRET = "desk-shared-secret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def desk_app(make_app: Any, receiver: Receiver) -> Any:
+    return make_app(
+        DEFLECT_HANDOFF_ADAPTERS="webhook",
+        DEFLECT_HANDOFF_WEBHOOK_URL=receiver.url,
+        DEFLECT_HANDOFF_WEBHOOK_SECRET=SECRET,
+    )
+
+
+def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -> ChatSession:
+    """What an accepted offer leaves behind: consent, a session with a reference, an outbox row."""
+    services = app.extensions["deflect"]
+    call_sid = "CA" + call * 32
+    consent = ConsentGiven(
+        offer_key=f"{call_sid}:1",
+        number=number,
+        call_sid=call_sid,
+        flow_id="ru-bank-support",
+        flow_version=1,
+        prompt_version="ru-consent-v1",
+        prompt_text="Согласны?",
+        channel="sms",
+        key_pressed="1",
+    )
+    setup = MessageSetup(
+        templates=services.extra["templates"],
+        accounts=services.extra["accounts"],
+        brand="Example Bank",
+        link_mode="short",
+        link_base=BASE,
+        session_lifetime=timedelta(hours=24),
+        status_callback_base=BASE,
+    )
+    context = {
+        "waited_seconds": 370,
+        "position": 4,
+        "queue": "bank-cards",
+        "choices": [
+            {"step": "main_menu", "digit": "1", "label": "Карты"},
+            {"step": "cards_menu", "digit": "2", "label": "Вопрос по карте"},
+        ],
+    }
+    accept_offer(
+        services.database,
+        Acceptance(
+            offer_key=f"{call_sid}:1",
+            consent=consent,
+            locale="ru-RU",
+            queue="bank-cards",
+            context=context,
+            channels=["whatsapp"],
+            sms_template="whatsapp_link",
+        ),
+        setup,
+        datetime.now(UTC),
+    )
+    with services.database.session() as session:
+        row = session.scalars(select(ChatSession).where(ChatSession.call_sid == call_sid)).one()
+        session.expunge(row)
+        return row
+
+
+def whatsapp(client: Any, body: str, sender: str = "+79161234567", sid: str = "SM" + "a" * 32) -> str:
+    params = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": f"whatsapp:{sender}",
+        "To": "whatsapp:+77001234567",
+        "Body": body,
+        "WaId": sender[1:],
+        "ProfileName": "Анна",
+        "NumMedia": "0",
+    }
+    response = client.post(
+        "/twilio/messaging/inbound",
+        data=params,
+        headers={"X-Twilio-Signature": sign(BASE + "/twilio/messaging/inbound", params)},
+    )
+    assert response.status_code == 200
+    return str(response.get_data(as_text=True))
+
+
+def _inbound(app: Any) -> list[InboundMessage]:
+    with app.extensions["deflect"].database.session() as session:
+        rows = list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+        session.expunge_all()
+        return rows
+
+
+def _handoffs(app: Any) -> list[Handoff]:
+    with app.extensions["deflect"].database.session() as session:
+        rows = list(session.scalars(select(Handoff).order_by(Handoff.id)))
+        session.expunge_all()
+        return rows
+
+
+def test_prefilled_whatsapp_message_reaches_the_desk_with_the_call_story(
+    desk_app: Any, receiver: Receiver
+) -> None:
+    chat = open_chat_session(desk_app)
+    reply = whatsapp(
+        desk_app.test_client(),
+        f"Здравствуйте! Продолжаю обращение по звонку в Example Bank, номер {chat.reference}",
+    )
+    assert "Оператор Example Bank видит детали вашего звонка" in reply  # the acknowledgement
+    run_jobs(desk_app)
+    [delivery] = receiver.received
+    assert verify_signature(
+        SECRET,
+        delivery.headers["X-Timestamp"],
+        delivery.body,
+        delivery.headers["X-Signature"],
+        now=datetime.now(UTC).timestamp(),
+    )
+    body = delivery.json()
+    assert body["match"] == "reference" and body["flagged"] is None
+    assert body["story"]["reference"] == chat.reference
+    assert body["story"]["queue"] == "bank-cards"
+    assert body["story"]["menu_choices"] == ["Карты", "Вопрос по карте"]
+    assert body["story"]["waited_seconds"] == 370
+    assert body["customer_address"] == "whatsapp:+79161234567"
+    assert body["context_card_url"].startswith(f"{BASE}/card/")
+    assert "Выбор в меню: Карты → Вопрос по карте" in body["summary"]
+    [handoff] = _handoffs(desk_app)
+    assert (handoff.status, handoff.external_id) == ("delivered", "ticket-1")
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, chat.id).state == "handed_off"
+        kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == chat.call_sid)))
+    assert {"chat.started", "chat.message", "chat.handed_off"} <= set(kinds)
+
+
+def test_duplicate_message_sid_does_nothing_twice(desk_app: Any, receiver: Receiver) -> None:
+    chat = open_chat_session(desk_app)
+    client = desk_app.test_client()
+    first = whatsapp(client, f"номер {chat.reference}")
+    again = whatsapp(client, f"номер {chat.reference}")  # Twilio retried the webhook
+    assert "<Message>" in first and "<Message>" not in again
+    later = whatsapp(client, "И ещё вопрос", sid="SM" + "b" * 32)  # the next message of the chat
+    assert "<Message>" not in later  # acknowledged once per chat
+    run_jobs(desk_app)
+    assert len(receiver.received) == 1
+    assert [r.match for r in _inbound(desk_app)] == ["reference", "number"]
+
+
+def test_edited_text_with_the_reference_still_matches(desk_app: Any) -> None:
+    chat = open_chat_session(desk_app)
+    spaced = f"{chat.reference[:3].lower()} {chat.reference[3:].lower()}"
+    whatsapp(desk_app.test_client(), f"добрый день, у меня вопрос по карте. Код {spaced}, спасибо")
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match) == (chat.id, "reference")
+
+
+def test_number_alone_matches_a_live_session(desk_app: Any) -> None:
+    chat = open_chat_session(desk_app)
+    whatsapp(desk_app.test_client(), "Здравствуйте, мне звонили из банка?")
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match) == (chat.id, "number")
+
+
+def test_reference_from_another_number_is_matched_but_flagged(desk_app: Any, receiver: Receiver) -> None:
+    chat = open_chat_session(desk_app)
+    whatsapp(desk_app.test_client(), f"Это жена, номер обращения {chat.reference}", sender="+79031112233")
+    run_jobs(desk_app)
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match, row.flagged) == (chat.id, "reference", "reference_from_other_number")
+    assert receiver.received[0].json()["flagged"] == "reference_from_other_number"
+
+
+def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receiver: Receiver) -> None:
+    chat = open_chat_session(desk_app)
+    with desk_app.extensions["deflect"].database.session() as session:
+        session.get(ChatSession, chat.id).expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    reply = whatsapp(desk_app.test_client(), f"номер {chat.reference}")
+    assert "Оператор ответит здесь" in reply
+    unknown = whatsapp(
+        desk_app.test_client(), "Hello, reference 7CFA9W", sender="+77051234567", sid="SM" + "c" * 32
+    )
+    assert "An agent will reply here" in unknown
+    run_jobs(desk_app)
+    assert [r.match for r in _inbound(desk_app)] == ["expired", "unmatched"]
+    assert [d.json()["match"] for d in receiver.received] == ["expired", "unmatched"]
+    assert all(d.json()["context_card_url"] for d in receiver.received)
+
+
+def test_receiver_down_is_retried_then_dead_lettered_then_replayed(
+    desk_app: Any, receiver: Receiver, cli_env: None, monkeypatch: Any
+) -> None:
+    from gateway.handoff.dispatch import MAX_ATTEMPTS, RetryLater
+    from gateway.jobs import deliver_handoff
+
+    chat = open_chat_session(desk_app)
+    receiver.status = 503
+    whatsapp(desk_app.test_client(), f"номер {chat.reference}")
+    [handoff] = _handoffs(desk_app)
+    with desk_app.app_context():
+        for _ in range(MAX_ATTEMPTS - 1):
+            with pytest.raises(RetryLater):
+                deliver_handoff(handoff.id)
+        assert deliver_handoff(handoff.id) == "dead"
+    assert len(receiver.received) == MAX_ATTEMPTS
+    assert _handoffs(desk_app)[0].status == "dead"
+
+    monkeypatch.setenv("DEFLECT_HANDOFF_ADAPTERS", "webhook")
+    monkeypatch.setenv("DEFLECT_HANDOFF_WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("DEFLECT_HANDOFF_WEBHOOK_SECRET", SECRET)
+    listed = CliRunner().invoke(main, ["handoff", "dead-letters"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{handoff.id}  webhook" in listed.output and "503" in listed.output
+    receiver.status = 200
+    replayed = CliRunner().invoke(main, ["handoff", "dead-letters", "--replay", str(handoff.id)])
+    assert replayed.exit_code == 0, replayed.output
+    run_jobs(desk_app)
+    assert _handoffs(desk_app)[0].status == "delivered"
+    assert receiver.received[-1].json()["story"]["reference"] == chat.reference
+
+
+def test_stop_in_the_chat_records_the_opt_out(desk_app: Any, receiver: Receiver) -> None:
+    from gateway.store.models import OptOut
+
+    reply = whatsapp(desk_app.test_client(), "СТОП")
+    assert "отписались" in reply
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(OptOut, "+79161234567") is not None
+    run_jobs(desk_app)
+    assert receiver.received == []

@@ -49,21 +49,28 @@ def send_sms(outbox_id: int) -> str:
     )
 
 
-def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
-    job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
+def _enqueue_once(
+    queue: Queue, func: Callable[[int], Any], row_id: int, job_id: str, retry: Retry, description: str
+) -> None:
+    """Enqueue with a job id from the natural key: a second enqueue of the same work is a no-op."""
     try:
         queue.enqueue(
-            send_sms,
-            outbox_id,
+            func,
+            row_id,
             job_id=job_id,
             unique=True,
-            retry=SEND_RETRY,
+            retry=retry,
             result_ttl=3600,
             failure_ttl=7 * 86400,
-            description=f"send SMS of outbox {outbox_id}",
+            description=description,
         )
     except DuplicateJobError:
-        log.info("send of outbox %d already queued", outbox_id)
+        log.info("%s: already queued", description)
+
+
+def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
+    job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
+    _enqueue_once(queue, send_sms, outbox_id, job_id, SEND_RETRY, f"send SMS of outbox {outbox_id}")
 
 
 HANDOFF_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
@@ -92,19 +99,7 @@ def deliver_handoff(handoff_id: int) -> str:
 
 def enqueue_handoff(queue: Queue, handoff_id: int, replay: int = 0) -> None:
     job_id = f"handoff-{handoff_id}" if replay == 0 else f"handoff-{handoff_id}-replay-{replay}"
-    try:
-        queue.enqueue(
-            deliver_handoff,
-            handoff_id,
-            job_id=job_id,
-            unique=True,
-            retry=HANDOFF_RETRY,
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-            description=f"hand-off {handoff_id}",
-        )
-    except DuplicateJobError:
-        log.info("hand-off %d already queued", handoff_id)
+    _enqueue_once(queue, deliver_handoff, handoff_id, job_id, HANDOFF_RETRY, f"hand-off {handoff_id}")
 
 
 def sweep_outbox() -> int:

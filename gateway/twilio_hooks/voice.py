@@ -54,16 +54,16 @@ class WebhookUrls:
         return self._url("voice.dial_result", step_id=step_id)
 
     def consent(self) -> str:
-        return self._url("voice.consent")
+        return self._url("voice.deflection", stage="consent")
 
     def number_entry(self) -> str:
-        return self._url("voice.number_entry")
+        return self._url("voice.deflection", stage="number-entry")
 
     def number_confirm(self) -> str:
-        return self._url("voice.number_confirm")
+        return self._url("voice.deflection", stage="number-confirm")
 
     def sending(self) -> str:
-        return self._url("voice.sending")
+        return self._url("voice.deflection", stage="sending")
 
 
 def voice_service() -> VoiceService:
@@ -150,36 +150,20 @@ def offer() -> Response:
     return _answer(lambda req, urls: voice_service().offer(req, urls), _in_queue_fallback)
 
 
-@bp.post("/consent")
+# The hand-over dialogue inside the queue: one handler, the stage is in the path.
+DEFLECTION_STAGES = {
+    "consent": "consent",
+    "number-entry": "number_entry",
+    "number-confirm": "number_confirm",
+    "sending": "sending",
+}
+
+
+@bp.post('/<any(consent, "number-entry", "number-confirm", sending):stage>')
 @twilio_signed
-def consent() -> Response:
-    return _answer(
-        lambda req, urls: voice_service().deflection_step("consent", req, urls), _in_queue_fallback
-    )
-
-
-@bp.post("/number-entry")
-@twilio_signed
-def number_entry() -> Response:
-    return _answer(
-        lambda req, urls: voice_service().deflection_step("number_entry", req, urls), _in_queue_fallback
-    )
-
-
-@bp.post("/number-confirm")
-@twilio_signed
-def number_confirm() -> Response:
-    return _answer(
-        lambda req, urls: voice_service().deflection_step("number_confirm", req, urls), _in_queue_fallback
-    )
-
-
-@bp.post("/sending")
-@twilio_signed
-def sending() -> Response:
-    return _answer(
-        lambda req, urls: voice_service().deflection_step("sending", req, urls), _in_queue_fallback
-    )
+def deflection(stage: str) -> Response:
+    name = DEFLECTION_STAGES[stage]
+    return _answer(lambda req, urls: voice_service().deflection_step(name, req, urls), _in_queue_fallback)
 
 
 @bp.post("/queue-result")

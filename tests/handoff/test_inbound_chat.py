@@ -12,13 +12,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.deflection.consent import ConsentGiven
-from gateway.deflection.outbox import Acceptance, MessageSetup, accept_offer
 from gateway.handoff.webhook import verify_signature
 from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage
 from tests.deflection.conftest import run_jobs
 from tests.support.calls import sign
 from tests.support.receiver import Receiver
+from tests.support.sessions import open_chat_session
 
 BASE = "https://voice.example.test"
 SECRET = "desk-shared-secret"
@@ -38,59 +37,6 @@ def desk_app(make_app: Any, receiver: Receiver) -> Any:
         DEFLECT_HANDOFF_WEBHOOK_URL=receiver.url,
         DEFLECT_HANDOFF_WEBHOOK_SECRET=SECRET,
     )
-
-
-def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -> ChatSession:
-    """What an accepted offer leaves behind: consent, a session with a reference, an outbox row."""
-    services = app.extensions["deflect"]
-    call_sid = "CA" + call * 32
-    consent = ConsentGiven(
-        offer_key=f"{call_sid}:1",
-        number=number,
-        call_sid=call_sid,
-        flow_id="ru-bank-support",
-        flow_version=1,
-        prompt_version="ru-consent-v1",
-        prompt_text="Согласны?",
-        channel="sms",
-        key_pressed="1",
-    )
-    setup = MessageSetup(
-        templates=services.extra["templates"],
-        accounts=services.extra["accounts"],
-        brand="Example Bank",
-        link_mode="short",
-        link_base=BASE,
-        session_lifetime=timedelta(hours=24),
-        status_callback_base=BASE,
-    )
-    context = {
-        "waited_seconds": 370,
-        "position": 4,
-        "queue": "bank-cards",
-        "choices": [
-            {"step": "main_menu", "digit": "1", "label": "Карты"},
-            {"step": "cards_menu", "digit": "2", "label": "Вопрос по карте"},
-        ],
-    }
-    accept_offer(
-        services.database,
-        Acceptance(
-            offer_key=f"{call_sid}:1",
-            consent=consent,
-            locale="ru-RU",
-            queue="bank-cards",
-            context=context,
-            channels=["whatsapp"],
-            sms_template="whatsapp_link",
-        ),
-        setup,
-        datetime.now(UTC),
-    )
-    with services.database.session() as session:
-        row = session.scalars(select(ChatSession).where(ChatSession.call_sid == call_sid)).one()
-        session.expunge(row)
-        return row
 
 
 def whatsapp(client: Any, body: str, sender: str = "+79161234567", sid: str = "SM" + "a" * 32) -> str:

@@ -208,7 +208,7 @@ def test_telegram_chat_is_stored_handed_off_and_acknowledged_once(
 
 
 def test_start_link_ties_the_telegram_chat_to_its_call(tg_app: Any, telegram: FakeTelegram) -> None:
-    from tests.handoff.test_inbound_chat import open_chat_session
+    from tests.support.sessions import open_chat_session
 
     chat = open_chat_session(tg_app)
     response = post(tg_app.test_client(), update(f"/start {chat.reference}", update_id=700002))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.deflection.consent import ConsentGiven
-from gateway.deflection.outbox import Acceptance, MessageSetup, accept_offer
 from gateway.store.models import CallEvent, ConsentRecord, OptOut, SmsOutbox
 from tests.support.calls import sign
+from tests.support.sessions import open_chat_session, outbox_id_of
 
 BASE = "https://voice.example.test"
 
@@ -21,37 +19,7 @@ def _post(client: Any, path: str, params: dict[str, str], signed: bool = True) -
 
 
 def _outbox_row(app: Any) -> int:
-    services = app.extensions["deflect"]
-    consent = ConsentGiven(
-        offer_key="CA1:1",
-        number="+79161234567",
-        call_sid="CA" + "1" * 32,
-        flow_id="ru-bank-support",
-        flow_version=1,
-        prompt_version="ru-consent-v1",
-        prompt_text="Согласны?",
-        channel="sms",
-        key_pressed="1",
-    )
-    setup = MessageSetup(
-        templates=services.extra["templates"],
-        accounts=services.extra["accounts"],
-        brand="Example Bank",
-        link_mode="short",
-        link_base=BASE,
-        session_lifetime=timedelta(hours=24),
-        status_callback_base=BASE,
-    )
-    acceptance = Acceptance(
-        offer_key="CA1:1",
-        consent=consent,
-        locale="ru-RU",
-        queue="bank-cards",
-        context={"waited_seconds": 50},
-        channels=["whatsapp"],
-        sms_template="whatsapp_link",
-    )
-    return accept_offer(services.database, acceptance, setup, datetime.now(UTC))
+    return outbox_id_of(app, open_chat_session(app))
 
 
 def _row(app: Any, outbox_id: int) -> SmsOutbox:

@@ -1,0 +1,72 @@
+"""An accepted offer, as the voice side leaves it: consent, a chat session with a reference, an outbox row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.deflection.consent import ConsentGiven
+from gateway.deflection.outbox import Acceptance, MessageSetup, accept_offer
+from gateway.store.models import ChatSession, SmsOutbox
+
+BASE = "https://voice.example.test"
+
+
+def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -> ChatSession:
+    """What an accepted offer leaves behind: consent, a session with a reference, an outbox row."""
+    services = app.extensions["deflect"]
+    call_sid = "CA" + call * 32
+    consent = ConsentGiven(
+        offer_key=f"{call_sid}:1",
+        number=number,
+        call_sid=call_sid,
+        flow_id="ru-bank-support",
+        flow_version=1,
+        prompt_version="ru-consent-v1",
+        prompt_text="Согласны?",
+        channel="sms",
+        key_pressed="1",
+    )
+    setup = MessageSetup(
+        templates=services.extra["templates"],
+        accounts=services.extra["accounts"],
+        brand="Example Bank",
+        link_mode="short",
+        link_base=BASE,
+        session_lifetime=timedelta(hours=24),
+        status_callback_base=BASE,
+    )
+    context = {
+        "waited_seconds": 370,
+        "position": 4,
+        "queue": "bank-cards",
+        "choices": [
+            {"step": "main_menu", "digit": "1", "label": "Карты"},
+            {"step": "cards_menu", "digit": "2", "label": "Вопрос по карте"},
+        ],
+    }
+    accept_offer(
+        services.database,
+        Acceptance(
+            offer_key=f"{call_sid}:1",
+            consent=consent,
+            locale="ru-RU",
+            queue="bank-cards",
+            context=context,
+            channels=["whatsapp"],
+            sms_template="whatsapp_link",
+        ),
+        setup,
+        datetime.now(UTC),
+    )
+    with services.database.session() as session:
+        row = session.scalars(select(ChatSession).where(ChatSession.call_sid == call_sid)).one()
+        session.expunge(row)
+        return row
+
+
+def outbox_id_of(app: Any, chat: ChatSession) -> int:
+    with app.extensions["deflect"].database.session() as session:
+        return int(session.scalars(select(SmsOutbox.id).where(SmsOutbox.session_id == chat.id)).one())

@@ -193,10 +193,15 @@ class DeflectionDesk:
                 datetime.fromtimestamp(ctx.now, UTC),
             )
         except Exception:
+            # Nothing was recorded (one transaction), so nothing will be sent: say so, keep the place.
+            log.exception("offer %s could not be recorded", offer_key)
             self.guards.sms_guard.release(number, ctx.now)
             self.guards.redis.delete(f"deflect:accept:{offer_key}")
-            raise
-        self.enqueue_send(outbox_id)
+            return self._back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
+        try:
+            self.enqueue_send(outbox_id)
+        except Exception:  # the row is committed: the outbox sweeper sends it within a minute
+            log.exception("outbox %d recorded but not enqueued; the sweeper will send it", outbox_id)
         state.deflection.update(stage="sending", outbox_id=outbox_id, polls=0)
         response = VoiceResponse()
         _say(response, flow, texts.sending)

@@ -150,3 +150,26 @@ def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock_star
     twilio_app.extensions["deflect"].extra["guards"].pause(False)
     clock_start.advance(61)  # a messaging refusal is looked at again a minute later
     assert caller.wait().all("Gather")
+
+
+def test_caller_is_told_and_kept_in_queue_when_the_offer_cannot_be_recorded(
+    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    consent = reach_consent(caller, clock_start)
+    services = twilio_app.extensions["deflect"]
+    working = services.database.engine
+    services.database.sessions.configure(bind=_unreachable_engine())
+    try:
+        told = caller.press(consent, "1")
+    finally:
+        services.database.sessions.configure(bind=working)
+    assert "не получилось" in told.said()
+    assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    run_jobs(twilio_app)
+    assert proxy.created_messages() == []
+
+
+def _unreachable_engine() -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})

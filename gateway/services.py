@@ -104,6 +104,11 @@ def build_domain(svc: Services) -> None:
         settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri
     )
     svc.extra["accounts"] = accounts
+    if not accounts.available(["whatsapp", "telegram", "viber"]):
+        log.warning(
+            "no messenger configured (DEFLECT_WHATSAPP_NUMBER, DEFLECT_TELEGRAM_BOT, "
+            "DEFLECT_VIBER_URI): callers will not be offered a link"
+        )
 
     def policy_for(flow: Flow) -> Policy:
         return Policy.build(

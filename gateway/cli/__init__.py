@@ -19,12 +19,16 @@ def _app() -> Any:
     from gateway.flows.loader import FlowError, format_problem
 
     try:
-        return create_app()
+        app = create_app()
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
     except FlowError as exc:
         problems = "\n".join(format_problem(p) for p in exc.problems)
         raise click.ClickException(f"the IVR flows have problems:\n{problems}") from exc
+    context = click.get_current_context(silent=True)
+    if context is not None:  # connections closed (and an embedded Redis stopped) when the command ends
+        context.call_on_close(app.extensions["deflect"].close)
+    return app
 
 
 @click.group()
@@ -104,7 +108,11 @@ def _print_urls(base: str, twilio_enabled: bool) -> None:
 
 
 def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    stopping = False
+
     def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -113,7 +121,11 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-        click.echo("a process of the gateway stopped; stopping the others", err=True)
+        if not stopping:
+            failed = next(c for c in children if c.poll() is not None)
+            click.echo(
+                f"{' '.join(failed.args[2:5])} exited with {failed.returncode}; stopping the others", err=True
+            )
     except KeyboardInterrupt:
         pass
     finally:

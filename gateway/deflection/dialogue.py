@@ -89,6 +89,9 @@ class DeflectionDesk:
         reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
         if reason:
             return reason
+        offer = wait_experience(flow, state).offer
+        if offer is not None and not self.setup.accounts.available(list(offer.channels)):
+            return "no_channel_configured"  # a link that leads nowhere helps nobody
         reason = self._caller_refusal(state, policy, now)
         return None if reason in KEYED_NUMBER_REASONS else reason
 

@@ -173,3 +173,13 @@ def _unreachable_engine() -> Any:
     from sqlalchemy import create_engine
 
     return create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+
+
+def test_no_offer_when_no_messenger_is_configured(
+    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_WHATSAPP_NUMBER="", DEFLECT_TELEGRAM_BOT="")
+    app.extensions["deflect"].extra["voice"].clock = clock_start
+    call = Call(app.test_client())
+    assert not _offer_heard(call, clock_start)
+    assert _events(app, call, "offer.refused")[0]["reason"] == "no_channel_configured"

@@ -123,9 +123,8 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
             time.sleep(0.5)
         if not stopping:
             failed = next(c for c in children if c.poll() is not None)
-            click.echo(
-                f"{' '.join(failed.args[2:5])} exited with {failed.returncode}; stopping the others", err=True
-            )
+            command = " ".join(str(arg) for arg in failed.args)  # type: ignore[union-attr]
+            click.echo(f"{command} exited with {failed.returncode}; stopping the others", err=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -301,6 +301,13 @@ SPECS: tuple[Spec, ...] = (
         "Telegram Bot API base URL (a local fake in tests)",
     ),
     Spec(
+        "DEFLECT_VIBER_AUTH_TOKEN",
+        _text,
+        None,
+        "Viber bot auth token: checks X-Viber-Content-Signature on /viber/webhook",
+        secret=True,
+    ),
+    Spec(
         "TWILIO_CONVERSATIONS_SERVICE_SID",
         _pattern(r"IS[0-9a-fA-F]{32}", "IS + 32 hex"),
         None,
@@ -395,6 +402,7 @@ class Settings:
     deflect_telegram_secret: str | None
     deflect_telegram_api_base_url: str
     twilio_conversations_service_sid: str | None
+    deflect_viber_auth_token: str | None
     twilio_account_sid: str | None
     twilio_auth_token: str | None
     twilio_api_key: str | None

@@ -185,8 +185,8 @@ class VoiceService:
         ctx = self._context(flow, state, req, now, with_queues=False)
         outcome = engine.handle_offer_input(flow, state, ctx, urls, req.digits)
         if outcome.handover:
-            self._keep(outcome, now)
-            outcome = self.deflection.accept(flow, outcome.state, ctx, urls)
+            accepted = self.deflection.accept(flow, outcome.state, ctx, urls)
+            outcome = Outcome(accepted.twiml, accepted.state, [*outcome.events, *accepted.events])
         return self._keep(outcome, now)
 
     def deflection_step(self, name: str, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:

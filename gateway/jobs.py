@@ -132,6 +132,21 @@ def flush_events() -> int:
     return CallLog(svc.database, svc.redis).flush_pending()
 
 
+def expire_sessions() -> int:
+    """Sessions whose link and reference have run out become `expired` (an event each, for reports)."""
+    from gateway.deflection import sessions
+    from gateway.flows.state import Event
+    from gateway.store.call_log import CallLog
+
+    svc = _services()
+    with svc.database.session() as session:
+        expired = sessions.expire_sessions(session, datetime.now(UTC))
+    log_ = CallLog(svc.database, svc.redis)
+    for session_id, call_sid in expired:
+        log_.record(call_sid, [Event("session.expired", {"session_id": session_id})], time.time())
+    return len(expired)
+
+
 @dataclass(frozen=True)
 class Periodic:
     name: str
@@ -142,4 +157,5 @@ class Periodic:
 PERIODIC = (
     Periodic("sweep_outbox", sweep_outbox, 30),
     Periodic("flush_events", flush_events, 15),
+    Periodic("expire_sessions", expire_sessions, 300),
 )

@@ -96,3 +96,18 @@ def sms_link(
 
 def is_live(row: ChatSession, now: datetime) -> bool:
     return row.state in LIVE_STATES and row.expires_at > now
+
+
+def expire_sessions(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
+    """Mark live sessions past their expiry as expired; returns (session id, CallSid) of each."""
+    rows = list(
+        session.scalars(
+            select(ChatSession)
+            .where(ChatSession.state.in_(LIVE_STATES), ChatSession.expires_at <= now)
+            .order_by(ChatSession.id)
+            .limit(limit)
+        )
+    )
+    for row in rows:
+        row.state = "expired"
+    return [(row.id, row.call_sid) for row in rows]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gateway.handoff.base import CallStory, Delivered, HandoffAdapter, HandoffError, HandoffPayload
 from gateway.store.db import Database
-from gateway.store.models import ChatSession, Handoff, InboundMessage
+from gateway.store.models import Call, ChatSession, Handoff, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class CardOnlyAdapter:
 
 
 def build_payload(
-    svc: Any, inbound: InboundMessage, chat: ChatSession | None
+    svc: Any, session: Any, inbound: InboundMessage, chat: ChatSession | None
 ) -> Callable[[int], dict[str, Any]]:
     """The payload as JSON for each hand-off row (the row id is part of it)."""
     from gateway.handoff.card import card_url
@@ -78,7 +78,7 @@ def build_payload(
         waited_seconds=context.get("waited_seconds"),
         position=context.get("position"),
         consent_id=chat.consent_id if chat else None,
-        called_at=chat.created_at.isoformat() if chat else None,
+        called_at=_called_at(session, chat),
         keyed_number=bool(context.get("keyed_number")),
     )
     card = card_url(
@@ -104,6 +104,14 @@ def build_payload(
         ).to_json()
 
     return payload
+
+
+def _called_at(session: Any, chat: ChatSession | None) -> str | None:
+    """When the call began (the call log), else when the offer was accepted."""
+    if chat is None:
+        return None
+    call = session.get(Call, chat.call_sid)
+    return (call.started_at if call is not None else chat.created_at).isoformat()
 
 
 def payload_from_json(data: Mapping[str, Any]) -> HandoffPayload:

@@ -101,7 +101,7 @@ def _hand_off_if_first(
         chat.state = "chat_started"
     elif _recently_handed_off(session, row.sender, now):
         return []
-    payload_base = build_payload(svc, row, chat)
+    payload_base = build_payload(svc, session, row, chat)
     ids = []
     for adapter in router.adapters_for(chat, row.channel):
         handoff = Handoff(

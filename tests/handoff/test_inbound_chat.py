@@ -202,3 +202,19 @@ def test_stop_in_the_chat_records_the_opt_out(desk_app: Any, receiver: Receiver)
         assert session.get(OptOut, "+79161234567") is not None
     run_jobs(desk_app)
     assert receiver.received == []
+
+
+def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) -> None:
+    from gateway.jobs import expire_sessions
+
+    live, old = open_chat_session(desk_app), open_chat_session(desk_app, number="+79031112233", call="2")
+    with desk_app.extensions["deflect"].database.session() as session:
+        session.get(ChatSession, old.id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    with desk_app.app_context():
+        assert expire_sessions() == 1
+        assert expire_sessions() == 0
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, old.id).state == "expired"
+        assert session.get(ChatSession, live.id).state == "created"
+        kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == old.call_sid)))
+    assert kinds == ["session.expired"]

@@ -73,6 +73,7 @@ def _install_request_context(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from gateway.handoff.card_views import bp as card_bp
     from gateway.handoff.telegram_views import bp as telegram_bp
+    from gateway.handoff.viber_views import bp as viber_bp
     from gateway.health import bp as health_bp
     from gateway.links import bp as links_bp
     from gateway.twilio_hooks.messaging import bp as messaging_bp
@@ -84,3 +85,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(links_bp)
     app.register_blueprint(telegram_bp)
     app.register_blueprint(card_bp)
+    app.register_blueprint(viber_bp)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway.deflection.consent import is_opted_out
 from gateway.deflection.eligibility import MessagingFacts
 from gateway.deflection.limits import SmsGuard
-from gateway.deflection.sessions import LIVE_STATES
+from gateway.deflection.sessions import WAITING_FOR_AGENT
 from gateway.store.db import Database
 from gateway.store.models import ChatSession, SmsOutbox
 
@@ -41,7 +41,7 @@ class Guards:
                 backlog = (
                     session.scalar(
                         select(func.count(ChatSession.id)).where(
-                            ChatSession.state.in_(LIVE_STATES[1:]), ChatSession.created_at > since
+                            ChatSession.state.in_(WAITING_FOR_AGENT), ChatSession.created_at > since
                         )
                     )
                     or 0

@@ -17,7 +17,9 @@ from gateway.deflection.reference import new_link_token, new_reference
 from gateway.messaging.deeplinks import prefilled_text, telegram_link, viber_link, whatsapp_link
 from gateway.store.models import ChatSession
 
-LIVE_STATES = ("created", "link_clicked", "chat_started")
+# A session stays live (its link works, its number and reference match) until it expires or closes.
+LIVE_STATES = ("created", "link_clicked", "chat_started", "handed_off")
+WAITING_FOR_AGENT = ("link_clicked", "chat_started")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
         with svc.database.session() as session:
             if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
                 return InboundResult(True, None, None, "duplicate")
-            match = match_chat(session, chat.body, e164, now)
+            match = match_chat(session, chat.body, e164, now, sender=chat.sender)
             row = InboundMessage(
                 message_id=chat.message_id,
                 channel=chat.channel,

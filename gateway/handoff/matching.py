@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.deflection.reference import find_references
 from gateway.deflection.sessions import LIVE_STATES, is_live
-from gateway.store.models import ChatSession
+from gateway.store.models import ChatSession, InboundMessage
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,9 @@ class Match:
     flagged: str | None = None
 
 
-def match_chat(session: Session, text: str, number: str | None, now: datetime) -> Match:
-    """`number` is the sender's E.164 (None for Telegram and other channels without one)."""
+def match_chat(session: Session, text: str, number: str | None, now: datetime, sender: str = "") -> Match:
+    """`number` is the sender's E.164 (None for Telegram, Viber...); `sender` the channel address, which
+    ties a follow-up without the reference to the call its first message found."""
     expired: ChatSession | None = None
     for reference in find_references(text):
         row = session.scalar(select(ChatSession).where(ChatSession.reference == reference))
@@ -45,6 +46,20 @@ def match_chat(session: Session, text: str, number: str | None, now: datetime) -
         )
         if row is not None:
             return Match(row, "number")
+    if sender:
+        row = session.scalar(
+            select(ChatSession)
+            .join(InboundMessage, InboundMessage.session_id == ChatSession.id)
+            .where(
+                InboundMessage.sender == sender,
+                ChatSession.state.in_(LIVE_STATES),
+                ChatSession.expires_at > now,
+            )
+            .order_by(InboundMessage.id.desc())
+            .limit(1)
+        )
+        if row is not None:
+            return Match(row, "sender")
     if expired is not None:
         return Match(None, "expired", "reference_expired")
     return Match(None, "unmatched")

@@ -308,11 +308,9 @@ def test_message_with_the_prefilled_reference_joins_the_chat_already_handed_off(
     assert len(handoffs_after) == len(handoffs)  # the conversation goes on in the agents' platform
 
 
-def test_later_message_without_the_reference_is_not_tied_to_the_call(viber_app: Any) -> None:
-    """What happens today: Viber gives no phone number, and the domain matches by reference or number
-    only, so a follow-up without the reference is "unmatched" and, as an unmatched sender, handed off
-    once more (without the call's story). Tying it to the sender's earlier matched message is the
-    domain's job (gateway/handoff/matching.py), not this webhook's."""
+def test_later_message_without_the_reference_joins_the_call_of_the_first(viber_app: Any) -> None:
+    """Viber gives no phone number: a follow-up without the reference is tied to the call its sender's
+    first message found (match "sender"), and is not handed off a second time."""
     chat = open_chat_session(viber_app)
     client = viber_app.test_client()
     post(client, started(chat.reference, token=700031))
@@ -323,9 +321,8 @@ def test_later_message_without_the_reference_is_not_tied_to_the_call(viber_app: 
     assert response.status_code == 200 and response.get_json() == {}
     inbound_rows, handoffs_after = _rows(viber_app)
     last = inbound_rows[-1]
-    assert (last.sender, last.session_id, last.match) == (f"viber:{USER_ID}", None, "unmatched")
-    assert len(handoffs_after) > len(handoffs)
-    assert {h.session_id for h in handoffs_after[len(handoffs) :]} == {None}
+    assert (last.sender, last.session_id, last.match) == (f"viber:{USER_ID}", chat.id, "sender")
+    assert len(handoffs_after) == len(handoffs)
 
 
 def test_unknown_context_is_still_handed_off_and_acknowledged(viber_app: Any) -> None:

@@ -129,6 +129,14 @@ def test_click_after_the_chat_started_does_not_move_the_session_back(links_app: 
     assert _reload(links_app, row).state == "chat_started"
 
 
+def test_link_still_opens_the_chat_after_it_was_handed_to_an_agent(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp"], state="handed_off")
+
+    assert web.get(f"/l/{row.link_token}").status_code == 302  # back to the chat, not "expired"
+
+    assert _reload(links_app, row).state == "handed_off"
+
+
 def test_several_channels_get_a_page_with_whatsapp_first_and_the_reference(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["telegram", "whatsapp"])
 

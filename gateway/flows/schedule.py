@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -86,6 +87,7 @@ def _parse_date(text: str) -> date:
         raise ValueError(f"'{text}' is not a real date") from None
 
 
+@lru_cache(maxsize=1024)
 def parse_holiday(spec: str) -> tuple[date, date]:
     """'2027-01-01' or '2027-01-01..2027-01-08' (inclusive) -> (first, last)."""
     first_text, sep, last_text = spec.partition("..")
@@ -113,5 +115,11 @@ def is_open(hours: Hours | None, now: float) -> bool:
     if is_holiday(local.date(), hours.holidays):
         return False
     minute = local.hour * 60 + local.minute
-    intervals = parse_weekly(hours.weekly).get(local.weekday(), [])
+    intervals = _weekly(tuple(hours.weekly.items())).get(local.weekday(), [])
     return any(start <= minute < end for start, end in intervals)
+
+
+@lru_cache(maxsize=256)
+def _weekly(items: tuple[tuple[str, str], ...]) -> dict[int, list[Interval]]:
+    """The weekly schedule parsed once per distinct schedule: `is_open` runs on every webhook."""
+    return parse_weekly(dict(items))

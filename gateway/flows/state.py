@@ -70,10 +70,11 @@ class CallState:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CallState:
-        """Rebuild from to_dict(); unknown keys (from a newer release) are ignored."""
+    def from_dict(cls, data: Mapping[str, Any], *, owned: bool = False) -> CallState:
+        """Rebuild from to_dict(); unknown keys (from a newer release) are ignored. `owned`: the data
+        is the caller's to give away (freshly decoded JSON), so it is not copied."""
         known = {f.name for f in fields(cls)}
-        values = {k: copy.deepcopy(v) for k, v in data.items() if k in known}
+        values = {k: (v if owned else copy.deepcopy(v)) for k, v in data.items() if k in known}
         missing = {
             "call_sid",
             "flow_id",

@@ -23,7 +23,7 @@ class CallStateStore:
         raw = self.redis.get(_PREFIX + call_sid)
         if raw is None:
             return None
-        return CallState.from_dict(json.loads(raw))
+        return CallState.from_dict(json.loads(raw), owned=True)
 
     def save(self, state: CallState, pipeline: Any = None) -> None:
         target = pipeline if pipeline is not None else self.redis

@@ -159,15 +159,8 @@ class VoiceService:
             and _worth_asking(state, now)
             and offer_due(offer, state, replace(ctx, offer_allowed=True))
         ):
-            # Only now is eligibility worth its database and Redis look-ups. A refusal about the
-            # caller holds for the call; one about messaging (paused, closed, budget) is asked again
-            # a minute later. Each new reason is recorded once.
-            reason = self.deflection.offer_refusal(flow, state, now)
-            if reason is None:
+            if self._may_offer(flow, state, now, refused):
                 ctx = replace(ctx, offer_allowed=True)
-            elif reason != state.deflection.get("refused"):
-                refused.append(Event("offer.refused", {"reason": reason, "queue": state.queue}))
-            state.deflection.update(refused=reason, refused_at=now)
         outcome = engine.wait_loop(flow, state, ctx, urls)
         queue = outcome.state.queue
         stats = None
@@ -177,6 +170,21 @@ class VoiceService:
                 self.queue_stats.observe(queue, req.queue_size, req.avg_queue_time, now, pipeline=pipe)
 
         return self._keep(outcome, now, refused, also=stats)
+
+    def _may_offer(self, flow: Flow, state: CallState, now: float, refused: list[Event]) -> bool:
+        """Eligibility, looked up only when the offer is due (database and Redis). A refusal about the
+        caller holds for the call; one about messaging (paused, closed, budget) is asked again a
+        minute later; each new reason is recorded once. When it cannot be looked up (the database is
+        down), there is no offer on this pass and the caller keeps the whole hold experience."""
+        try:
+            reason = self.deflection.offer_refusal(flow, state, now)
+        except Exception:
+            log.exception("eligibility could not be checked; no offer on this pass")
+            return False
+        if reason is not None and reason != state.deflection.get("refused"):
+            refused.append(Event("offer.refused", {"reason": reason, "queue": state.queue}))
+        state.deflection.update(refused=reason, refused_at=now)
+        return reason is None
 
     def offer(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller answered the offer (the Gather inside the wait loop)."""

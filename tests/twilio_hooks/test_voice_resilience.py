@@ -179,3 +179,25 @@ def test_unknown_step_in_a_signed_url_falls_back_to_the_queue(call: Call) -> Non
     twiml = call.post("/twilio/voice/step/no_such_step")
     assert twiml.status == 200
     assert twiml.find("Enqueue").text == "support"
+
+
+def test_database_down_when_the_offer_is_due_keeps_the_full_hold_experience(app: Any, call: Call,
+                                                                             clock: Clock) -> None:
+    from sqlalchemy import create_engine
+
+    _queued(call)
+    services = app.extensions["deflect"]
+    working = services.database.engine
+    services.database.sessions.configure(bind=create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    try:
+        clock.advance(50)
+        call.queue_position = 4
+        twiml = call.wait()
+    finally:
+        services.database.sessions.configure(bind=working)
+    assert twiml.status == 200
+    assert twiml.all("Gather") == []  # no offer while eligibility cannot be checked
+    assert "Ваш номер в очереди: 4." in twiml.said()  # but the announcements and music go on
+    assert twiml.verbs()[-1] == "Play"
+    clock.advance(1)
+    assert call.wait().all("Gather")  # the database is back: the offer is made

@@ -181,8 +181,9 @@ def test_unknown_step_in_a_signed_url_falls_back_to_the_queue(call: Call) -> Non
     assert twiml.find("Enqueue").text == "support"
 
 
-def test_database_down_when_the_offer_is_due_keeps_the_full_hold_experience(app: Any, call: Call,
-                                                                             clock: Clock) -> None:
+def test_database_down_when_the_offer_is_due_keeps_the_full_hold_experience(
+    app: Any, call: Call, clock: Clock
+) -> None:
     from sqlalchemy import create_engine
 
     _queued(call)

@@ -12,12 +12,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, redirect, render_template, request
 
 from gateway.app import services
 from gateway.deflection.clicks import LinkOutcome, choose_channel, open_link
+from gateway.private_pages import make_private
 from gateway.store.call_log import CallLog
 
 log = logging.getLogger(__name__)
@@ -63,28 +62,6 @@ def open_channel(token: str, channel: str) -> Any:
     return _render(outcome, token)
 
 
-@bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
-@bp.errorhandler(SQLAlchemyError)
-def _database_down(exc: SQLAlchemyError) -> Any:
-    log.warning("short link: database unavailable (%s)", exc.__class__.__name__)
-    return _unavailable()
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception) -> Any:
-    if isinstance(exc, HTTPException):
-        return exc
-    log.exception("short link failed")
-    return _unavailable()
-
-
 def _render(outcome: LinkOutcome, token: str) -> Any:
     if outcome.kind == "redirect" and outcome.location:
         return redirect(outcome.location, code=302)
@@ -120,3 +97,6 @@ def _language(locale: str | None) -> str:
     if locale:
         return "ru" if locale.replace("_", "-").split("-", 1)[0].lower() == "ru" else "en"
     return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+
+
+make_private(bp, "short link", _unavailable)

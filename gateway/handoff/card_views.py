@@ -9,22 +9,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, jsonify, render_template, request
 
 from gateway.app import services
 from gateway.handoff.card import ContextCard, check_card_token, default_time_zone, language_of, load_card
+from gateway.private_pages import PRIVATE_HEADERS, make_private
 
 log = logging.getLogger(__name__)
 bp = Blueprint("card", __name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 
 LANGUAGES = ("ru", "en")
-PRIVATE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Content-Type-Options": "nosniff",
+CARD_HEADERS = {
+    **PRIVATE_HEADERS,
     # No scripts, no external assets; framing stays allowed (desks show the card in a side panel).
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
 }
@@ -81,27 +77,6 @@ def _time_zone(flow_id: str | None, locale: str | None) -> str:
     except Exception:  # a retired flow, or no registry: the locale's zone is good enough
         pass
     return default_time_zone(locale)
-
-
-@bp.after_request
-def _private(response: Response) -> Response:
-    for name, value in PRIVATE_HEADERS.items():
-        response.headers[name] = value
-    return response
-
-
-@bp.errorhandler(SQLAlchemyError)
-def _database_down(exc: SQLAlchemyError) -> Any:
-    log.warning("context card: database unavailable (%s)", exc.__class__.__name__)
-    return _unavailable()
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception) -> Any:
-    if isinstance(exc, HTTPException):
-        return exc
-    log.exception("context card failed")
-    return _unavailable()
 
 
 def _unavailable() -> Any:
@@ -192,3 +167,6 @@ LABELS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+make_private(bp, "context card", _unavailable, CARD_HEADERS)

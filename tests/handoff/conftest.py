@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import prism
+from tests.support.fake_receive import receive  # noqa: F401  (a fixture for the chat webhooks' tests)
 
 
 @pytest.fixture(scope="session")

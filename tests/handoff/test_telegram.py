@@ -5,17 +5,16 @@ acknowledgement reaches the chat once, and Telegram's retries change nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from gateway.handoff import inbound
-from gateway.handoff.inbound import InboundChat, InboundResult
+from gateway.handoff.inbound import InboundChat
 from gateway.handoff.telegram import TelegramBot, TelegramError, TelegramMessage, parse_update, start_payload
 from gateway.handoff.telegram_views import SECRET_HEADER, bp
 from gateway.store.models import Handoff, InboundMessage
+from tests.support.fake_receive import FakeReceive
 from tests.support.fake_telegram import FakeTelegram
 
 TOKEN = "123456:test-token"
@@ -44,26 +43,6 @@ def tg_app(make_app: Any, telegram: FakeTelegram) -> Any:
             DEFLECT_TELEGRAM_API_BASE_URL=telegram.url,
         )
     )
-
-
-@dataclass
-class FakeReceive:
-    """Stands in for the inbound domain in tests of the blueprint's own behaviour."""
-
-    reply: str | None = "Спасибо! Оператор ответит здесь."
-    chats: list[InboundChat] = field(default_factory=list)
-
-    def __call__(self, _svc: Any, chat: InboundChat, _now: Any) -> InboundResult:
-        duplicate = any(seen.message_id == chat.message_id for seen in self.chats)
-        self.chats.append(chat)
-        return InboundResult(duplicate, None if duplicate else self.reply, None, "unmatched")
-
-
-@pytest.fixture
-def receive(monkeypatch: pytest.MonkeyPatch) -> FakeReceive:
-    fake = FakeReceive()
-    monkeypatch.setattr(inbound, "receive", fake)
-    return fake
 
 
 def update(text: str, update_id: int = 900001, chat_id: int = CHAT_ID, **message: Any) -> dict[str, Any]:

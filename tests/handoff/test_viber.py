@@ -7,17 +7,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from gateway.handoff import inbound
-from gateway.handoff.inbound import InboundChat, InboundResult
+from gateway.handoff.inbound import InboundChat
 from gateway.handoff.viber import SIGNATURE_HEADER, ViberEvent, parse_event, verify_signature
 from gateway.handoff.viber_views import bp
 from gateway.store.models import ChatSession, Handoff, InboundMessage
+from tests.support.fake_receive import FakeReceive
 from tests.support.sessions import open_chat_session
 
 AUTH_TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
@@ -34,29 +34,6 @@ def _with_blueprint(app: Any) -> Any:
 @pytest.fixture
 def viber_app(make_app: Any) -> Any:
     return _with_blueprint(make_app(DEFLECT_VIBER_AUTH_TOKEN=AUTH_TOKEN))
-
-
-@dataclass
-class FakeReceive:
-    """Stands in for the inbound domain in tests of the blueprint's own behaviour."""
-
-    reply: str | None = "Спасибо! Оператор ответит здесь."
-    fail: bool = False
-    chats: list[InboundChat] = field(default_factory=list)
-
-    def __call__(self, _svc: Any, chat: InboundChat, _now: Any) -> InboundResult:
-        if self.fail:
-            raise RuntimeError("database is down")
-        duplicate = any(seen.message_id == chat.message_id for seen in self.chats)
-        self.chats.append(chat)
-        return InboundResult(duplicate, None if duplicate else self.reply, None, "unmatched")
-
-
-@pytest.fixture
-def receive(monkeypatch: pytest.MonkeyPatch) -> FakeReceive:
-    fake = FakeReceive()
-    monkeypatch.setattr(inbound, "receive", fake)
-    return fake
 
 
 def sign(body: bytes, token: str = AUTH_TOKEN) -> str:

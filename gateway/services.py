@@ -99,6 +99,19 @@ def build_domain(svc: Services) -> None:
         svc.database, svc.redis, sms_guard, settings.deflect_retext_hours, settings.deflect_max_chat_backlog
     )
     templates = TemplateSet.load(settings.deflect_templates_dir)
+    for template in templates:
+        info = template.sample.segments
+        if info.segments > settings.deflect_max_segments:
+            log.warning(
+                "SMS template %s/%s takes %d segments (%s, %d characters); "
+                "DEFLECT_MAX_SEGMENTS is %d: every SMS costs that many times",
+                template.locale,
+                template.name,
+                info.segments,
+                info.encoding,
+                info.units,
+                settings.deflect_max_segments,
+            )
     svc.extra["templates"] = templates
     accounts = ChannelAccounts(
         settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri

@@ -23,13 +23,34 @@ def validate(path: Path | None) -> None:
     from gateway.flows.loader import format_problem, validate_path
 
     target = path or PROJECT_ROOT / "ivr_flows"
-    problems = validate_path(target)
+    problems = [format_problem(p) for p in validate_path(target)] or _missing_templates(target)
     for problem in problems:
-        click.echo(format_problem(problem), err=True)
+        click.echo(problem, err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {target}", err=True)
         sys.exit(1)
     click.echo(f"{target}: all flows are valid")
+
+
+def _missing_templates(target: Path) -> list[str]:
+    """Offers whose SMS template does not exist for the flow's locale (checked against the templates
+    the gateway would load: DEFLECT_TEMPLATES_DIR)."""
+    from gateway.flows.loader import flow_files, load_flow
+    from gateway.messaging.templates import TemplateError, TemplateSet
+    from gateway.services import missing_templates
+    from gateway.settings import load_settings
+
+    templates_dir = load_settings().deflect_templates_dir
+    try:
+        templates = TemplateSet.load(templates_dir)
+    except TemplateError as exc:
+        return [f"{templates_dir}: {exc}"]
+    files = flow_files(target) if target.is_dir() else [target]
+    return [
+        f"{path}: offer uses an SMS template that does not exist: {missing}"
+        for path in files
+        for missing in missing_templates([load_flow(path)], templates)
+    ]
 
 
 @flows.command("schema")

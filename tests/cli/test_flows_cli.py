@@ -87,3 +87,16 @@ def test_simulate_plays_a_whole_deflected_call(env: None) -> None:
     assert "⏳ waiting in queue 'bank-cards'" in result.output
     assert "заканчивается на 45 67" in result.output
     assert "↪ leaves the queue" in result.output
+
+
+def test_validate_reports_an_offer_whose_sms_template_does_not_exist(tmp_path: Path) -> None:
+    source = (ROOT / "ivr_flows" / "en_support.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "en.yaml"
+    broken.write_text(
+        source.replace("sms_template: whatsapp_link", "sms_template: no_such_text"), encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["flows", "validate", str(broken)])
+    assert result.exit_code == 1
+    assert "offer uses an SMS template that does not exist: en-support/billing_queue: en-US/no_such_text" in (
+        result.output
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 
 from gateway.app import services
-from gateway.deflection.clicks import LinkOutcome, choose_channel, open_link
+from gateway.deflection.clicks import LinkOutcome, choose_channel, is_link_preview, open_link
 from gateway.private_pages import make_private
 from gateway.store.call_log import CallLog
 
@@ -42,6 +42,7 @@ def open_short_link(token: str) -> Any:
         accounts=svc.extra["accounts"],
         brand=svc.settings.deflect_brand,
         recorder=CallLog(svc.database, svc.redis),
+        counted=not is_link_preview(request.method, request.headers.get("User-Agent", "")),
     )
     return _render(outcome, token)
 
@@ -58,6 +59,7 @@ def open_channel(token: str, channel: str) -> Any:
         accounts=svc.extra["accounts"],
         brand=svc.settings.deflect_brand,
         recorder=CallLog(svc.database, svc.redis),
+        counted=not is_link_preview(request.method, request.headers.get("User-Agent", "")),
     )
     return _render(outcome, token)
 

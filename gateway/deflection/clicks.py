@@ -70,6 +70,7 @@ def open_link(
     accounts: ChannelAccounts,
     brand: str,
     recorder: EventRecorder,
+    counted: bool = True,
 ) -> LinkOutcome:
     """A visit to ``/l/<token>``: a redirect when one channel is available, else the channel page.
 
@@ -80,7 +81,7 @@ def open_link(
     if not is_link_token(token):
         return LinkOutcome("unknown")
     with database.session() as session:
-        visit = _open(session, token, now, accounts, brand)
+        visit = _open(session, token, now, accounts, brand, counted)
     _record(recorder, visit, now)
     return visit.outcome
 
@@ -94,6 +95,7 @@ def choose_channel(
     accounts: ChannelAccounts,
     brand: str,
     recorder: EventRecorder,
+    counted: bool = True,
 ) -> LinkOutcome:
     """A button on the channel page (``/l/<token>/<channel>``): a redirect to that messenger.
 
@@ -104,9 +106,38 @@ def choose_channel(
     if not is_link_token(token):
         return LinkOutcome("unknown")
     with database.session() as session:
-        visit = _choose(session, token, channel, now, accounts, brand)
+        visit = _choose(session, token, channel, now, accounts, brand, counted)
     _record(recorder, visit, now)
     return visit.outcome
+
+
+# Messaging apps fetch a link to draw its preview before anyone taps it; those fetches are not clicks.
+PREVIEW_AGENTS = (
+    "whatsapp",
+    "telegrambot",
+    "facebookexternalhit",
+    "facebot",
+    "twitterbot",
+    "slackbot",
+    "skypeuripreview",
+    "viber",
+    "vkshare",
+    "discordbot",
+    "linkedinbot",
+    "applebot",
+    "googlebot",
+    "bingbot",
+    "yandex",
+    "iframely",
+    "embedly",
+)
+
+
+def is_link_preview(method: str, user_agent: str) -> bool:
+    """A HEAD request or a known link-preview fetcher (Android's and iMessage's previews send an
+    ordinary browser agent and cannot be told apart)."""
+    agent = user_agent.lower()
+    return method == "HEAD" or any(name in agent for name in PREVIEW_AGENTS)
 
 
 def available_channels(row: ChatSession, accounts: ChannelAccounts) -> tuple[str, ...]:
@@ -116,14 +147,16 @@ def available_channels(row: ChatSession, accounts: ChannelAccounts) -> tuple[str
     return tuple(c for c in CHANNEL_ORDER if c in usable)
 
 
-def _open(session: Session, token: str, now: datetime, accounts: ChannelAccounts, brand: str) -> _Visit:
+def _open(
+    session: Session, token: str, now: datetime, accounts: ChannelAccounts, brand: str, counted: bool
+) -> _Visit:
     row = _find(session, token)
     if row is None:
         return _Visit(LinkOutcome("unknown"))
     if not is_live(row, now):
         return _Visit(LinkOutcome("expired", locale=row.locale))
     channels = available_channels(row, accounts)
-    first = _mark_clicked(session, row, now)
+    first = _mark_clicked(session, row, now) if counted else False
     if len(channels) == 1:
         outcome = LinkOutcome(
             "redirect",
@@ -136,11 +169,18 @@ def _open(session: Session, token: str, now: datetime, accounts: ChannelAccounts
     else:
         outcome = LinkOutcome("choose", locale=row.locale, reference=row.reference, channels=channels)
         chosen = None
-    return _Visit(outcome, row.call_sid, (Event("link.clicked", {"channel": chosen, "first": first}),))
+    events = (Event("link.clicked", {"channel": chosen, "first": first}),) if counted else ()
+    return _Visit(outcome, row.call_sid, events)
 
 
 def _choose(
-    session: Session, token: str, channel: str, now: datetime, accounts: ChannelAccounts, brand: str
+    session: Session,
+    token: str,
+    channel: str,
+    now: datetime,
+    accounts: ChannelAccounts,
+    brand: str,
+    counted: bool,
 ) -> _Visit:
     row = _find(session, token)
     if row is None:
@@ -151,9 +191,10 @@ def _choose(
     if channel not in channels:
         return _Visit(LinkOutcome("unknown_channel", locale=row.locale))
     events = []
-    if _mark_clicked(session, row, now):
+    if counted and _mark_clicked(session, row, now):
         events.append(Event("link.clicked", {"channel": channel, "first": True}))
-    events.append(Event("link.channel_chosen", {"channel": channel}))
+    if counted:
+        events.append(Event("link.channel_chosen", {"channel": channel}))
     outcome = LinkOutcome(
         "redirect",
         locale=row.locale,

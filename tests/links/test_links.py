@@ -273,3 +273,23 @@ def test_a_bug_still_gives_the_try_again_page_not_a_500(links_app: Any, web: Any
 
     assert response.status_code == 503
     _assert_private(response)
+
+
+@pytest.mark.parametrize(
+    ("method", "agent"),
+    [
+        ("GET", "WhatsApp/2.23.20.0 A"),
+        ("GET", "TelegramBot (like TwitterBot)"),
+        ("GET", "facebookexternalhit/1.1"),
+        ("HEAD", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"),
+    ],
+)
+def test_link_previews_are_not_clicks(links_app: Any, web: Any, method: str, agent: str) -> None:
+    row = _session(links_app, ["whatsapp"])
+
+    response = web.open(f"/l/{row.link_token}", method=method, headers={"User-Agent": agent})
+
+    assert response.status_code == 302  # the preview still sees where the link goes
+    assert _reload(links_app, row).state == "created"
+    assert _reload(links_app, row).clicked_at is None
+    assert _events(links_app, "link.clicked") == []

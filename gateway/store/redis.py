@@ -46,7 +46,8 @@ class EmbeddedRedis:
         log.info("embedded redis started", extra={"redis_url": self.url})
 
     def shutdown(self) -> None:
+        # Redis 6.2 (the wheel's server) has no SHUTDOWN NOW; NOSAVE is what we mean: nothing to keep.
         try:
-            self._server.shutdown(save=False, now=True)
+            self._server.shutdown(nosave=True)
         except Exception:  # already gone
             pass

@@ -57,11 +57,6 @@ class PhoneNumber:
     region: str | None
     number_type: str
 
-    @property
-    def last_digits(self) -> str:
-        """The last four digits, as read back to a caller ("ending 45 67")."""
-        return self.e164[-4:]
-
 
 def parse_number(raw: str | None, default_region: str | None = None) -> PhoneNumber | None:
     """A valid number in E.164 with its region and type, or None when there is no usable number."""

@@ -55,7 +55,6 @@ def build_services(settings: Settings) -> Services:
         queue=queue,
         provider=make_provider(settings, database),
         embedded_redis=embedded,
-        extra={"redis_url": redis_url},
     )
 
 
@@ -139,7 +138,6 @@ def build_domain(svc: Services) -> None:
         link_mode=settings.deflect_link_mode,
         link_base=base,
         session_lifetime=timedelta(hours=settings.deflect_session_hours),
-        status_callback_base=base,
     )
     desk = DeflectionDesk(
         guards, policy_for, setup, lambda outbox_id: enqueue_send(svc.queue, outbox_id), svc.database

@@ -25,7 +25,7 @@ from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
 from gateway.messaging.providers import MessageProvider, SendError
 from gateway.messaging.templates import TemplateSet
 from gateway.store.db import Database
-from gateway.store.models import ChatSession, SmsOutbox
+from gateway.store.models import SmsOutbox
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ class MessageSetup:
     link_mode: str
     link_base: str
     session_lifetime: timedelta
-    status_callback_base: str
 
 
 class TransientSendError(RuntimeError):
@@ -276,12 +275,3 @@ def stuck_rows(
                 .limit(limit)
             )
         )
-
-
-def session_for(database: Database, outbox_id: int) -> ChatSession | None:
-    with database.session() as session:
-        row = session.get(SmsOutbox, outbox_id)
-        chat = session.get(ChatSession, row.session_id) if row else None
-        if chat is not None:
-            session.expunge(chat)
-        return chat

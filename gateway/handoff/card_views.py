@@ -125,6 +125,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "matches": {
             "reference": "по номеру обращения",
             "number": "по номеру телефона",
+            "sender": "по прошлому сообщению этого чата",
             "unmatched": "не найден",
             "expired": "обращение устарело",
         },
@@ -158,6 +159,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "matches": {
             "reference": "by reference",
             "number": "by phone number",
+            "sender": "by this chat's earlier message",
             "unmatched": "not found",
             "expired": "reference expired",
         },

@@ -36,7 +36,6 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
         link_mode="short",
         link_base=BASE,
         session_lifetime=timedelta(hours=24),
-        status_callback_base=BASE,
     )
     context = {
         "waited_seconds": 370,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -53,6 +54,8 @@ NUMBER_TIMEOUT = 15
 
 class DeflectionUrls(Urls, Protocol):
     """The web layer's URLs for the hand-over dialogue, besides the flow's own."""
+
+    base: str  # where callers reach us: PUBLIC_BASE_URL, or the URL of this very request
 
     def consent(self) -> str: ...
 
@@ -192,7 +195,8 @@ class DeflectionDesk:
             outbox_id = accept_offer(
                 self.database,
                 self._acceptance(flow, state, ctx, digit),
-                self.setup,
+                # The SMS link points where Twilio reached us (also in development, on any port).
+                replace(self.setup, link_base=urls.base),
                 datetime.fromtimestamp(ctx.now, UTC),
             )
         except Exception:

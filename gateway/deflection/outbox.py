@@ -70,7 +70,7 @@ class MessageSetup:
     accounts: ChannelAccounts
     brand: str
     link_mode: str
-    link_base: str
+    link_base: str  # the configured public base; the dialogue passes the request's own
     session_lifetime: timedelta
 
 

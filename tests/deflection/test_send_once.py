@@ -237,3 +237,15 @@ def test_job_carries_the_retry_policy(twilio_app: Any, caller: Call, clock_start
     assert job.retries_left == 5
     assert job.retry_intervals == [2, 5, 15, 30, 60]
     assert job.id == f"sms-{_outbox(twilio_app)[0].id}"
+
+
+def test_sms_link_points_where_twilio_reached_us_without_a_public_base_url(
+    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, PUBLIC_BASE_URL="")
+    app.extensions["deflect"].extra["voice"].clock = clock_start
+    call = Call(app.test_client(), base="http://127.0.0.1:8123")
+    _accept(call, clock_start)
+    run_jobs(app)
+    [message] = proxy.created_messages()
+    assert "http://127.0.0.1:8123/l/" in message["body"]

@@ -65,6 +65,7 @@ class Call:
     queue_size: int = 1
     queue_time: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    base: str = PUBLIC_BASE  # the URL Twilio calls (and signs)
 
     def params(self, **more: str) -> dict[str, str]:
         base = {
@@ -96,8 +97,8 @@ class Call:
         if signature is not None:
             sent_headers["X-Twilio-Signature"] = signature
         elif signed:
-            sent_headers["X-Twilio-Signature"] = sign(PUBLIC_BASE + path, data, self.token)
-        response = self.client.post(path, data=data, headers=sent_headers)
+            sent_headers["X-Twilio-Signature"] = sign(self.base + path, data, self.token)
+        response = self.client.post(path, data=data, headers=sent_headers, base_url=self.base)
         text = response.get_data(as_text=True)
         root = ET.fromstring(text) if response.mimetype == "text/xml" else ET.Element("NotTwiML")
         return TwiML(response.status_code, root, text)

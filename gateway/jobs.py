@@ -132,6 +132,22 @@ def flush_events() -> int:
     return CallLog(svc.database, svc.redis).flush_pending()
 
 
+def replay_parked_webhooks() -> int:
+    """Messaging webhooks that arrived while the database was down, handled now."""
+    from gateway.messaging.callbacks import apply_inbound, apply_status
+    from gateway.store.parked import replay
+
+    svc = _services()
+
+    def status(params: dict[str, Any], at: float) -> None:
+        apply_status(svc, int(params["outbox_id"]), params["form"], datetime.fromtimestamp(at, UTC))
+
+    def inbound(params: dict[str, Any], at: float) -> None:
+        apply_inbound(svc, params["form"], datetime.fromtimestamp(at, UTC))
+
+    return replay(svc.redis, {"status": status, "inbound": inbound})
+
+
 def expire_sessions() -> int:
     """Sessions whose link and reference have run out become `expired` (an event each, for reports)."""
     from gateway.deflection import sessions
@@ -157,5 +173,6 @@ class Periodic:
 PERIODIC = (
     Periodic("sweep_outbox", sweep_outbox, 30),
     Periodic("flush_events", flush_events, 15),
+    Periodic("replay_parked_webhooks", replay_parked_webhooks, 15),
     Periodic("expire_sessions", expire_sessions, 300),
 )

@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import OperationalError
 
 from gateway.cli import main
 from gateway.handoff.webhook import verify_signature
-from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage
+from gateway.jobs import replay_parked_webhooks
+from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage, SmsOutbox
 from tests.deflection.conftest import run_jobs
 from tests.support.calls import sign
 from tests.support.receiver import Receiver
-from tests.support.sessions import open_chat_session
+from tests.support.sessions import open_chat_session, outbox_id_of
 
 BASE = "https://voice.example.test"
 SECRET = "desk-shared-secret"
@@ -218,3 +220,35 @@ def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) 
         assert session.get(ChatSession, live.id).state == "created"
         kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == old.call_sid)))
     assert kinds == ["session.expired"]
+
+
+def test_messages_and_statuses_during_a_database_outage_are_parked_then_replayed(
+    desk_app: Any, receiver: Receiver
+) -> None:
+    chat = open_chat_session(desk_app)
+    outbox_id = outbox_id_of(desk_app, chat)
+    services = desk_app.extensions["deflect"]
+    client = desk_app.test_client()
+    working = services.database.engine
+    services.database.sessions.configure(bind=create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    try:
+        reply = whatsapp(client, f"номер {chat.reference}")  # answered 200, not 5xx: Twilio won't resend
+        params = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"}
+        path = f"/twilio/messaging/status/{outbox_id}"
+        status = client.post(path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)})
+        with desk_app.app_context():
+            with pytest.raises(OperationalError):
+                replay_parked_webhooks()  # still down: everything stays parked
+    finally:
+        services.database.sessions.configure(bind=working)
+    assert "<Message>" not in reply and status.status_code == 204
+    assert services.redis.llen("deflect:webhooks:parked") == 2
+    with desk_app.app_context():
+        assert replay_parked_webhooks() == 2
+        assert replay_parked_webhooks() == 0
+    run_jobs(desk_app)
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match) == (chat.id, "reference")
+    assert receiver.received[0].json()["story"]["reference"] == chat.reference
+    with services.database.session() as session:
+        assert session.get(SmsOutbox, outbox_id).status == "delivered"

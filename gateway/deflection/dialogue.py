@@ -113,7 +113,9 @@ class DeflectionDesk:
     # -- after the accept digit -------------------------------------------------------------------
 
     def accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
-        state = state.copy()
+        return self._told_on_failure(flow, state, urls, lambda: self._accept(flow, state.copy(), ctx, urls))
+
+    def _accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
         texts = texts_for(flow.locale)
         policy = self.policy_for(flow)
         reason = self._caller_refusal(state, policy, ctx.now)
@@ -142,7 +144,24 @@ class DeflectionDesk:
             "number_confirm": self._number_confirm,
             "sending": self._sending,
         }[name]
-        return handler(flow, state.copy(), ctx, urls, (digits or "").strip())
+        return self._told_on_failure(
+            flow, state, urls, lambda: handler(flow, state.copy(), ctx, urls, (digits or "").strip())
+        )
+
+    def _told_on_failure(
+        self, flow: Flow, state: CallState, urls: DeflectionUrls, run: Callable[[], Outcome]
+    ) -> Outcome:
+        """The caller pressed a key and is owed an answer: if a look-up fails (the database is down),
+        they hear that it did not work and keep their place. Nothing was recorded (consent, session
+        and outbox row are one transaction), so nothing will be sent behind their back."""
+        try:
+            return run()
+        except Exception:
+            log.exception("hand-over dialogue failed at stage %s", state.deflection.get("stage"))
+            texts = texts_for(flow.locale)
+            return self._back_to_queue(
+                flow, state.copy(), texts.failed, urls, "failed", "deflection.unavailable"
+            )
 
     def _ask_consent(
         self,
@@ -330,10 +349,7 @@ class DeflectionDesk:
             response = VoiceResponse()
             response.leave()
             return Outcome(response, state, [])
-        outbox_id = state.deflection.get("outbox_id") or outbox_id_for(
-            self.database, state.deflection.get("offer_key", "")
-        )
-        status, code = status_of(self.database, outbox_id) if outbox_id else ("pending", None)
+        outbox_id, status, code = self._outbox_status(state)
         if status in ACCEPTED_STATUSES:
             state.deflection["stage"] = "sent"
             response = VoiceResponse()
@@ -374,6 +390,21 @@ class DeflectionDesk:
         return Outcome(
             response, state, [Event("sms.slow", {"outbox_id": outbox_id})] if polls == SENDING_POLLS else []
         )
+
+    def _outbox_status(self, state: CallState) -> tuple[int | None, str, int | None]:
+        """(outbox id, status, error code). The row may already be sent: a failed look-up is "not
+        yet", never "failed"; the caller keeps waiting in the queue meanwhile."""
+        outbox_id = state.deflection.get("outbox_id")
+        try:
+            outbox_id = outbox_id or outbox_id_for(self.database, state.deflection.get("offer_key", ""))
+            if outbox_id:
+                return (outbox_id, *status_of(self.database, outbox_id))
+        except Exception:
+            log.warning(
+                "outbox status unavailable (offer %s); the caller keeps waiting",
+                state.deflection.get("offer_key"),
+            )
+        return outbox_id, "pending", None
 
     def _back_to_queue(
         self,

@@ -183,3 +183,39 @@ def test_no_offer_when_no_messenger_is_configured(
     call = Call(app.test_client())
     assert not _offer_heard(call, clock_start)
     assert _events(app, call, "offer.refused")[0]["reason"] == "no_channel_configured"
+
+
+def test_database_down_when_the_caller_presses_1_is_said_and_the_place_kept(
+    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    greeting = caller.incoming()
+    caller.press(caller.press(greeting, "1"), "2")
+    clock_start.advance(50)
+    offered = caller.wait()
+    sessions = twilio_app.extensions["deflect"].database.sessions
+    working = sessions.kw["bind"]
+    sessions.configure(bind=_unreachable_engine())
+    try:
+        told = caller.press(offered, "1")
+    finally:
+        sessions.configure(bind=working)
+    assert "не получилось" in told.said()
+    assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    assert proxy.created_messages() == []
+
+
+def test_database_down_while_sending_keeps_the_caller_waiting_not_told_it_failed(
+    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+) -> None:
+    sending = caller.press(reach_consent(caller, clock_start), "1")
+    sessions = twilio_app.extensions["deflect"].database.sessions
+    working = sessions.kw["bind"]
+    sessions.configure(bind=_unreachable_engine())
+    try:
+        polled = caller.post(sending.find("Redirect").text or "")
+    finally:
+        sessions.configure(bind=working)
+    assert polled.verbs() == ["Pause", "Redirect"]  # the SMS may be on its way: keep waiting
+    run_jobs(twilio_app)
+    assert caller.post(polled.find("Redirect").text or "").verbs() == ["Say", "Leave"]
+    assert len(proxy.created_messages()) == 1

@@ -17,8 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from twilio.twiml.voice_response import VoiceResponse
-
+from gateway.deflection import twiml
 from gateway.deflection.consent import ConsentGiven
 from gateway.deflection.eligibility import (
     KEYED_NUMBER_REASONS,
@@ -48,8 +47,6 @@ log = logging.getLogger(__name__)
 
 MAX_NUMBER_ATTEMPTS = 2
 SENDING_POLLS = 8  # one-second polls before the caller goes back to the hold music meanwhile
-CONSENT_TIMEOUT = 8
-NUMBER_TIMEOUT = 15
 
 
 class DeflectionUrls(Urls, Protocol):
@@ -131,7 +128,9 @@ class DeflectionDesk:
         if reason in KEYED_NUMBER_REASONS:
             state.deflection.update(stage="number_entry", attempts=0)
             return Outcome(
-                _enter_number(flow, texts, urls), state, [Event("number.asked", {"reason": reason})]
+                twiml.ask_number(flow, texts.enter_number, urls.number_entry()),
+                state,
+                [Event("number.asked", {"reason": reason})],
             )
         return self._back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
 
@@ -180,13 +179,11 @@ class DeflectionDesk:
             else texts.consent.format(channel=channel, ending=spoken_ending(number, flow.locale))
         )
         state.deflection.update(stage="consent", number=number, keyed=keyed, prompt=prompt)
-        response = VoiceResponse()
-        gather = response.gather(
-            input="dtmf", num_digits=1, action=urls.consent(), method="POST", timeout=CONSENT_TIMEOUT
+        return Outcome(
+            twiml.ask_key(flow, prompt, urls.consent()),
+            state,
+            [Event("consent.asked", {"keyed_number": keyed})],
         )
-        _say(gather, flow, prompt)
-        response.redirect(urls.consent(), method="POST")  # no key: the same URL hears "no answer"
-        return Outcome(response, state, [Event("consent.asked", {"keyed_number": keyed})])
 
     def _consent(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
@@ -229,12 +226,8 @@ class DeflectionDesk:
         except Exception:  # the row is committed: the outbox sweeper sends it within a minute
             log.exception("outbox %d recorded but not enqueued; the sweeper will send it", outbox_id)
         state.deflection.update(stage="sending", outbox_id=outbox_id, polls=0)
-        response = VoiceResponse()
-        _say(response, flow, texts.sending)
-        response.pause(length=1)
-        response.redirect(urls.sending(), method="POST")
         return Outcome(
-            response,
+            twiml.say_and_go(flow, texts.sending, urls.sending(), pause=1),
             state,
             [
                 Event("consent.granted", {"keyed_number": state.deflection.get("keyed", False)}),
@@ -293,17 +286,12 @@ class DeflectionDesk:
         if problem is None:
             assert number is not None
             state.deflection.update(stage="number_confirm", candidate=number.e164)
-            response = VoiceResponse()
-            gather = response.gather(
-                input="dtmf",
-                num_digits=1,
-                action=urls.number_confirm(),
-                method="POST",
-                timeout=CONSENT_TIMEOUT,
+            read_back = texts.read_back.format(digits=spoken_digits(number.e164[1:]))
+            return Outcome(
+                twiml.ask_key(flow, read_back, urls.number_confirm()),
+                state,
+                [Event("number.entered", {"valid": True})],
             )
-            _say(gather, flow, texts.read_back.format(digits=spoken_digits(number.e164[1:])))
-            response.redirect(urls.number_confirm(), method="POST")
-            return Outcome(response, state, [Event("number.entered", {"valid": True})])
         return self._retry_number(flow, state, urls, texts, problem)
 
     def _keyed_number_problem(self, number: PhoneNumber | None, flow: Flow, now: float) -> str | None:
@@ -327,7 +315,7 @@ class DeflectionDesk:
             return outcome
         state.deflection.update(stage="number_entry", attempts=attempts)
         said = texts.number_invalid if problem == "number_invalid" else texts.number_not_mobile
-        return Outcome(_enter_number(flow, texts, urls, said), state, [event])
+        return Outcome(twiml.ask_number(flow, texts.enter_number, urls.number_entry(), said), state, [event])
 
     def _number_confirm(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
@@ -346,21 +334,13 @@ class DeflectionDesk:
     ) -> Outcome:
         texts = texts_for(flow.locale)
         if state.deflection.get("stage") == "sent":
-            response = VoiceResponse()
-            response.leave()
-            return Outcome(response, state, [])
+            return Outcome(twiml.say_and_leave(None, None), state, [])
         outbox_id, status, code = self._outbox_status(state)
         if status in ACCEPTED_STATUSES:
             state.deflection["stage"] = "sent"
-            response = VoiceResponse()
-            _say(
-                response,
-                flow,
-                texts.sent.format(ending=spoken_ending(state.deflection["number"], flow.locale)),
-            )
-            response.leave()
+            sent = texts.sent.format(ending=spoken_ending(state.deflection["number"], flow.locale))
             return Outcome(
-                response,
+                twiml.say_and_leave(flow, sent),
                 state,
                 [
                     Event("sms.accepted", {"outbox_id": outbox_id, "status": status}),
@@ -379,16 +359,15 @@ class DeflectionDesk:
             )
         polls = state.deflection.get("polls", 0) + 1
         state.deflection["polls"] = polls
-        response = VoiceResponse()
         if polls < SENDING_POLLS:
-            response.pause(length=1)
-            response.redirect(urls.sending(), method="POST")
-            return Outcome(response, state, [])
-        if polls == SENDING_POLLS:  # slow provider: hold music meanwhile, the wait loop keeps checking
-            _say(response, flow, texts.still_sending)
-        response.play(wait_experience(flow, state).hold_music or flow.hold_music, loop=1)
+            return Outcome(twiml.say_and_go(None, None, urls.sending(), pause=1), state, [])
+        # A slow provider: hold music meanwhile (said once), and the wait loop keeps checking.
+        first_slow = polls == SENDING_POLLS
+        music = wait_experience(flow, state).hold_music or flow.hold_music
         return Outcome(
-            response, state, [Event("sms.slow", {"outbox_id": outbox_id})] if polls == SENDING_POLLS else []
+            twiml.hold(flow, music, texts.still_sending if first_slow else None),
+            state,
+            [Event("sms.slow", {"outbox_id": outbox_id})] if first_slow else [],
         )
 
     def _outbox_status(self, state: CallState) -> tuple[int | None, str, int | None]:
@@ -419,37 +398,13 @@ class DeflectionDesk:
         """Tell the caller, then back to the wait loop: their place in the queue is kept."""
         state.deflection["stage"] = stage
         state.offer_declined = True  # no second offer on this call
-        response = VoiceResponse()
-        _say(response, flow, text)
-        response.redirect(urls.wait(), method="POST")
         kind = reason if "." in reason else f"deflection.{stage}"
-        return Outcome(response, state, [Event(kind, {"reason": reason, **(data or {})})])
-
-
-def _say(target: Any, flow: Flow, text: str) -> None:
-    target.say(text, voice=flow.voice, language=flow.locale)
-
-
-def _enter_number(
-    flow: Flow, texts: VoiceTexts, urls: DeflectionUrls, before: str | None = None
-) -> VoiceResponse:
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        finish_on_key="#",
-        num_digits=16,
-        action=urls.number_entry(),
-        method="POST",
-        timeout=NUMBER_TIMEOUT,
-    )
-    if before:
-        _say(gather, flow, before)
-    _say(gather, flow, texts.enter_number)
-    response.redirect(urls.number_entry(), method="POST")
-    return response
+        return Outcome(
+            twiml.say_and_go(flow, text, urls.wait()),
+            state,
+            [Event(kind, {"reason": reason, **(data or {})})],
+        )
 
 
 def _resume(state: CallState, urls: DeflectionUrls, kind: str) -> Outcome:
-    response = VoiceResponse()
-    response.redirect(urls.wait(), method="POST")
-    return Outcome(response, state, [Event(kind, {})])
+    return Outcome(twiml.say_and_go(None, None, urls.wait()), state, [Event(kind, {})])

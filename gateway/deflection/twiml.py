@@ -1,0 +1,65 @@
+"""TwiML of the hand-over dialogue: small pure functions. Everything here is answered inside the wait
+loop (the caller is still queued), so only waitUrl verbs are used: Say, Gather (Say inside), Pause,
+Redirect, Play, Leave."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.flows.model import Flow
+from gateway.flows.twiml import play_hold, say
+
+KEY_TIMEOUT = 8
+NUMBER_TIMEOUT = 15
+
+
+def ask_key(flow: Flow, text: str, action: str) -> VoiceResponse:
+    """One key for a question (consent, read-back); no key falls through to the same URL."""
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", num_digits=1, action=action, method="POST", timeout=KEY_TIMEOUT)
+    say(gather, flow, text)
+    response.redirect(action, method="POST")
+    return response
+
+
+def ask_number(flow: Flow, prompt: str, action: str, before: str | None = None) -> VoiceResponse:
+    """A mobile number keyed in, finished with #."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", finish_on_key="#", num_digits=16, action=action, method="POST", timeout=NUMBER_TIMEOUT
+    )
+    if before:
+        say(gather, flow, before)
+    say(gather, flow, prompt)
+    response.redirect(action, method="POST")
+    return response
+
+
+def say_and_go(flow: Flow | None, text: str | None, url: str, pause: int = 0) -> VoiceResponse:
+    """Say something (or nothing), optionally wait, then continue at `url` (the wait loop, or the next
+    poll for the SMS)."""
+    response = VoiceResponse()
+    if flow is not None and text:
+        say(response, flow, text)
+    if pause:
+        response.pause(length=pause)
+    response.redirect(url, method="POST")
+    return response
+
+
+def say_and_leave(flow: Flow | None, text: str | None) -> VoiceResponse:
+    """The caller leaves the queue (the Enqueue action then hears `leave`)."""
+    response = VoiceResponse()
+    if flow is not None and text:
+        say(response, flow, text)
+    response.leave()
+    return response
+
+
+def hold(flow: Flow, music_url: str, text: str | None = None) -> VoiceResponse:
+    """One pass of hold music, after an optional line; the wait loop comes back afterwards."""
+    response = VoiceResponse()
+    if text:
+        say(response, flow, text)
+    play_hold(response, music_url)
+    return response

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from gateway.deflection.consent import is_opted_out, record_opt_out
+from gateway.deflection.prompts import language_of
 from gateway.store.db import Database
 
 # The keywords carriers and Twilio treat as opt-out, and their Russian counterparts.
@@ -40,8 +41,7 @@ def is_stop(body: str) -> bool:
 
 
 def acknowledgement(body: str) -> str:
-    cyrillic = bool(re.search(r"[а-яё]", body.lower()))
-    return ACKNOWLEDGEMENTS["ru" if cyrillic else "en"]
+    return ACKNOWLEDGEMENTS[language_of(body)]
 
 
 def opt_out(database: Database, number: str, channel: str, at: datetime, text: str) -> bool:

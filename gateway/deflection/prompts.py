@@ -7,6 +7,7 @@ words and their hash. Change a word, change the version.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 
@@ -104,6 +105,11 @@ TEXTS: dict[str, VoiceTexts] = {
         channel_names={"whatsapp": "WhatsApp", "telegram": "Telegram", "viber": "Viber"},
     ),
 }
+
+
+def language_of(text: str) -> str:
+    """ "ru" for a message written in Cyrillic, else "en": the language to answer an unknown sender in."""
+    return "ru" if re.search(r"[а-яё]", text.lower()) else "en"
 
 
 def texts_for(locale: str) -> VoiceTexts:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.deflection import opt_out
+from gateway.deflection.prompts import language_of
 from gateway.flows.state import Event
 from gateway.handoff.dispatch import HandoffRouter, build_payload
 from gateway.handoff.matching import Match, match_chat
@@ -151,8 +152,7 @@ def _reply(svc: Any, match: Match, chat: InboundChat) -> str:
                     queue=match.session.queue or "",
                 ).body
             )
-    cyrillic = any("а" <= ch.lower() <= "я" or ch.lower() == "ё" for ch in chat.body)
-    return UNMATCHED_REPLY["ru" if cyrillic else "en"]
+    return UNMATCHED_REPLY[language_of(chat.body)]
 
 
 def _record(svc: Any, call_sid: str | None, chat: InboundChat, match: Match, handed: bool) -> None:

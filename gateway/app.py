@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.clock import Clock
 from gateway.logs import call_sid_var, configure_logging, request_id_var
 from gateway.services import Services, build_domain, build_services
 from gateway.settings import Settings, load_settings
@@ -16,8 +17,15 @@ from gateway.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(config: dict[str, Any] | None = None, *, environ: dict[str, str] | None = None) -> Flask:
-    """Build the app from `config` layered over the environment (`environ`, default os.environ)."""
+def create_app(
+    config: dict[str, Any] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the app from `config` layered over the environment (`environ`, default os.environ).
+    `clock` is the one clock of this process (default: the system's; tests and the simulator pass
+    their own)."""
     settings = load_settings(config, environ=environ)
     configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
     app = Flask(__name__)
@@ -29,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None, *, environ: dict[str, str] 
     if settings.deflect_skip_signature_check:
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
-    services = build_services(settings)
+    services = build_services(settings, clock)
     build_domain(services)
     app.extensions["deflect"] = services
     _install_request_context(app)

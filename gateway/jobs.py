@@ -8,7 +8,6 @@ list of definitions with stable names, run by `deflect scheduler`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +44,8 @@ def send_sms(outbox_id: int) -> str:
         svc.provider,
         outbox_id,
         status_callback=status_callback_url(svc.extra["public_base"], outbox_id),
-        throttle=lambda: guard.sender_slot(sender, time.time()),
+        throttle=lambda: guard.sender_slot(sender, svc.clock.time()),
+        clock=svc.clock,
     )
 
 
@@ -84,7 +84,7 @@ def deliver_handoff(handoff_id: int) -> str:
     from gateway.store.models import ChatSession, Handoff
 
     svc = _services()
-    status = deliver(svc.database, svc.extra["handoff_adapters"], handoff_id, datetime.now(UTC))
+    status = deliver(svc.database, svc.extra["handoff_adapters"], handoff_id, svc.clock.now())
     with svc.database.session() as session:
         row = session.get(Handoff, handoff_id)
         chat = session.get(ChatSession, row.session_id) if row and row.session_id else None
@@ -92,7 +92,7 @@ def deliver_handoff(handoff_id: int) -> str:
     if call_sid and status in ("delivered", "dead"):
         kind = "chat.handed_off" if status == "delivered" else "chat.handoff_dead"
         CallLog(svc.database, svc.redis).record(
-            call_sid, [Event(kind, {"adapter": adapter, "handoff_id": handoff_id})], time.time()
+            call_sid, [Event(kind, {"adapter": adapter, "handoff_id": handoff_id})], svc.clock.time()
         )
     return status
 
@@ -110,7 +110,7 @@ def sweep_outbox() -> int:
     from gateway.store.models import SmsOutbox
 
     svc = _services()
-    ids = stuck_rows(svc.database, datetime.now(UTC))
+    ids = stuck_rows(svc.database, svc.clock.now())
     with svc.database.session() as session:
         attempts = (
             dict(session.execute(select(SmsOutbox.id, SmsOutbox.attempts).where(SmsOutbox.id.in_(ids))).all())
@@ -156,10 +156,10 @@ def expire_sessions() -> int:
 
     svc = _services()
     with svc.database.session() as session:
-        expired = sessions.expire_sessions(session, datetime.now(UTC))
+        expired = sessions.expire_sessions(session, svc.clock.now())
     log_ = CallLog(svc.database, svc.redis)
     for session_id, call_sid in expired:
-        log_.record(call_sid, [Event("session.expired", {"session_id": session_id})], time.time())
+        log_.record(call_sid, [Event("session.expired", {"session_id": session_id})], svc.clock.time())
     return len(expired)
 
 

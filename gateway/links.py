@@ -9,7 +9,6 @@ not cached, not indexed, and send no Referer (the token is in the URL).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request
@@ -38,7 +37,7 @@ def open_short_link(token: str) -> Any:
     outcome = open_link(
         svc.database,
         token,
-        datetime.now(UTC),
+        svc.clock.now(),
         accounts=svc.extra["accounts"],
         brand=svc.settings.deflect_brand,
         recorder=CallLog(svc.database, svc.redis),
@@ -55,7 +54,7 @@ def open_channel(token: str, channel: str) -> Any:
         svc.database,
         token,
         channel,
-        datetime.now(UTC),
+        svc.clock.now(),
         accounts=svc.extra["accounts"],
         brand=svc.settings.deflect_brand,
         recorder=CallLog(svc.database, svc.redis),

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 from rq import Queue
 
+from gateway.clock import Clock, SystemClock
 from gateway.messaging.providers import LocalOutboxProvider, MessageProvider, TwilioProvider
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
@@ -28,6 +29,7 @@ class Services:
     redis: redis.Redis
     queue: Queue
     provider: MessageProvider
+    clock: Clock = field(default_factory=SystemClock)  # the one clock: every "now" comes from here
     embedded_redis: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -38,7 +40,8 @@ class Services:
             self.embedded_redis.shutdown()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
     database = Database(settings.database_url)
     embedded = None
     redis_url = settings.redis_url
@@ -53,7 +56,8 @@ def build_services(settings: Settings) -> Services:
         database=database,
         redis=connection,
         queue=queue,
-        provider=make_provider(settings, database),
+        provider=make_provider(settings, database, clock),
+        clock=clock,
         embedded_redis=embedded,
     )
 
@@ -155,6 +159,7 @@ def build_domain(svc: Services) -> None:
         CallLog(svc.database, svc.redis),
         QueueStatsStore(svc.redis),
         desk,
+        svc.clock,
     )
 
 
@@ -172,7 +177,7 @@ def _build_handoff(svc: Services) -> None:
         if not (settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret):
             raise SettingsError("DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required")
         adapters["webhook"] = WebhookAdapter(
-            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret
+            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret, clock=svc.clock
         )
     if "conversations" in names:
         if not settings.twilio_enabled or not settings.deflect_whatsapp_number:
@@ -206,10 +211,10 @@ def missing_templates(flows: Any, templates: Any) -> list[str]:
     return missing
 
 
-def make_provider(settings: Settings, database: Database) -> MessageProvider:
+def make_provider(settings: Settings, database: Database, clock: Clock) -> MessageProvider:
     if not settings.twilio_enabled:
         log.warning("no Twilio account configured: SMS go to the local outbox (deflect outbox list)")
-        return LocalOutboxProvider(database, settings.twilio_sms_from)
+        return LocalOutboxProvider(database, clock, settings.twilio_sms_from)
     from gateway.twilio_rest import make_client
 
     return TwilioProvider(

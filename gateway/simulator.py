@@ -8,7 +8,6 @@ at a <Gather>, follows <Redirect>, loops the waitUrl while queued, reports <Leav
 from __future__ import annotations
 
 import secrets
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -16,17 +15,11 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from gateway.clock import ManualClock
+
 WAIT_PASS_SECONDS = 30  # what one pass of hold music stands for in the simulation
 MAX_REQUESTS = 500
 _CONTINUE = object()
-
-
-class SimulatedClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Simulator:
@@ -42,8 +35,10 @@ class Simulator:
         self.app = app
         self.client = app.test_client()
         self.services = app.extensions["deflect"]
-        self.clock = SimulatedClock()
-        self.services.extra["voice"].clock = self.clock
+        clock = self.services.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError("the simulator moves time itself: build the app with a ManualClock")
+        self.clock: ManualClock = clock
         flows = self.services.extra["flows"].current()
         self.called = called or (flows.default.numbers[0] if flows.default.numbers else "+10000000000")
         self.caller = caller
@@ -122,7 +117,7 @@ class Simulator:
         return _CONTINUE
 
     def _pause(self, verb: ET.Element) -> object:
-        self.clock.now += float(verb.attrib.get("length", "1"))
+        self.clock.advance(float(verb.attrib.get("length", "1")))
         return _CONTINUE
 
     def _unknown(self, verb: ET.Element) -> object:
@@ -147,7 +142,7 @@ class Simulator:
 
     def _enqueue(self, verb: ET.Element) -> object:
         self.echo(f"  ⏳ waiting in queue '{verb.text}'")
-        self.queued_since = self.clock.now
+        self.queued_since = self.clock.time()
         self.queue_action = verb.attrib["action"]
         return verb.attrib["waitUrl"], self._queue_params()
 
@@ -174,7 +169,7 @@ class Simulator:
         if keys == "a":
             self.echo("  ✔ an agent answers")
             return self.queue_action, {"QueueResult": "bridged"}
-        self.clock.now += (
+        self.clock.advance(
             float(keys[1:]) if keys.startswith("w") and keys[1:].isdigit() else WAIT_PASS_SECONDS
         )
         return "/twilio/voice/wait", self._queue_params()
@@ -189,7 +184,8 @@ class Simulator:
         }
 
     def _waited(self) -> int:
-        return round(self.clock.now - (self.queued_since or self.clock.now))
+        now = self.clock.time()
+        return round(now - (self.queued_since or now))
 
     def _hang_up(self) -> None:  # returns None: the call is over
         if self.queued_since is not None:

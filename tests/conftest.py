@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,41 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import create_app
+from gateway.clock import ManualClock
 from gateway.store.db import Database
 from gateway.store.models import Base
 from tests.support import prism
-from tests.support.calls import ACCOUNT_SID, AUTH_TOKEN, Call, Clock
+from tests.support.calls import ACCOUNT_SID, AUTH_TOKEN, Call
 from tests.support.servers import RedisServer
+
+# CI runs the suite a second time with the machine's clock moved this many days (time-machine), to prove
+# that no test and no code path depends on today's date: every "now" comes from the injected clock.
+CLOCK_SHIFT_VARIABLE = "TEST_CLOCK_SHIFT_DAYS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    raw = os.environ.get(CLOCK_SHIFT_VARIABLE, "").strip()
+    if not raw:
+        return
+    import time_machine
+
+    try:
+        days = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{CLOCK_SHIFT_VARIABLE} must be whole days, got {raw!r}") from None
+    target = datetime.now(UTC) + timedelta(days=days)
+    traveller = time_machine.travel(target, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
+    config.stash[_SHIFTED] = target
+
+
+_SHIFTED = pytest.StashKey[datetime]()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    target = config.stash.get(_SHIFTED, None)
+    return f"clock shifted: the machine's time starts at {target:%Y-%m-%d %H:%M} UTC" if target else None
 
 
 @pytest.fixture(scope="session")
@@ -62,13 +92,23 @@ def base_config(database_url: str, redis_server: RedisServer, tmp_path: Path) ->
     }
 
 
+# A Tuesday, 12:00 in Moscow: the shipped Russian flow is open.
+OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
+
+
 @pytest.fixture
-def make_app(base_config: dict[str, Any]) -> Iterator[Any]:
-    """Build an app with extra settings; everything it wrote is wiped after the test."""
+def clock() -> ManualClock:
+    """The one clock of every app a test builds (`make_app`), at business hours; tests move it."""
+    return ManualClock(OPEN_HOURS)
+
+
+@pytest.fixture
+def make_app(base_config: dict[str, Any], clock: ManualClock) -> Iterator[Any]:
+    """Build an app with extra settings, on the test's clock; everything it wrote is wiped after the test."""
     apps: list[Any] = []
 
     def build(**overrides: Any) -> Any:
-        app = create_app({**base_config, **overrides}, environ={})
+        app = create_app({**base_config, **overrides}, environ={}, clock=clock)
         apps.append(app)
         return app
 
@@ -139,19 +179,7 @@ def twilio_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.Prism
     server.stop()
 
 
-# A Tuesday, 12:00 in Moscow: the shipped Russian flow is open.
-OPEN_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
-
-
 @pytest.fixture
-def clock(app: Any) -> Clock:
-    """The voice service's clock, set to business hours; tests move it forward."""
-    fixed = Clock(OPEN_HOURS)
-    app.extensions["deflect"].extra["voice"].clock = fixed
-    return fixed
-
-
-@pytest.fixture
-def call(client: Any, clock: Clock) -> Call:
+def call(client: Any) -> Call:
     """A Russian mobile caller ringing the bank's number (see tests/support/calls.py)."""
     return Call(client)

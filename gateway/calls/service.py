@@ -10,7 +10,6 @@ eligibility for the offer is only looked at when the offer is due.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.calls.queue_stats import QueueStatsStore
+from gateway.clock import Clock
 from gateway.deflection.dialogue import DeflectionUrls
 from gateway.flows import engine
 from gateway.flows.model import BranchStep, Flow
@@ -64,7 +64,7 @@ class VoiceService:
         call_log: CallLog,
         queue_stats: QueueStatsStore,
         deflection: Deflection,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self.registry = registry
         self.states = states
@@ -90,7 +90,7 @@ class VoiceService:
         )
         if req.stir_verstat:
             state.deflection["stir_verstat"] = req.stir_verstat
-        now = self.clock()
+        now = self.clock.time()
         outcome = engine.run_step(flow, flow.entry, state, self._context(flow, state, req, now), urls)
         started = Event(
             "call.started",
@@ -123,13 +123,13 @@ class VoiceService:
 
     def step(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         outcome = engine.run_step(flow, step_id, state, self._context(flow, state, req, now), urls)
         return self._keep(outcome, now)
 
     def menu(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         outcome = engine.handle_menu_input(
             flow, step_id, state, self._context(flow, state, req, now), urls, req.digits, req.speech
         )
@@ -137,7 +137,7 @@ class VoiceService:
 
     def dial_result(self, req: VoiceRequest, step_id: str, urls: DeflectionUrls) -> VoiceResponse:
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         outcome = engine.transfer_result(
             flow, step_id, state, self._context(flow, state, req, now), urls, req.dial_status or "failed"
         )
@@ -148,7 +148,7 @@ class VoiceService:
     def wait(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """One pass of the wait loop (Twilio's waitUrl)."""
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)
         if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
             return self._keep(self.deflection.step("sending", flow, state, ctx, urls, None), now)
@@ -189,7 +189,7 @@ class VoiceService:
     def offer(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller answered the offer (the Gather inside the wait loop)."""
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)
         outcome = engine.handle_offer_input(flow, state, ctx, urls, req.digits)
         if outcome.handover:
@@ -200,14 +200,14 @@ class VoiceService:
     def deflection_step(self, name: str, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """consent, number_entry, number_confirm, sending: the hand-over dialogue, inside the queue."""
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)
         return self._keep(self.deflection.step(name, flow, state, ctx, urls, req.digits), now)
 
     def queue_result(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """The caller left the queue (the <Enqueue> action), for any of Twilio's QueueResults."""
         state, flow = self._load(req)
-        now = self.clock()
+        now = self.clock.time()
         result = req.queue_result or "error"
         deflected = result == "leave" and self.deflection.leaving_deflected(state)
         outcome = engine.enqueue_result(
@@ -220,7 +220,7 @@ class VoiceService:
 
     def status(self, req: VoiceRequest) -> None:
         """Call status callback: record how the call ended (state may already be gone)."""
-        now = self.clock()
+        now = self.clock.time()
         status = req.call_status or "unknown"
         call: dict[str, Any] = {"status": status}
         if status in FINAL_CALL_STATUSES:

@@ -14,12 +14,12 @@ import click
 from gateway.settings import PROJECT_ROOT, SettingsError, load_settings
 
 
-def _app() -> Any:
+def _app(clock: Any = None) -> Any:
     from gateway.app import create_app
     from gateway.flows.loader import FlowError, format_problem
 
     try:
-        app = create_app()
+        app = create_app(clock=clock)
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
     except FlowError as exc:

@@ -69,10 +69,14 @@ def publish(path: Path, by: str) -> None:
     from gateway.flows.loader import FlowError, format_problem
     from gateway.flows.registry import publish as publish_flow
 
-    app = _app()
+    svc = _app().extensions["deflect"]
     try:
         row = publish_flow(
-            app.extensions["deflect"].database, path.read_text(encoding="utf-8"), by=by, source_name=str(path)
+            svc.database,
+            path.read_text(encoding="utf-8"),
+            by=by,
+            now=svc.clock.now(),
+            source_name=str(path),
         )
     except FlowError as exc:
         for problem in exc.problems:
@@ -92,7 +96,11 @@ def rollback(flow_id: str, by: str) -> None:
     svc = _app().extensions["deflect"]
     try:
         row = rollback_flow(
-            svc.database, flow_id, by=by, file_source=file_source(svc.settings.deflect_flows_dir, flow_id)
+            svc.database,
+            flow_id,
+            by=by,
+            now=svc.clock.now(),
+            file_source=file_source(svc.settings.deflect_flows_dir, flow_id),
         )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -107,9 +115,10 @@ def rollback(flow_id: str, by: str) -> None:
 @click.option("--keys", default=None, help="play keys without asking, e.g. '1,2,w60,1,1' (w60: wait 60 s)")
 def simulate(called: str | None, caller: str, keys: str | None) -> None:
     """Play a call in the terminal: hear what the caller hears and press keys (w: wait in queue)."""
+    from gateway.clock import ManualClock, SystemClock
     from gateway.simulator import Simulator
 
-    app = _app()
+    app = _app(clock=ManualClock(SystemClock().time()))
     script = keys.split(",") if keys is not None else None
     Simulator(
         app,
@@ -120,7 +129,7 @@ def simulate(called: str | None, caller: str, keys: str | None) -> None:
     ).run(script)
 
 
-def _app() -> Any:
+def _app(clock: Any = None) -> Any:
     from gateway.cli import _app as build
 
-    return build()
+    return build(clock)

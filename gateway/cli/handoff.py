@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 
@@ -33,7 +31,7 @@ def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool) -> None:
                 f"{row.id}  {row.adapter}  attempts {row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  {error}"
             )
         return
-    now = datetime.now(UTC)
+    now = svc.clock.now()
     for handoff_id in sorted(wanted):
         if not revive(svc.database, handoff_id, now):
             raise click.ClickException(f"hand-off {handoff_id} is not a dead letter")

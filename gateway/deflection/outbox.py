@@ -10,16 +10,16 @@ whether the first attempt got through. Permanent provider errors are never retri
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.clock import Clock
 from gateway.deflection.consent import ConsentGiven, is_opted_out, record_consent
 from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
 from gateway.messaging.providers import MessageProvider, SendError
@@ -154,13 +154,13 @@ def send_once(
     provider: MessageProvider,
     outbox_id: int,
     *,
+    clock: Clock,
     status_callback: str,
     throttle: Callable[[], float] | None = None,
-    now: Callable[[], datetime] | None = None,
 ) -> str:
-    """Send the outbox row's SMS unless it already went; returns the row's status afterwards."""
-    clock = now or (lambda: datetime.now(UTC))
-    claimed = _claim(database, outbox_id, clock())
+    """Send the outbox row's SMS unless it already went; returns the row's status afterwards.
+    `throttle` says how long to wait before the sender may send (0: now)."""
+    claimed = _claim(database, outbox_id, clock.now())
     if claimed is None:
         return status_of(database, outbox_id)[0]
     row, attempt = claimed
@@ -173,12 +173,14 @@ def send_once(
             log.info(
                 "outbox %d: earlier attempt had been accepted (%s); not sending again", outbox_id, found.sid
             )
-            return _mark(database, outbox_id, found.status, clock(), sid=found.sid)
+            return _mark(database, outbox_id, found.status, clock.now(), sid=found.sid)
     with database.session() as session:
         if is_opted_out(session, row.to):
-            return _mark(database, outbox_id, "refused", clock(), error_message="opted out before sending")
+            return _mark(
+                database, outbox_id, "refused", clock.now(), error_message="opted out before sending"
+            )
     while throttle is not None and (wait := throttle()) > 0:
-        time.sleep(wait)
+        clock.sleep(wait)
     try:
         sent = provider.send(
             to=row.to, body=row.body, status_callback=status_callback, idempotency_key=row.offer_key
@@ -186,10 +188,10 @@ def send_once(
     except SendError as exc:
         if exc.permanent:
             log.warning("outbox %d refused by the provider (%s): %s", outbox_id, exc.code, exc)
-            return _mark(database, outbox_id, "refused", clock(), code=exc.code, error_message=str(exc))
-        _mark(database, outbox_id, "pending", clock(), code=exc.code, error_message=str(exc))
+            return _mark(database, outbox_id, "refused", clock.now(), code=exc.code, error_message=str(exc))
+        _mark(database, outbox_id, "pending", clock.now(), code=exc.code, error_message=str(exc))
         raise TransientSendError(str(exc)) from exc
-    return _mark(database, outbox_id, sent.status, clock(), sid=sent.sid)
+    return _mark(database, outbox_id, sent.status, clock.now(), sid=sent.sid)
 
 
 def _claim(database: Database, outbox_id: int, now: datetime) -> tuple[SmsOutbox, int] | None:

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -112,7 +113,9 @@ def _with_version(flow: Flow, version: int) -> Flow:
     return flow if flow.version == version else flow.model_copy(update={"version": version})
 
 
-def publish(database: Database, source: str, *, by: str, source_name: str = "<published>") -> FlowVersion:
+def publish(
+    database: Database, source: str, *, by: str, now: datetime, source_name: str = "<published>"
+) -> FlowVersion:
     """Validate a flow's text and store it as the next version of its flow id."""
     flow = parse_flow(source, source_name)  # raises FlowError with file, line and step
     with database.session() as session:
@@ -127,13 +130,16 @@ def publish(database: Database, source: str, *, by: str, source_name: str = "<pu
             source=source,
             checksum=hashlib.sha256(source.encode()).hexdigest(),
             published_by=by,
+            published_at=now,
         )
         session.add(row)
     log.info("flow %s published as version %d by %s", row.flow_id, row.version, by)
     return row
 
 
-def rollback(database: Database, flow_id: str, *, by: str, file_source: str | None = None) -> FlowVersion:
+def rollback(
+    database: Database, flow_id: str, *, by: str, now: datetime, file_source: str | None = None
+) -> FlowVersion:
     """Publish the previous version's text again, as a new version (history is never rewritten).
     With one published version, "previous" is the flow file it replaced (`file_source`)."""
     with database.session() as session:
@@ -144,9 +150,9 @@ def rollback(database: Database, flow_id: str, *, by: str, file_source: str | No
             .limit(2)
         ).all()
     if len(rows) >= 2:
-        return publish(database, rows[1].source, by=by, source_name=f"{flow_id} v{rows[1].version}")
+        return publish(database, rows[1].source, by=by, now=now, source_name=f"{flow_id} v{rows[1].version}")
     if len(rows) == 1 and file_source is not None:
-        return publish(database, file_source, by=by, source_name=f"{flow_id} (file)")
+        return publish(database, file_source, by=by, now=now, source_name=f"{flow_id} (file)")
     raise LookupError(f"flow '{flow_id}' has no earlier version to roll back to")
 
 

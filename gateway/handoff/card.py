@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,12 +37,25 @@ class CardRef:
     inbound_id: int | None = None
 
 
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=SALT)
+class _SignedAt(TimestampSigner):
+    """itsdangerous' timed signer on our clock instead of its own `time.time()`."""
+
+    def __init__(self, *args: Any, now: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._now = int(now)
+
+    def get_timestamp(self) -> int:
+        return self._now
 
 
-def card_token(secret_key: str, *, session_id: int | None = None, inbound_id: int | None = None) -> str:
-    """The signed token for a card; at least one id is needed."""
+def _serializer(secret_key: str, now: float) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=SALT, signer=_SignedAt, signer_kwargs={"now": now})
+
+
+def card_token(
+    secret_key: str, *, now: float, session_id: int | None = None, inbound_id: int | None = None
+) -> str:
+    """The token for a card, signed at `now` (unix seconds); at least one id is needed."""
     if session_id is None and inbound_id is None:
         raise ValueError("a context card needs a session_id or an inbound_id")
     data: dict[str, int] = {}
@@ -50,21 +63,29 @@ def card_token(secret_key: str, *, session_id: int | None = None, inbound_id: in
         data["s"] = int(session_id)
     if inbound_id is not None:
         data["i"] = int(inbound_id)
-    return _serializer(secret_key).dumps(data)
+    return _serializer(secret_key, now).dumps(data)
 
 
 def card_url(
-    base_url: str, secret_key: str, session_id: int | None = None, inbound_id: int | None = None
+    base_url: str,
+    secret_key: str,
+    *,
+    now: float,
+    session_id: int | None = None,
+    inbound_id: int | None = None,
 ) -> str:
     """The card link for a matched chat (`session_id`) or an unmatched one (`inbound_id`)."""
-    token = card_token(secret_key, session_id=session_id, inbound_id=inbound_id)
+    token = card_token(secret_key, now=now, session_id=session_id, inbound_id=inbound_id)
     return f"{base_url.rstrip('/')}/card/{token}"
 
 
-def check_card_token(secret_key: str, token: str, max_age_seconds: int) -> tuple[TokenState, CardRef | None]:
-    """("ok", ref), ("expired", None) for a genuine but old link, ("invalid", None) for anything else."""
+def check_card_token(
+    secret_key: str, token: str, max_age_seconds: int, now: float
+) -> tuple[TokenState, CardRef | None]:
+    """("ok", ref), ("expired", None) for a genuine link older than `max_age_seconds` at `now`,
+    ("invalid", None) for anything else."""
     try:
-        data: Any = _serializer(secret_key).loads(token, max_age=max_age_seconds)
+        data: Any = _serializer(secret_key, now).loads(token, max_age=max_age_seconds)
     except SignatureExpired:
         return "expired", None
     except (BadSignature, ValueError, UnicodeError):
@@ -79,9 +100,9 @@ def check_card_token(secret_key: str, token: str, max_age_seconds: int) -> tuple
     return "ok", CardRef(session_id=ids["s"], inbound_id=ids["i"])
 
 
-def read_card_token(secret_key: str, token: str, max_age_seconds: int) -> CardRef | None:
+def read_card_token(secret_key: str, token: str, max_age_seconds: int, now: float) -> CardRef | None:
     """The card's ids, or None when the token is forged, damaged or older than `max_age_seconds`."""
-    return check_card_token(secret_key, token, max_age_seconds)[1]
+    return check_card_token(secret_key, token, max_age_seconds, now)[1]
 
 
 @dataclass(frozen=True)

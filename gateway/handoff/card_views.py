@@ -60,7 +60,9 @@ def _card(token: str) -> tuple[str, ContextCard | None]:
     """("ok", card), or the reason there is none: invalid, expired, missing."""
     svc = services()
     settings = svc.settings
-    state, ref = check_card_token(settings.secret_key, token, settings.deflect_card_hours * 3600)
+    state, ref = check_card_token(
+        settings.secret_key, token, settings.deflect_card_hours * 3600, svc.clock.time()
+    )
     if ref is None:
         return state, None
     with svc.database.session() as session:

@@ -84,6 +84,7 @@ def build_payload(
     card = card_url(
         svc.extra["public_base"],
         svc.settings.secret_key,
+        now=svc.clock.time(),
         session_id=chat.id if chat else None,
         inbound_id=inbound.id,
     )

@@ -8,7 +8,6 @@ a unique constraint, not by hope. The first message of a chat hands it off; late
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,7 +85,7 @@ def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
             call_sid = match.session.call_sid if match.session else None
     except IntegrityError:  # the same message delivered twice at once: the other one is handling it
         return InboundResult(True, None, None, "duplicate")
-    _record(svc, call_sid, chat, match, bool(handoffs))
+    _record(svc, call_sid, chat, match, bool(handoffs), now)
     for handoff_id in handoffs:
         svc.extra["enqueue_handoff"](handoff_id)
     return result
@@ -155,7 +154,9 @@ def _reply(svc: Any, match: Match, chat: InboundChat) -> str:
     return UNMATCHED_REPLY[language_of(chat.body)]
 
 
-def _record(svc: Any, call_sid: str | None, chat: InboundChat, match: Match, handed: bool) -> None:
+def _record(
+    svc: Any, call_sid: str | None, chat: InboundChat, match: Match, handed: bool, now: datetime
+) -> None:
     events = [
         Event(
             "chat.message",
@@ -167,7 +168,7 @@ def _record(svc: Any, call_sid: str | None, chat: InboundChat, match: Match, han
             0, Event("chat.started", {"channel": chat.channel, "match": match.how, "flagged": match.flagged})
         )
     # An unmatched chat has no call: its events are kept under the message id, so reports count it.
-    CallLog(svc.database, svc.redis).record(call_sid or chat.message_id[:34], events, time.time())
+    CallLog(svc.database, svc.redis).record(call_sid or chat.message_id[:34], events, now.timestamp())
 
 
 def _stop(svc: Any, chat: InboundChat, number: str, now: datetime) -> InboundResult:

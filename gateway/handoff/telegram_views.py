@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -59,7 +58,7 @@ def _receive(message: TelegramMessage) -> inbound.InboundResult:
         body=start_payload(message.text) or message.text,
         profile_name=message.first_name,
     )
-    return inbound.receive(services(), chat, datetime.now(UTC))
+    return inbound.receive(services(), chat, services().clock.now())
 
 
 def _handled() -> Response:

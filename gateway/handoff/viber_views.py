@@ -17,7 +17,6 @@ callback again, and whatever part was already stored is recognised instead of re
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -69,7 +68,7 @@ def _receive(event: ViberEvent) -> inbound.InboundResult:
         profile_name=event.user_name,
         media=event.media,
     )
-    return inbound.receive(services(), chat, datetime.now(UTC))
+    return inbound.receive(services(), chat, services().clock.now())
 
 
 def _welcome(brand: str, text: str) -> dict[str, object]:

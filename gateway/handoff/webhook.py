@@ -12,14 +12,13 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from gateway.clock import Clock, SystemClock
 from gateway.handoff.base import Delivered, HandoffError, HandoffPayload
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ class WebhookAdapter:
     """POSTs each hand-off to `url`, signed with `secret`.
 
     `session` is a `requests.Session` (one is made when None; pass your own for proxies or custom CA
-    bundles); `clock` gives unix seconds for `X-Timestamp` (tests pass a fixed one).
+    bundles); `clock` gives the time for `X-Timestamp` (the process's one clock).
     """
 
     name = "webhook"
@@ -101,7 +100,7 @@ class WebhookAdapter:
         timeout: float = 5.0,
         session: requests.Session | None = None,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"webhook URL must be http:// or https://, got {url!r}")
@@ -111,11 +110,11 @@ class WebhookAdapter:
         self.secret = secret
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.clock = clock
+        self.clock = clock or SystemClock()
 
     def headers(self, payload: HandoffPayload, body: bytes) -> dict[str, str]:
         """The request headers for `body`, signed now."""
-        timestamp = int(self.clock())
+        timestamp = int(self.clock.time())
         return {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,

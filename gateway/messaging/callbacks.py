@@ -5,7 +5,6 @@ database was down) both call these, so a replayed webhook is handled exactly lik
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -37,7 +36,7 @@ def apply_status(svc: Any, outbox_id: int, form: Mapping[str, str], now: datetim
     CallLog(svc.database, svc.redis).record(
         row.call_sid,
         [Event("sms.status", {"outbox_id": outbox_id, "status": state, "error_code": row.error_code})],
-        time.time(),
+        now.timestamp(),
     )
     return True
 

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway.clock import Clock
+
 log = logging.getLogger(__name__)
 
 # Twilio error codes at create time that no retry can fix.
@@ -113,8 +115,9 @@ class LocalOutboxProvider:
 
     name = "local-outbox"
 
-    def __init__(self, database: Any, sender: str | None = None) -> None:
+    def __init__(self, database: Any, clock: Clock, sender: str | None = None) -> None:
         self.database = database
+        self.clock = clock
         self.sender = sender
 
     def send(self, *, to: str, body: str, status_callback: str | None, idempotency_key: str) -> SentMessage:
@@ -133,6 +136,7 @@ class LocalOutboxProvider:
                         sender=self.sender,
                         body=body,
                         status_callback=status_callback,
+                        created_at=self.clock.now(),
                     )
                 )
         except IntegrityError:

@@ -51,22 +51,26 @@ class CallLog:
         try:
             with self.database.session() as session:
                 if call:
-                    _upsert_call(session, call_sid, call)
+                    _upsert_call(session, call_sid, call, now)
                 _insert_events(session, rows)
         except Exception as exc:
             log.warning(
                 "call log write failed (%s); keeping %d events in Redis", exc.__class__.__name__, len(rows)
             )
-            self._buffer(call_sid, rows, call)
+            self._buffer(call_sid, rows, call, now)
 
-    def _buffer(self, call_sid: str, rows: list[dict[str, Any]], call: Mapping[str, Any] | None) -> None:
+    def _buffer(
+        self, call_sid: str, rows: list[dict[str, Any]], call: Mapping[str, Any] | None, now: float
+    ) -> None:
         if self.redis is None:
             log.error("call log: %d events of %s lost (no database, no Redis)", len(rows), call_sid)
             return
         try:
             self.redis.rpush(
                 PENDING_KEY,
-                json.dumps({"call_sid": call_sid, "rows": rows, "call": dict(call or {})}, default=str),
+                json.dumps(
+                    {"call_sid": call_sid, "rows": rows, "call": dict(call or {}), "at": now}, default=str
+                ),
             )
         except Exception as exc:
             log.error("call log: %d events of %s lost (%s)", len(rows), call_sid, exc.__class__.__name__)
@@ -83,10 +87,18 @@ class CallLog:
                 for raw in entries:
                     entry = json.loads(raw)
                     if entry["call"]:
-                        _upsert_call(session, entry["call_sid"], entry["call"])
+                        _upsert_call(session, entry["call_sid"], entry["call"], _written_at(entry))
                     _insert_events(session, entry["rows"])
             self.redis.ltrim(PENDING_KEY, len(entries), -1)
             done += len(entries)
+
+
+def _written_at(entry: Mapping[str, Any]) -> float:
+    """When a buffered write happened (entries buffered before this was kept: their first event's time)."""
+    if "at" in entry:
+        return float(entry["at"])
+    rows = entry.get("rows") or []
+    return datetime.fromisoformat(rows[0]["at"]).timestamp() if rows else 0.0
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -121,16 +133,23 @@ _CALL_FIELDS = {
 }
 
 
-def _upsert_call(session: Session, call_sid: str, values: Mapping[str, Any]) -> None:
+def _upsert_call(session: Session, call_sid: str, values: Mapping[str, Any], now: float) -> None:
+    """Create or update the call's row; a call first heard of now (a status callback for a call whose
+    start was not recorded) started, as far as we know, `now`."""
     clean = {k: v for k, v in values.items() if k in _CALL_FIELDS}
     for key in ("ended_at", "started_at"):
         if isinstance(clean.get(key), str):
             clean[key] = datetime.fromisoformat(clean[key])
     row = session.get(Call, call_sid)
     if row is None:
-        session.add(
-            Call(call_sid=call_sid, **{"called": "", "flow_id": "", "flow_version": 0, "locale": "", **clean})
-        )
+        defaults = {
+            "called": "",
+            "flow_id": "",
+            "flow_version": 0,
+            "locale": "",
+            "started_at": datetime.fromtimestamp(now, UTC),
+        }
+        session.add(Call(call_sid=call_sid, **{**defaults, **clean}))
     else:
         for key, value in clean.items():
             setattr(row, key, value)

@@ -1,4 +1,6 @@
-"""Database tables: what a person would miss if it vanished (calls, events, flow versions, messages)."""
+"""Database tables: what a person would miss if it vanished (calls, events, flow versions, messages).
+
+No column defaults to "now": every time is given by the code that writes the row, from the one clock."""
 
 from __future__ import annotations
 
@@ -10,10 +12,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as UTC; SQLite forgets the zone, so it is put back on the way out."""
 
@@ -22,7 +20,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime; use datetime.now(UTC)")
+            raise ValueError("naive datetime; times come from the clock, in UTC")
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
@@ -46,7 +44,7 @@ class Call(Base):
     flow_id: Mapped[str] = mapped_column(String(64))
     flow_version: Mapped[int] = mapped_column(Integer)
     locale: Mapped[str] = mapped_column(String(16))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(24), default="in-progress")
     queue: Mapped[str | None] = mapped_column(String(64))
@@ -67,7 +65,7 @@ class CallEvent(Base):
     event_id: Mapped[str] = mapped_column(String(32), unique=True)
     call_sid: Mapped[str] = mapped_column(String(34))
     kind: Mapped[str] = mapped_column(String(48))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -82,7 +80,7 @@ class FlowVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(Text)
     checksum: Mapped[str] = mapped_column(String(64))
-    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(120), default="system")
 
 
@@ -98,7 +96,7 @@ class LocalOutboxMessage(Base):
     sender: Mapped[str | None] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     status_callback: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
 
 
 class ConsentRecord(Base):
@@ -120,7 +118,7 @@ class ConsentRecord(Base):
     channel: Mapped[str] = mapped_column(String(24))  # sms, whatsapp...: what was agreed to / stopped
     method: Mapped[str] = mapped_column(String(24))  # dtmf, inbound-keyword, admin
     key_pressed: Mapped[str | None] = mapped_column(String(8))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     record_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -131,7 +129,7 @@ class OptOut(Base):
     __tablename__ = "opt_outs"
 
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime]
     channel: Mapped[str] = mapped_column(String(24))
     consent_id: Mapped[int | None] = mapped_column(Integer)
 
@@ -155,7 +153,7 @@ class ChatSession(Base):
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"offered": [...]}
     consent_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="created")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     clicked_at: Mapped[datetime | None]
 
@@ -181,8 +179,8 @@ class SmsOutbox(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
 
 
@@ -201,7 +199,7 @@ class InboundMessage(Base):
     session_id: Mapped[int | None] = mapped_column(Integer, index=True)
     match: Mapped[str] = mapped_column(String(24))  # reference | number | unmatched | expired
     flagged: Mapped[str | None] = mapped_column(String(48))  # e.g. reference_from_other_number
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime]
 
 
 class Handoff(Base):
@@ -220,6 +218,6 @@ class Handoff(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(80))  # e.g. the Conversation SID
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]

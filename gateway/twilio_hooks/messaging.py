@@ -5,8 +5,6 @@ take a webhook, it is parked in Redis and replayed (Twilio would not send it aga
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -30,7 +28,7 @@ def _xml(response: MessagingResponse) -> Response:
 def status(outbox_id: int) -> Response:
     form = request.form.to_dict()
     try:
-        apply_status(services(), outbox_id, form, datetime.now(UTC))
+        apply_status(services(), outbox_id, form, services().clock.now())
     except Exception:
         log.exception("status callback for outbox %d not recorded now; parking it", outbox_id)
         return _parked("status", {"outbox_id": outbox_id, "form": form}, Response(status=204))
@@ -45,7 +43,7 @@ def inbound() -> Response:
     if not form.get("MessageSid"):
         return Response("MessageSid is missing\n", status=400, mimetype="text/plain")
     try:
-        result = apply_inbound(services(), form, datetime.now(UTC))
+        result = apply_inbound(services(), form, services().clock.now())
     except Exception:
         log.exception("inbound message not handled now; parking it")
         # The acknowledgement is not sent on replay: better late than twice, and the agent answers.
@@ -59,7 +57,7 @@ def inbound() -> Response:
 def _parked(kind: str, params: dict[str, Any], answer: Response) -> Response:
     """Twilio does not resend messaging webhooks: keep this one for the replay job, or say we could not."""
     try:
-        park(services().redis, kind, params, time.time())
+        park(services().redis, kind, params, services().clock.time())
     except Exception:
         log.exception("could not park the %s webhook either (Redis): it is lost", kind)
         return Response("temporarily unavailable\n", status=503, mimetype="text/plain")

@@ -108,7 +108,7 @@ def _record_fallback(req: VoiceRequest) -> None:
 
     try:
         voice_service().call_log.record(
-            req.call_sid, [Event("call.fallback", {"path": request.path})], voice_service().clock()
+            req.call_sid, [Event("call.fallback", {"path": request.path})], voice_service().clock.time()
         )
     except Exception:  # recording is best effort here; the caller's TwiML comes first
         log.exception("could not record the fallback")

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from tests.support.calls import Call, Clock
+from gateway.clock import ManualClock
+from tests.support.calls import Call
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "flows" / "broken"
@@ -37,7 +38,7 @@ def test_validate_reports_broken_flows_with_file_line_and_step(name: str) -> Non
 
 
 def test_publish_reaches_running_processes_without_restart_and_rolls_back(
-    app: Any, env: None, clock: Clock, tmp_path: Path
+    app: Any, env: None, clock: ManualClock, tmp_path: Path
 ) -> None:
     call = Call(app.test_client())
     assert "службу поддержки банка" in call.incoming().said()

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from rq import SimpleWorker
 
-from tests.support.calls import ACCOUNT_SID, Call, Clock
+from gateway.clock import ManualClock
+from tests.support.calls import ACCOUNT_SID, Call
 from tests.support.prism import PrismServer
 from tests.support.twilio_proxy import TwilioProxy
 
@@ -33,17 +34,8 @@ def twilio_config(proxy: TwilioProxy) -> dict[str, str]:
 
 
 @pytest.fixture
-def twilio_app(make_app: Any, twilio_config: dict[str, str], clock_start: Clock) -> Any:
-    app = make_app(**twilio_config)
-    app.extensions["deflect"].extra["voice"].clock = clock_start
-    return app
-
-
-@pytest.fixture
-def clock_start() -> Clock:
-    from tests.conftest import OPEN_HOURS
-
-    return Clock(OPEN_HOURS)
+def twilio_app(make_app: Any, twilio_config: dict[str, str]) -> Any:
+    return make_app(**twilio_config)
 
 
 @pytest.fixture
@@ -58,7 +50,7 @@ def run_jobs(app: Any) -> None:
         SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
 
 
-def reach_consent(call: Call, clock: Clock) -> Any:
+def reach_consent(call: Call, clock: ManualClock) -> Any:
     """Menu -> cards queue -> wait 50 s -> offer accepted: the consent question is being asked."""
     greeting = call.incoming()
     call.press(call.press(greeting, "1"), "2")

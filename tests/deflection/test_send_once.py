@@ -4,18 +4,19 @@ place until Twilio has accepted the message."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from gateway.clock import ManualClock
 from gateway.deflection.outbox import TransientSendError, send_once, stuck_rows
 from gateway.messaging.segments import count_segments
 from gateway.store.models import Call as CallRow
 from gateway.store.models import ChatSession, ConsentRecord, SmsOutbox
 from tests.deflection.conftest import reach_consent, run_jobs
-from tests.support.calls import Call, Clock
+from tests.support.calls import Call
 from tests.support.twilio_proxy import Fault, TwilioProxy
 
 pytestmark = pytest.mark.contract
@@ -28,15 +29,15 @@ def _outbox(app: Any) -> list[SmsOutbox]:
         return rows
 
 
-def _accept(call: Call, clock: Clock) -> Any:
+def _accept(call: Call, clock: ManualClock) -> Any:
     consent = reach_consent(call, clock)
     return call.press(consent, "1")
 
 
 def test_accepted_offer_sends_one_sms_with_link_and_reference_then_caller_leaves(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    sending = _accept(caller, clock_start)
+    sending = _accept(caller, clock)
     assert "Отправляем" in sending.said()
     assert sending.verbs() == ["Say", "Pause", "Redirect"]
     assert proxy.created_messages() == []  # not before the job runs
@@ -72,9 +73,9 @@ def test_accepted_offer_sends_one_sms_with_link_and_reference_then_caller_leaves
 
 
 def test_duplicate_consent_post_still_sends_one(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    consent = reach_consent(caller, clock_start)
+    consent = reach_consent(caller, clock)
     first = caller.press(consent, "1")
     again = caller.press(consent, "1")  # Twilio retried the Gather action
     assert again.status == 200
@@ -90,11 +91,11 @@ def test_duplicate_consent_post_still_sends_one(
 
 
 def test_server_error_then_success_sends_one(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     from gateway.jobs import send_sms
 
-    _accept(caller, clock_start)
+    _accept(caller, clock)
     [row] = _outbox(twilio_app)
     proxy.plan("POST", "/Messages.json", Fault.error(503), Fault.error(429, 20429, "Too Many Requests"))
     with twilio_app.app_context():
@@ -109,10 +110,10 @@ def test_server_error_then_success_sends_one(
 
 
 def test_permanent_error_is_not_retried_and_caller_is_told_and_kept_in_queue(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     proxy.plan("POST", "/Messages.json", Fault.error(400, 21614, "'To' number is not a valid mobile number"))
-    sending = _accept(caller, clock_start)
+    sending = _accept(caller, clock)
     run_jobs(twilio_app)  # the job returns normally: RQ has nothing to retry
     [row] = _outbox(twilio_app)
     assert (row.status, row.error_code) == ("refused", 21614)
@@ -126,11 +127,11 @@ def test_permanent_error_is_not_retried_and_caller_is_told_and_kept_in_queue(
 
 
 def test_response_lost_after_twilio_accepted_is_not_sent_twice(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     from gateway.jobs import send_sms
 
-    _accept(caller, clock_start)
+    _accept(caller, clock)
     [row] = _outbox(twilio_app)
     proxy.plan("POST", "/Messages.json", Fault.drop_after_forward())
     with twilio_app.app_context():
@@ -156,9 +157,9 @@ class _KilledAfterSending:
 
 
 def test_worker_killed_mid_send_and_swept_later_sends_one(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    _accept(caller, clock_start)
+    _accept(caller, clock)
     [row] = _outbox(twilio_app)
     services = twilio_app.extensions["deflect"]
     with pytest.raises(SystemExit):
@@ -166,20 +167,16 @@ def test_worker_killed_mid_send_and_swept_later_sends_one(
             services.database,
             _KilledAfterSending(services.provider),
             row.id,
+            clock=clock,
             status_callback="https://x.test/cb",
         )
     assert _outbox(twilio_app)[0].status == "sending"
-    now = datetime.now(UTC)
-    assert stuck_rows(services.database, now) == []  # another worker may still be on it
-    later = now + timedelta(minutes=2)
-    assert stuck_rows(services.database, later) == [row.id]
+    assert stuck_rows(services.database, clock.now()) == []  # another worker may still be on it
+    clock.advance(120)
+    assert stuck_rows(services.database, clock.now()) == [row.id]
     assert (
         send_once(
-            services.database,
-            services.provider,
-            row.id,
-            status_callback="https://x.test/cb",
-            now=lambda: later,
+            services.database, services.provider, row.id, clock=clock, status_callback="https://x.test/cb"
         )
         == "queued"
     )
@@ -187,9 +184,9 @@ def test_worker_killed_mid_send_and_swept_later_sends_one(
 
 
 def test_two_workers_on_one_row_send_one(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    _accept(caller, clock_start)
+    _accept(caller, clock)
     [row] = _outbox(twilio_app)
     services = twilio_app.extensions["deflect"]
     proxy.plan("POST", "/Messages.json", Fault.delay(0.5))
@@ -197,7 +194,9 @@ def test_two_workers_on_one_row_send_one(
 
     def work() -> None:
         results.append(
-            send_once(services.database, services.provider, row.id, status_callback="https://x.test/cb")
+            send_once(
+                services.database, services.provider, row.id, clock=clock, status_callback="https://x.test/cb"
+            )
         )
 
     threads = [threading.Thread(target=work) for _ in range(2)]
@@ -210,17 +209,14 @@ def test_two_workers_on_one_row_send_one(
 
 
 def test_sweeper_requeues_a_message_whose_job_redis_lost(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     from gateway.jobs import sweep_outbox
 
-    _accept(caller, clock_start)
+    _accept(caller, clock)
     services = twilio_app.extensions["deflect"]
     services.queue.empty()  # Redis lost the job
-    with services.database.session() as session:
-        session.execute(
-            SmsOutbox.__table__.update().values(updated_at=datetime.now(UTC) - timedelta(minutes=5))
-        )
+    clock.advance(300)
     with twilio_app.app_context():
         assert sweep_outbox() == 1
         assert sweep_outbox() == 1  # swept twice before a worker ran: still one job
@@ -231,8 +227,31 @@ def test_sweeper_requeues_a_message_whose_job_redis_lost(
     assert len(proxy.created_messages()) == 1
 
 
-def test_job_carries_the_retry_policy(twilio_app: Any, caller: Call, clock_start: Clock) -> None:
-    _accept(caller, clock_start)
+@pytest.mark.parametrize("machine_date", ["2026-11-20", "2026-11-26", "2031-06-01"])
+def test_a_lost_job_is_swept_and_sent_whatever_the_machine_date(
+    twilio_app: Any,
+    caller: Call,
+    clock: ManualClock,
+    proxy: TwilioProxy,
+    time_machine: Any,
+    machine_date: str,
+) -> None:
+    """The sweeper once compared rows written on the injected clock with the machine's: it found
+    nothing to resend on any day after the test clock's."""
+    from gateway.jobs import sweep_outbox
+
+    time_machine.move_to(datetime.fromisoformat(machine_date).replace(tzinfo=UTC), tick=False)
+    _accept(caller, clock)
+    twilio_app.extensions["deflect"].queue.empty()  # Redis lost the job
+    clock.advance(300)
+    with twilio_app.app_context():
+        assert sweep_outbox() == 1
+    run_jobs(twilio_app)
+    assert len(proxy.created_messages()) == 1
+
+
+def test_job_carries_the_retry_policy(twilio_app: Any, caller: Call, clock: ManualClock) -> None:
+    _accept(caller, clock)
     [job] = twilio_app.extensions["deflect"].queue.get_jobs()
     assert job.retries_left == 5
     assert job.retry_intervals == [2, 5, 15, 30, 60]
@@ -240,12 +259,11 @@ def test_job_carries_the_retry_policy(twilio_app: Any, caller: Call, clock_start
 
 
 def test_sms_link_points_where_twilio_reached_us_without_a_public_base_url(
-    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     app = make_app(**twilio_config, PUBLIC_BASE_URL="")
-    app.extensions["deflect"].extra["voice"].clock = clock_start
     call = Call(app.test_client(), base="http://127.0.0.1:8123")
-    _accept(call, clock_start)
+    _accept(call, clock)
     run_jobs(app)
     [message] = proxy.created_messages()
     assert "http://127.0.0.1:8123/l/" in message["body"]

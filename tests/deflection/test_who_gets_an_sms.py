@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from gateway.clock import ManualClock
 from gateway.store.models import CallEvent
 from tests.deflection.conftest import reach_consent, run_jobs
-from tests.support.calls import Call, Clock, sign
+from tests.support.calls import Call, sign
 from tests.support.twilio_proxy import TwilioProxy
 
 pytestmark = pytest.mark.contract
@@ -26,7 +27,7 @@ def _events(app: Any, call: Call, kind: str) -> list[dict[str, Any]]:
         ]
 
 
-def _offer_heard(call: Call, clock: Clock) -> bool:
+def _offer_heard(call: Call, clock: ManualClock) -> bool:
     greeting = call.incoming()
     call.press(call.press(greeting, "1"), "2")
     clock.advance(50)
@@ -40,7 +41,7 @@ def _key_in_number(call: Call, prompt: Any, digits: str) -> Any:
 
 
 def test_caller_who_said_stop_is_not_offered(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     params = {"MessageSid": "SM" + "1" * 32, "From": "+79161234567", "To": "+77012345678", "Body": "СТОП"}
     url = "https://voice.example.test/twilio/messaging/inbound"
@@ -48,7 +49,7 @@ def test_caller_who_said_stop_is_not_offered(
         "/twilio/messaging/inbound", data=params, headers={"X-Twilio-Signature": sign(url, params)}
     )
     assert "отписались" in stop.get_data(as_text=True)
-    assert not _offer_heard(caller, clock_start)
+    assert not _offer_heard(caller, clock)
     assert _events(twilio_app, caller, "offer.refused") == [{"reason": "opted_out", "queue": "bank-cards"}]
     assert proxy.created_messages() == []
 
@@ -62,10 +63,10 @@ def test_caller_who_said_stop_is_not_offered(
     ],
 )
 def test_caller_without_a_textable_number_can_key_in_a_mobile_one(
-    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy, own_number: str, why: str
+    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy, own_number: str, why: str
 ) -> None:
     call = Call(twilio_app.test_client(), caller=own_number)
-    number_prompt = reach_consent(call, clock_start)
+    number_prompt = reach_consent(call, clock)
     assert "Введите" in number_prompt.said(), why
     bad = call.press(number_prompt, "12#")
     assert "не удалось распознать" in bad.said()
@@ -81,10 +82,10 @@ def test_caller_without_a_textable_number_can_key_in_a_mobile_one(
 
 
 def test_keyed_landline_is_refused_twice_then_the_caller_keeps_waiting(
-    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     call = Call(twilio_app.test_client(), caller="+74951234567")
-    prompt = reach_consent(call, clock_start)
+    prompt = reach_consent(call, clock)
     again = call.press(prompt, "74957654321#")
     assert "мобильного" in again.said()
     gave_up = call.press(again, "74957654321#")
@@ -93,26 +94,24 @@ def test_keyed_landline_is_refused_twice_then_the_caller_keeps_waiting(
 
 
 def test_daily_budget_stops_offers_once_spent(
-    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     app = make_app(**twilio_config, DEFLECT_SMS_DAILY_BUDGET="1")
-    app.extensions["deflect"].extra["voice"].clock = clock_start
     first = Call(app.test_client())
-    first.press(reach_consent(first, clock_start), "1")
+    first.press(reach_consent(first, clock), "1")
     second = Call(app.test_client(), caller="+79169876543")
-    assert not _offer_heard(second, clock_start)
+    assert not _offer_heard(second, clock)
     assert _events(app, second, "offer.refused")[0]["reason"] == "daily_budget_spent"
     run_jobs(app)
     assert len(proxy.created_messages()) == 1
 
 
 def test_prefix_rate_limit_refuses_at_consent(
-    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     app = make_app(**twilio_config, DEFLECT_SMS_PER_PREFIX_HOUR="1")
-    app.extensions["deflect"].extra["voice"].clock = clock_start
     first, second = Call(app.test_client()), Call(app.test_client(), caller="+79161239999")
-    first_consent, second_consent = reach_consent(first, clock_start), reach_consent(second, clock_start)
+    first_consent, second_consent = reach_consent(first, clock), reach_consent(second, clock)
     first.press(first_consent, "1")
     refused = second.press(second_consent, "1")  # same +7916123 prefix within the hour
     assert "нельзя отправить" in refused.said()
@@ -122,40 +121,40 @@ def test_prefix_rate_limit_refuses_at_consent(
 
 
 def test_caller_texted_recently_is_not_offered_again(
-    twilio_app: Any, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     first = Call(twilio_app.test_client())
-    first.press(reach_consent(first, clock_start), "1")
+    first.press(reach_consent(first, clock), "1")
     run_jobs(twilio_app)
     again = Call(twilio_app.test_client())  # the same caller rings back an hour later
-    clock_start.advance(3600)
-    assert not _offer_heard(again, clock_start)
+    clock.advance(3600)
+    assert not _offer_heard(again, clock)
     assert _events(twilio_app, again, "offer.refused")[0]["reason"] == "texted_recently"
     assert len(proxy.created_messages()) == 1
 
 
 def test_declining_consent_sends_nothing(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    declined = caller.press(reach_consent(caller, clock_start), "2")
+    declined = caller.press(reach_consent(caller, clock), "2")
     assert "остаётесь на линии" in declined.said()
     assert declined.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
     run_jobs(twilio_app)
     assert proxy.created_messages() == []
 
 
-def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock_start: Clock) -> None:
+def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock: ManualClock) -> None:
     twilio_app.extensions["deflect"].extra["guards"].pause(True)
-    assert not _offer_heard(caller, clock_start)
+    assert not _offer_heard(caller, clock)
     twilio_app.extensions["deflect"].extra["guards"].pause(False)
-    clock_start.advance(61)  # a messaging refusal is looked at again a minute later
+    clock.advance(61)  # a messaging refusal is looked at again a minute later
     assert caller.wait().all("Gather")
 
 
 def test_caller_is_told_and_kept_in_queue_when_the_offer_cannot_be_recorded(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    consent = reach_consent(caller, clock_start)
+    consent = reach_consent(caller, clock)
     services = twilio_app.extensions["deflect"]
     working = services.database.engine
     services.database.sessions.configure(bind=_unreachable_engine())
@@ -176,21 +175,20 @@ def _unreachable_engine() -> Any:
 
 
 def test_no_offer_when_no_messenger_is_configured(
-    make_app: Any, twilio_config: dict[str, str], clock_start: Clock, proxy: TwilioProxy
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     app = make_app(**twilio_config, DEFLECT_WHATSAPP_NUMBER="", DEFLECT_TELEGRAM_BOT="")
-    app.extensions["deflect"].extra["voice"].clock = clock_start
     call = Call(app.test_client())
-    assert not _offer_heard(call, clock_start)
+    assert not _offer_heard(call, clock)
     assert _events(app, call, "offer.refused")[0]["reason"] == "no_channel_configured"
 
 
 def test_database_down_when_the_caller_presses_1_is_said_and_the_place_kept(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     greeting = caller.incoming()
     caller.press(caller.press(greeting, "1"), "2")
-    clock_start.advance(50)
+    clock.advance(50)
     offered = caller.wait()
     sessions = twilio_app.extensions["deflect"].database.sessions
     working = sessions.kw["bind"]
@@ -205,9 +203,9 @@ def test_database_down_when_the_caller_presses_1_is_said_and_the_place_kept(
 
 
 def test_database_down_while_sending_keeps_the_caller_waiting_not_told_it_failed(
-    twilio_app: Any, caller: Call, clock_start: Clock, proxy: TwilioProxy
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    sending = caller.press(reach_consent(caller, clock_start), "1")
+    sending = caller.press(reach_consent(caller, clock), "1")
     sessions = twilio_app.extensions["deflect"].database.sessions
     working = sessions.kw["bind"]
     sessions.configure(bind=_unreachable_engine())

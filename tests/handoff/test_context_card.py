@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from gateway.clock import ManualClock
 from gateway.deflection.consent import ConsentGiven, record_consent
 from gateway.deflection.sessions import open_session
 from gateway.handoff.base import CallStory
@@ -130,6 +131,7 @@ def _inbound(
             session_id=session_id,
             match=match,
             flagged=flagged,
+            received_at=CALLED_AT + timedelta(minutes=8),
         )
         session.add(message)
         session.flush()
@@ -144,7 +146,10 @@ def _reference(app: Any, session_id: int) -> str:
 
 
 def _path(app: Any, **ids: int) -> str:
-    url = card_url("https://voice.example.test/", app.extensions["deflect"].settings.secret_key, **ids)
+    services = app.extensions["deflect"]
+    url = card_url(
+        "https://voice.example.test/", services.settings.secret_key, now=services.clock.time(), **ids
+    )
     assert url.startswith("https://voice.example.test/card/")
     return url.removeprefix("https://voice.example.test")
 
@@ -260,7 +265,9 @@ def test_tampered_link_is_not_found(card_app: Any, web: Any, suffix: str) -> Non
 
 
 def test_link_signed_with_another_key_or_for_a_deleted_chat_is_not_found(card_app: Any, web: Any) -> None:
-    forged = card_url("", "another-secret-key-" + "y" * 32, session_id=1)
+    forged = card_url(
+        "", "another-secret-key-" + "y" * 32, now=card_app.extensions["deflect"].clock.time(), session_id=1
+    )
     gone = _path(card_app, session_id=999_999)
 
     assert web.get(forged).status_code == 404
@@ -269,43 +276,48 @@ def test_link_signed_with_another_key_or_for_a_deleted_chat_is_not_found(card_ap
     assert web.get("/card/not-a-token").status_code == 404
 
 
-def _signed_hours_ago(secret_key: str, hours: float, data: dict[str, int]) -> str:
-    class PastSigner(TimestampSigner):
+def _signed_at(secret_key: str, at: float, data: dict[str, Any]) -> str:
+    """Any data, signed as a card token at `at` (what a forger with the key could make)."""
+
+    class SignedAt(TimestampSigner):
         def get_timestamp(self) -> int:
-            return int(time.time() - hours * 3600)
+            return int(at)
 
-    return URLSafeTimedSerializer(secret_key, salt="context-card", signer=PastSigner).dumps(data)
+    return URLSafeTimedSerializer(secret_key, salt="context-card", signer=SignedAt).dumps(data)
 
 
-def test_link_older_than_card_hours_has_expired(make_app: Any) -> None:
+def test_link_older_than_card_hours_has_expired(make_app: Any, clock: ManualClock) -> None:
     app = _with_card(make_app(DEFLECT_CARD_HOURS="1"))
     session_id = _chat(app)
     key = app.extensions["deflect"].settings.secret_key
-    fresh = _signed_hours_ago(key, 0.9, {"s": session_id})
-    old = _signed_hours_ago(key, 1.1, {"s": session_id})
+    link = _path(app, session_id=session_id)
     web = app.test_client()
 
-    assert web.get(f"/card/{fresh}").status_code == 200
-    response = web.get(f"/card/{old}", headers={"Accept-Language": "ru"})
+    clock.advance(0.9 * 3600)
+    assert web.get(link).status_code == 200
+    clock.advance(0.2 * 3600)
+    response = web.get(link, headers={"Accept-Language": "ru"})
     assert response.status_code == 410
     _assert_private(response)
     assert "Ссылка устарела" in response.get_data(as_text=True)
-    assert web.get(f"/card/{old}.json").get_json() == {"error": "expired"}
+    assert web.get(f"{link}.json").get_json() == {"error": "expired"}
+    assert web.get(f"/card/{_signed_at(key, clock.time() + 600, {'s': session_id})}").status_code == 410
 
 
 def test_read_card_token_refuses_forged_and_expired_tokens() -> None:
-    key = "k" * 40
-    token = card_url("", key, session_id=5).removeprefix("/card/")
+    key, now = "k" * 40, 1_800_000_000.0
+    token = card_url("", key, now=now, session_id=5).removeprefix("/card/")
 
-    assert read_card_token(key, token, 3600) == CardRef(session_id=5)
-    assert read_card_token("other" * 8, token, 3600) is None
-    assert read_card_token(key, _signed_hours_ago(key, 2, {"s": 5}), 3600) is None
-    assert read_card_token(key, _signed_hours_ago(key, 0, {"x": 5}), 3600) is None
-    assert read_card_token(key, _signed_hours_ago(key, 0, {"s": True}), 3600) is None
-    both = card_url("", key, session_id=5, inbound_id=9).removeprefix("/card/")
-    assert read_card_token(key, both, 3600) == CardRef(session_id=5, inbound_id=9)
+    assert read_card_token(key, token, 3600, now + 3599) == CardRef(session_id=5)
+    assert read_card_token(key, token, 3600, now + 3601) is None
+    assert read_card_token("other" * 8, token, 3600, now) is None
+    assert read_card_token(key, _signed_at(key, now - 2 * 3600, {"s": 5}), 3600, now) is None
+    assert read_card_token(key, _signed_at(key, now, {"x": 5}), 3600, now) is None
+    assert read_card_token(key, _signed_at(key, now, {"s": True}), 3600, now) is None
+    both = card_url("", key, now=now, session_id=5, inbound_id=9).removeprefix("/card/")
+    assert read_card_token(key, both, 3600, now) == CardRef(session_id=5, inbound_id=9)
     with pytest.raises(ValueError):
-        card_url("", key)
+        card_url("", key, now=now)
 
 
 @pytest.mark.parametrize("suffix", ["", ".json"])

@@ -4,7 +4,7 @@ platform receives the call's story, the customer is acknowledged once, and nothi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -91,7 +91,7 @@ def test_prefilled_whatsapp_message_reaches_the_desk_with_the_call_story(
         delivery.headers["X-Timestamp"],
         delivery.body,
         delivery.headers["X-Signature"],
-        now=datetime.now(UTC).timestamp(),
+        now=_now(desk_app).timestamp(),
     )
     body = delivery.json()
     assert body["match"] == "reference" and body["flagged"] is None
@@ -150,7 +150,9 @@ def test_reference_from_another_number_is_matched_but_flagged(desk_app: Any, rec
 def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receiver: Receiver) -> None:
     chat = open_chat_session(desk_app)
     with desk_app.extensions["deflect"].database.session() as session:
-        session.get(ChatSession, chat.id).expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        session.get(ChatSession, chat.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
+            minutes=1
+        )
     reply = whatsapp(desk_app.test_client(), f"номер {chat.reference}")
     assert "Оператор ответит здесь" in reply
     unknown = whatsapp(
@@ -211,7 +213,9 @@ def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) 
 
     live, old = open_chat_session(desk_app), open_chat_session(desk_app, number="+79031112233", call="2")
     with desk_app.extensions["deflect"].database.session() as session:
-        session.get(ChatSession, old.id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.get(ChatSession, old.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
+            seconds=1
+        )
     with desk_app.app_context():
         assert expire_sessions() == 1
         assert expire_sessions() == 0
@@ -252,3 +256,7 @@ def test_messages_and_statuses_during_a_database_outage_are_parked_then_replayed
     assert receiver.received[0].json()["story"]["reference"] == chat.reference
     with services.database.session() as session:
         assert session.get(SmsOutbox, outbox_id).status == "delivered"
+
+
+def _now(app: Any) -> datetime:
+    return app.extensions["deflect"].clock.now()  # type: ignore[no-any-return]

@@ -4,7 +4,7 @@ and never shows personal data or a 500, whatever the token or the database does.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -59,7 +59,7 @@ def _session(
             context={},
             channels=channels,
             consent_id=1,
-            now=created or datetime.now(UTC),
+            now=created or app.extensions["deflect"].clock.now(),
             lifetime=lifetime,
         )
         if state:
@@ -87,7 +87,7 @@ def _assert_private(response: Any) -> None:
 
 def test_one_channel_redirects_to_whatsapp_with_the_reference_prefilled(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["whatsapp"])
-    before = datetime.now(UTC)
+    before = links_app.extensions["deflect"].clock.now()
 
     response = web.get(f"/l/{row.link_token}")
 
@@ -204,7 +204,10 @@ def test_channel_not_offered_is_not_found(links_app: Any, web: Any, channel: str
 @pytest.mark.parametrize("path", ["", "/whatsapp"])
 def test_expired_link_says_so_without_personal_data(links_app: Any, web: Any, path: str) -> None:
     row = _session(
-        links_app, ["whatsapp"], created=datetime.now(UTC) - timedelta(days=2), lifetime=timedelta(hours=1)
+        links_app,
+        ["whatsapp"],
+        created=links_app.extensions["deflect"].clock.now() - timedelta(days=2),
+        lifetime=timedelta(hours=1),
     )
 
     response = web.get(f"/l/{row.link_token}{path}")

@@ -16,17 +16,6 @@ ACCOUNT_SID = "AC" + "1" * 32
 PUBLIC_BASE = "https://voice.example.test"
 
 
-@dataclass
-class Clock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params)
 

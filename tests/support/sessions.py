@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -58,7 +58,7 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
             sms_template="whatsapp_link",
         ),
         setup,
-        datetime.now(UTC),
+        services.clock.now(),
     )
     with services.database.session() as session:
         row = session.scalars(select(ChatSession).where(ChatSession.call_sid == call_sid)).one()

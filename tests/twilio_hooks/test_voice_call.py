@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.clock import ManualClock
 from gateway.store.models import Call as CallRow
 from gateway.store.models import CallEvent
-from tests.support.calls import Call, Clock, TwiML
+from tests.support.calls import Call, TwiML
 
 WAIT_VERBS = {"Play", "Say", "Pause", "Gather", "Redirect", "Leave", "Hangup"}
 
@@ -39,7 +40,7 @@ def _events(app: Any, call_sid: str) -> list[str]:
 
 
 def test_caller_goes_from_menu_to_queue_and_hears_the_offer_on_time(
-    app: Any, call: Call, clock: Clock
+    app: Any, call: Call, clock: ManualClock
 ) -> None:
     _enqueued(call)
     clock.advance(10)
@@ -72,7 +73,9 @@ def test_offer_comes_early_when_the_caller_is_far_back(call: Call) -> None:
     assert call.wait().all("Gather")  # position 3 reaches min_position before 45 s
 
 
-def test_declined_offer_keeps_the_caller_in_queue_without_asking_again(call: Call, clock: Clock) -> None:
+def test_declined_offer_keeps_the_caller_in_queue_without_asking_again(
+    call: Call, clock: ManualClock
+) -> None:
     _enqueued(call)
     clock.advance(50)
     declined = call.press(call.wait(), "2")
@@ -84,7 +87,9 @@ def test_declined_offer_keeps_the_caller_in_queue_without_asking_again(call: Cal
     assert later.verbs()[-1] == "Play"
 
 
-def test_no_answer_to_the_offer_keeps_the_place_and_offers_once_more_later(call: Call, clock: Clock) -> None:
+def test_no_answer_to_the_offer_keeps_the_place_and_offers_once_more_later(
+    call: Call, clock: ManualClock
+) -> None:
     _enqueued(call)
     clock.advance(50)
     offered = call.wait()
@@ -107,7 +112,7 @@ def test_menu_without_input_retries_then_takes_the_no_input_path(call: Call) -> 
     assert last.find("Enqueue").text == "bank-other"
 
 
-def test_out_of_hours_callers_get_the_closed_menu(call: Call, clock: Clock) -> None:
+def test_out_of_hours_callers_get_the_closed_menu(call: Call, clock: ManualClock) -> None:
     clock.advance(5 * 86400)  # Sunday
     closed = call.incoming()
     assert "операторы не работают" in closed.said()
@@ -115,7 +120,7 @@ def test_out_of_hours_callers_get_the_closed_menu(call: Call, clock: Clock) -> N
     assert goodbye.verbs()[-1] == "Hangup"
 
 
-def test_the_english_line_is_the_default_flow(client: Any, clock: Clock) -> None:
+def test_the_english_line_is_the_default_flow(client: Any, clock: ManualClock) -> None:
     call = Call(client, caller="+14155550199", called="+15550000000")
     greeting = call.incoming()
     assert greeting.find("Say").attrib["language"] == "en-US"

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from gateway.clock import ManualClock
 from gateway.store.models import CallEvent
-from tests.support.calls import Call, Clock, sign
+from tests.support.calls import Call, sign
 from tests.support.servers import RedisServer
 
 QUEUE_RESULTS = (
@@ -99,7 +100,7 @@ def test_signature_is_checked_against_the_url_forwarded_by_a_trusted_proxy(make_
     ],
 )
 def test_withheld_or_malformed_caller_ids_mean_no_usable_number(
-    app: Any, call: Call, clock: Clock, withheld: str
+    app: Any, call: Call, clock: ManualClock, withheld: str
 ) -> None:
     call.caller = withheld
     _queued(call)
@@ -113,11 +114,10 @@ def test_withheld_or_malformed_caller_ids_mean_no_usable_number(
 
 
 def test_stopped_redis_still_answers_valid_twiml_that_queues_the_caller(
-    make_app: Any, tmp_path: Path, clock: Clock
+    make_app: Any, tmp_path: Path, clock: ManualClock
 ) -> None:
     server = RedisServer(tmp_path / "redis").start()
     app = make_app(REDIS_URL=server.url)
-    app.extensions["deflect"].extra["voice"].clock = clock
     call = Call(app.test_client())
     _queued(call)
     server.stop()
@@ -140,12 +140,11 @@ def test_stopped_redis_still_answers_valid_twiml_that_queues_the_caller(
 
 
 def test_stopped_database_does_not_reach_the_caller_and_loses_no_event(
-    make_app: Any, clock: Clock, base_config: dict[str, Any]
+    make_app: Any, clock: ManualClock, base_config: dict[str, Any]
 ) -> None:
     from gateway.jobs import flush_events
 
     app = make_app()
-    app.extensions["deflect"].extra["voice"].clock = clock
     call = Call(app.test_client())
     greeting = call.incoming()
     services = app.extensions["deflect"]
@@ -182,7 +181,7 @@ def test_unknown_step_in_a_signed_url_falls_back_to_the_queue(call: Call) -> Non
 
 
 def test_database_down_when_the_offer_is_due_keeps_the_full_hold_experience(
-    app: Any, call: Call, clock: Clock
+    app: Any, call: Call, clock: ManualClock
 ) -> None:
     from sqlalchemy import create_engine
 

@@ -21,10 +21,10 @@ from gateway.calls.queue_stats import QueueStatsStore
 from gateway.clock import Clock
 from gateway.deflection.dialogue import DeflectionUrls
 from gateway.flows import engine
-from gateway.flows.model import BranchStep, Flow
+from gateway.flows.model import BranchStep, Flow, Offer
 from gateway.flows.registry import FlowRegistry
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, Outcome
+from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome
 from gateway.flows.wait import offer_due, wait_experience
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
@@ -44,6 +44,8 @@ class Deflection(Protocol):
     """The hand-over point: what happens once a queued caller accepts the offer."""
 
     def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None: ...
+
+    def offer_channels(self, flow: Flow, offer: Offer) -> OfferChannels: ...
 
     def accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome: ...
 
@@ -160,7 +162,9 @@ class VoiceService:
             and offer_due(offer, state, replace(ctx, offer_allowed=True))
         ):
             if self._may_offer(flow, state, now, refused):
-                ctx = replace(ctx, offer_allowed=True)
+                ctx = replace(
+                    ctx, offer_allowed=True, offer_channels=self.deflection.offer_channels(flow, offer)
+                )
         outcome = engine.wait_loop(flow, state, ctx, urls)
         queue = outcome.state.queue
         stats = None

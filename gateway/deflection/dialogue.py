@@ -36,10 +36,10 @@ from gateway.deflection.outbox import (
     outbox_id_for,
     status_of,
 )
-from gateway.deflection.prompts import VoiceTexts, spoken_digits, spoken_ending, texts_for
-from gateway.flows.model import Flow
+from gateway.deflection.prompts import VoiceTexts, said_channels, spoken_digits, spoken_ending, texts_for
+from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome, Urls
 from gateway.flows.wait import wait_experience
 from gateway.phone import PhoneNumber, parse_number
 
@@ -100,6 +100,11 @@ class DeflectionDesk:
         opted_out = bool(number) and self.guards.opted_out(number.e164)  # type: ignore[union-attr]
         recent = bool(number) and self.guards.texted_recently(number.e164, now)  # type: ignore[union-attr]
         return caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+
+    def offer_channels(self, flow: Flow, offer: Offer) -> OfferChannels:
+        """The flow's channels that are configured, as the flow's voice says them."""
+        ids = self.setup.accounts.available(list(offer.channels))
+        return OfferChannels(tuple(ids), said_channels(ids, flow.locale))
 
     def in_progress(self, state: CallState) -> bool:
         return state.deflection.get("stage") == "sending"
@@ -172,7 +177,7 @@ class DeflectionDesk:
         *,
         keyed: bool,
     ) -> Outcome:
-        channel = texts.channel_names.get(state.deflection["channels"][0], "WhatsApp")
+        channel = said_channels(self.setup.accounts.available(state.deflection["channels"]), flow.locale)
         prompt = (
             texts.consent_keyed.format(channel=channel)
             if keyed
@@ -264,7 +269,8 @@ class DeflectionDesk:
                 "choices": state.choices,
                 "queue": state.queue,
                 "waited_seconds": waited,
-                "position": ctx.queue_position,
+                # Twilio sends QueuePosition to the waitUrl only: the place the wait loop last saw.
+                "position": ctx.queue_position or state.queue_position,
                 "keyed_number": state.deflection.get("keyed", False),
             },
             channels=channels,

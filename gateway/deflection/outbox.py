@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.channels import written_names
 from gateway.clock import Clock
 from gateway.deflection.consent import ConsentGiven, is_opted_out, record_consent
 from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
@@ -125,6 +126,7 @@ def _write_acceptance(session: Session, acceptance: Acceptance, setup: MessageSe
         brand=setup.brand,
         queue=acceptance.queue or "",
         minutes_waited=acceptance.context.get("waited_seconds", 0) // 60,
+        channels=written_names(acceptance.channels),
     )
     row = SmsOutbox(
         offer_key=acceptance.offer_key,

@@ -10,6 +10,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from gateway.channels import WRITTEN_NAMES, either
+
 
 @dataclass(frozen=True)
 class VoiceTexts:
@@ -105,6 +107,12 @@ TEXTS: dict[str, VoiceTexts] = {
         channel_names={"whatsapp": "WhatsApp", "telegram": "Telegram", "viber": "Viber"},
     ),
 }
+
+
+def said_channels(channels: list[str], locale: str) -> str:
+    """The channels as the locale's voice says them, as one choice ("WhatsApp или Телеграм")."""
+    names = texts_for(locale).channel_names
+    return either([names.get(c) or WRITTEN_NAMES.get(c, c) for c in channels], locale)
 
 
 def language_of(text: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.channels import WRITTEN_NAMES
 from gateway.flows import schedule
 from gateway.flows.fields import (
     E164,
@@ -125,7 +126,9 @@ class Offer(_Model):
     )
     max_offers: int = Field(default=1, ge=1, le=10)
     repeat_every: int = Field(default=120, ge=15, description="seconds between two offers")
-    prompt: Prompt
+    prompt: Prompt = Field(
+        description="uses {channels}: the offered messengers that are configured, said as a choice"
+    )
     accept_digit: Digit = "1"
     timeout: int = Field(default=5, ge=1, le=30, description="seconds to wait for the key")
     channels: list[Channel] = Field(
@@ -137,6 +140,14 @@ class Offer(_Model):
     def _unique_channels(self) -> Offer:
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("a channel is listed twice")
+        check_placeholders(self.prompt, {"channels"})
+        named = {c for c, name in WRITTEN_NAMES.items() if name.lower() in self.prompt.lower()}
+        if named and named != set(self.channels):
+            raise ValueError(
+                f"the prompt names {', '.join(sorted(WRITTEN_NAMES[c] for c in named))} but the offer's "
+                f"channels are {', '.join(self.channels)}: say {{channels}} instead, and the caller hears "
+                "the messengers they are really offered"
+            )
         return self
 
 

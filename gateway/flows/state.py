@@ -34,6 +34,9 @@ class CallState:
     last_offer_at: float | None = None
     last_announce_at: float | None = None
     offer_declined: bool = False
+    # The last place in the queue Twilio told us (it sends QueuePosition only to the waitUrl, not to
+    # the Gathers of the offer and consent inside the queue).
+    queue_position: int | None = None
     # The deflection layer's own state (stage of the consent dialogue, number, outbox id...).
     deflection: dict[str, Any] = field(default_factory=dict)
 
@@ -102,6 +105,15 @@ class QueueStats:
 
 
 @dataclass(frozen=True)
+class OfferChannels:
+    """The messengers this caller can really be offered (the flow's, that are configured), and how
+    the flow's language says them ("WhatsApp или Телеграм"): the offer prompt's {channels}."""
+
+    ids: tuple[str, ...]
+    said: str
+
+
+@dataclass(frozen=True)
 class Context:
     """What the web layer knows at this request: the clock, hours, queue figures, eligibility."""
 
@@ -111,6 +123,7 @@ class Context:
     queue_size: int | None = None
     avg_wait_seconds: int | None = None
     offer_allowed: bool = False
+    offer_channels: OfferChannels | None = None  # set with offer_allowed
     queues: Mapping[str, QueueStats] = field(default_factory=dict)
 
     def stats(self, queue: str | None) -> QueueStats:

@@ -12,8 +12,9 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from gateway.channels import either, written_names
 from gateway.flows.model import EnqueueStep, Flow, Offer, WaitExperience
-from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome, Urls
 from gateway.flows.twiml import play_hold, say
 
 
@@ -63,6 +64,8 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
     wait = wait_experience(flow, state)
     if state.enqueued_at is None:
         state.enqueued_at = ctx.now
+    if ctx.queue_position is not None:
+        state.queue_position = ctx.queue_position
     waited = round(state.seconds_in_queue(ctx.now))
     texts = _announcement(wait, state, ctx)
     for text in texts.values():
@@ -85,7 +88,8 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
         gather = response.gather(
             input="dtmf", num_digits=1, action=urls.offer(), method="POST", timeout=offer.timeout
         )
-        say(gather, flow, offer.prompt)
+        channels = offered_channels(flow, offer, ctx)
+        say(gather, flow, offer.prompt.format(channels=channels.said))
         state.offers_made += 1
         state.last_offer_at = ctx.now
         events.append(
@@ -96,13 +100,21 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
                     "number": state.offers_made,
                     "waited_seconds": waited,
                     "position": ctx.queue_position,
-                    "channels": list(offer.channels),
+                    "channels": list(channels.ids),
                 },
             )
         )
     # Without a key the Gather falls through to the music; the next pass decides again.
     play_hold(response, wait.hold_music or flow.hold_music)
     return Outcome(response, state, events)
+
+
+def offered_channels(flow: Flow, offer: Offer, ctx: Context) -> OfferChannels:
+    """What the offer names: the deflection layer's answer (the configured channels, said in the
+    flow's voice), else the flow's own list with the channels' written names."""
+    if ctx.offer_channels is not None:
+        return ctx.offer_channels
+    return OfferChannels(tuple(offer.channels), either(written_names(offer.channels), flow.locale))
 
 
 def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, digits: str | None) -> Outcome:
@@ -116,7 +128,7 @@ def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, d
         "digit": digit or None,
         "number": state.offers_made,
         "waited_seconds": round(state.seconds_in_queue(ctx.now)),
-        "position": ctx.queue_position,
+        "position": ctx.queue_position or state.queue_position,
     }
     if offer is not None and digit == offer.accept_digit:
         data |= {"channels": list(offer.channels), "sms_template": offer.sms_template}

@@ -20,10 +20,13 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from gateway.channels import either
 from gateway.messaging.segments import SegmentInfo, count_segments
 
 REQUIRED_VARIABLES: Final = frozenset({"link", "reference", "brand", "queue"})
-OPTIONAL_VARIABLES: Final[Mapping[str, object]] = {"minutes_waited": None}
+# `channels`: the written names of the messengers the link leads to (one: it opens that chat at once;
+# several: a page with a button each), so a text can say "choose" only when there is a choice.
+OPTIONAL_VARIABLES: Final[Mapping[str, object]] = {"minutes_waited": None, "channels": ()}
 VARIABLES: Final = REQUIRED_VARIABLES | frozenset(OPTIONAL_VARIABLES)
 
 # What each shipped template should mention; a template may leave these out, `check_templates`
@@ -42,7 +45,19 @@ SAMPLE_VALUES: Final[Mapping[str, object]] = {
     "brand": "Example Bank",
     "queue": "cards",
     "minutes_waited": 12,
+    "channels": ["WhatsApp", "Telegram", "Viber"],
 }
+# A text that names the channels is also costed with just one (its other branch may be the longer).
+SINGLE_CHANNEL_SAMPLE: Final[Mapping[str, object]] = {"channels": ["WhatsApp"]}
+
+# Functions a text may call: `either(channels)` joins names as one choice in the text's own language
+# ("WhatsApp или Telegram", "WhatsApp, Telegram, or Viber").
+FUNCTIONS: Final = frozenset({"either"})
+
+
+def _functions(locale: str) -> dict[str, object]:
+    return {"either": lambda names: either(list(names), locale)}
+
 
 TEMPLATE_SUFFIX: Final = ".txt"
 _LOCALE: Final = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2}|-[0-9]{3})?")
@@ -229,15 +244,22 @@ def _compile(
     text = unicodedata.normalize("NFC", text)
     try:
         variables = frozenset(meta.find_undeclared_variables(env.parse(text)))
-        template = env.from_string(text)
+        template = env.from_string(text, globals=_functions(locale))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}", source=source) from exc
-    unknown = sorted(variables - VARIABLES)
+    unknown = sorted(variables - VARIABLES - FUNCTIONS)
     if unknown:
         raise TemplateError(
             f"unknown variable {unknown[0]!r} (known: {_known()})", source=source, variable=unknown[0]
         )
-    sample = _render(template, variables, source, {**SAMPLE_VALUES, **(sample_values or {})})
+    variables -= FUNCTIONS
+    samples = [{**SAMPLE_VALUES, **(sample_values or {})}]
+    if "channels" in variables:
+        samples.append({**samples[0], **SINGLE_CHANNEL_SAMPLE})
+    sample = max(
+        (_render(template, variables, source, values) for values in samples),
+        key=lambda rendered: (rendered.segments.segments, rendered.segments.units),
+    )
     if not sample.body:
         raise TemplateError("renders to an empty message", source=source)
     return CompiledTemplate(locale, name, source, text, variables, sample, template)

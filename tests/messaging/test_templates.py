@@ -201,3 +201,30 @@ def test_files_other_than_txt_are_ignored(tmp_path: Path) -> None:
     write(tmp_path, "en-US/x.txt", "{{ brand }}")
     write(tmp_path, "en-US/x.txt.orig", "{{ nope }}")
     assert len(TemplateSet.load(tmp_path)) == 1
+
+
+def test_channels_are_joined_as_one_choice_in_the_texts_own_language(tmp_path: Path) -> None:
+    text = "{{ brand }}: {{ either(channels) }} {{ reference }} {{ link }}"
+    write(tmp_path, "ru-RU/pick.txt", text)
+    write(tmp_path, "en-US/pick.txt", text)
+    write(tmp_path, "kk-KZ/pick.txt", text)
+    templates = TemplateSet.load(tmp_path)
+    values = {**SAMPLE_VALUES, "channels": ["WhatsApp", "Telegram"]}
+
+    assert "WhatsApp или Telegram" in templates.render("ru-RU", "pick", **values).body
+    assert "WhatsApp or Telegram" in templates.render("en-US", "pick", **values).body
+    assert "WhatsApp не Telegram" in templates.render("kk-KZ", "pick", **values).body  # data, not code
+
+
+def test_a_text_naming_channels_is_costed_with_its_longer_branch(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "ru-RU/pick.txt",
+        "{% if channels|length > 1 %}{{ either(channels) }}{% else %}"
+        + "длинный текст для одного канала " * 4
+        + "{% endif %} {{ reference }} {{ link }} {{ brand }}",
+    )
+    [report] = check_templates(tmp_path, max_segments=2)
+
+    assert report.sample is not None and "длинный текст" in report.sample.body
+    assert any("3 segments" in warning for warning in report.warnings)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from gateway.logs import configure_logging
 from gateway.store.db import Database
-from gateway.store.models import InboundMessage
+from gateway.store.models import InboundMessage, OptOut
 
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -41,3 +44,30 @@ def test_a_database_error_does_not_quote_the_number_name_or_body_it_was_given(da
             session.query(InboundMessage).delete()
         database.dispose()
 
+
+def test_a_logged_database_error_holds_no_number_even_where_the_database_quotes_it(
+    database_url: str,
+) -> None:
+    """PostgreSQL repeats the refused key in its error ("DETAIL:  Key (number)=(+7916...) already
+    exists."), whatever SQLAlchemy hides; SQLite names the column only."""
+    database = Database(database_url)
+    configure_logging("json", "info", production=True)
+    [handler] = [h for h in logging.getLogger().handlers if h.get_name() == "deflect"]
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        with database.session() as session:
+            session.add(OptOut(number="+79161234567", at=AT, channel="sms"))
+        try:
+            with database.session() as session:
+                session.add(OptOut(number="+79161234567", at=AT, channel="whatsapp"))
+        except IntegrityError:
+            logging.getLogger("gateway.test").exception("opt-out not recorded")
+    finally:
+        configure_logging("text", "info", production=False)
+        with database.session() as session:
+            session.query(OptOut).delete()
+        database.dispose()
+    output = stream.getvalue()
+    assert "opt-out not recorded" in output and "IntegrityError" in output
+    assert "9161234567" not in output

@@ -1,4 +1,5 @@
-"""`deflect handoff dead-letters [--replay ID | --replay-all]`: hand-offs that kept failing."""
+"""`deflect handoff dead-letters [--replay ID | --replay-all]`: hand-offs that kept failing; `deflect
+handoff card ID`: a hand-off's context card link (not in the log: it is a bearer link)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,19 @@ def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool) -> None:
             raise click.ClickException(f"hand-off {handoff_id} is not a dead letter")
         enqueue_handoff(svc.queue, handoff_id, replay=int(now.timestamp()))
         click.echo(f"hand-off {handoff_id} queued again")
+
+
+@handoff.command("card")
+@click.argument("handoff_id", type=int)
+def card_command(handoff_id: int) -> None:
+    """Print a hand-off's context card link (a bearer link: it is never written to the log)."""
+    from gateway.cli import _app
+    from gateway.store.models import Handoff
+
+    svc = _app().extensions["deflect"]
+    with svc.database.session() as session:
+        row = session.get(Handoff, handoff_id)
+        link = (row.payload or {}).get("context_card_url") if row is not None else None
+    if not link:
+        raise click.ClickException(f"hand-off {handoff_id} has no context card")
+    click.echo(link)

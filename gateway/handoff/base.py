@@ -75,11 +75,13 @@ class Delivered:
 
 
 class HandoffError(Exception):
-    """The platform did not take the chat. `permanent` says whether retrying could help."""
+    """The platform did not take the chat. `permanent` says whether retrying could help; `detail` is
+    what the platform answered, which may quote the chat (kept for the dead-letter list, never logged)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, detail: str | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.detail = detail
 
 
 class HandoffAdapter(Protocol):

@@ -51,12 +51,18 @@ class HandoffRouter:
 
 
 class CardOnlyAdapter:
-    """No desk integration: the context card link is the hand-off (agents open it from the chat)."""
+    """No desk integration: the context card link is the hand-off. The link is a bearer key to the call's
+    story, so it is not logged: `deflect handoff card <id>` prints it for the agent."""
 
     name = "card"
 
     def deliver(self, payload: HandoffPayload) -> Delivered:
-        log.info("chat %s ready for an agent: %s", payload.message_id, payload.context_card_url)
+        log.info(
+            "chat %s ready for an agent: hand-off %d (its card: deflect handoff card %d)",
+            payload.message_id,
+            payload.handoff_id,
+            payload.handoff_id,
+        )
         return Delivered()
 
 
@@ -140,7 +146,10 @@ def deliver(
         delivered = adapter.deliver(payload_from_json(payload))
     except HandoffError as exc:
         dead = exc.permanent or attempt >= MAX_ATTEMPTS
-        _finish(database, handoff_id, "dead" if dead else "pending", now, error=str(exc))
+        # The platform's own answer (`detail`) may quote the chat back: the dead-letter list keeps it,
+        # the log and the job's exception do not.
+        error = f"{exc}: {exc.detail}" if exc.detail else str(exc)
+        _finish(database, handoff_id, "dead" if dead else "pending", now, error=error)
         if dead:
             log.error("hand-off %d (%s) is a dead letter: %s", handoff_id, adapter_name, exc)
             return "dead"

@@ -149,10 +149,10 @@ class WebhookAdapter:
             external_id = _response_id(response)
             log.info("hand-off %d delivered to webhook (id %s)", payload.handoff_id, external_id)
             return Delivered(external_id=external_id)
-        detail = f"webhook answered {status}{_snippet(response)}"
+        message, detail = f"webhook answered {status}", _snippet(response) or None
         if status >= 500 or status in TRANSIENT_STATUSES:
-            raise HandoffError(detail)
-        raise HandoffError(detail, permanent=True)
+            raise HandoffError(message, detail=detail)
+        raise HandoffError(message, permanent=True, detail=detail)
 
 
 def _response_id(response: requests.Response) -> str | None:
@@ -175,7 +175,5 @@ def _snippet(response: requests.Response) -> str:
         text = response.text.strip()
     except Exception:  # an undecodable body must not hide the status
         return ""
-    if not text:
-        return ""
     text = " ".join(text.split())
-    return ": " + (text[:MAX_ERROR_SNIPPET] + "…" if len(text) > MAX_ERROR_SNIPPET else text)
+    return text[:MAX_ERROR_SNIPPET] + "…" if len(text) > MAX_ERROR_SNIPPET else text

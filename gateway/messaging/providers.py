@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import Clock
+from gateway.logs import mask_number
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class TwilioProvider:
                 f"Twilio refused the message: {exc.msg}", code=exc.code, permanent=permanent
             ) from exc
         except RequestException as exc:
-            raise SendError(f"Twilio could not be reached: {exc}", permanent=False) from exc
+            # Not str(exc): requests puts the URL into its messages, and a list's URL holds the number.
+            raise SendError(f"Twilio could not be reached: {type(exc).__name__}", permanent=False) from None
         return SentMessage(sid=message.sid, status=provider_status(message.status))
 
     def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:
@@ -101,8 +103,12 @@ class TwilioProvider:
         try:
             # Twilio has no idempotency key for Messages: look for the same text to the same number.
             recent = self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=5), limit=50)
-        except (TwilioException, RequestException) as exc:  # a 5xx on a list is a plain TwilioException
+        except TwilioException as exc:  # a 5xx on a list is a plain TwilioException
             raise SendError(f"could not ask Twilio about an earlier attempt: {exc}", permanent=False) from exc
+        except RequestException as exc:
+            raise SendError(
+                f"could not ask Twilio about an earlier attempt: {type(exc).__name__}", permanent=False
+            ) from None
         for message in recent:
             if message.body == body and message.direction in (None, "outbound-api"):
                 return SentMessage(sid=message.sid, status=provider_status(message.status))
@@ -147,7 +153,7 @@ class LocalOutboxProvider:
                         LocalOutboxMessage.idempotency_key == idempotency_key
                     )
                 ).one()
-        log.info("message stored in the local outbox", extra={"to": to, "sid": sid})
+        log.info("message stored in the local outbox", extra={"to": mask_number(to), "sid": sid})
         return SentMessage(sid=sid, status="sent")
 
     def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:

@@ -64,15 +64,18 @@ def alembic_config(url: str) -> Any:
 
 
 def _create_engine(url: str, connect_timeout: float) -> Engine:
+    # The parameters of a statement are numbers, names and message bodies: SQLAlchemy must not put them
+    # into the text of its exceptions (which reach the logs with every traceback) nor into its own logs.
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 5})
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,

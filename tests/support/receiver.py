@@ -23,6 +23,9 @@ class Received:
 class Receiver:
     status: int = 200
     received: list[Received] = field(default_factory=list)
+    # Quote fields of the request back in an error answer, as validation errors of many web frameworks
+    # do (FastAPI's 422 carries each refused field's "input").
+    echo_errors: bool = False
 
     def __post_init__(self) -> None:
         receiver = self
@@ -32,6 +35,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.received.append(Received(dict(self.headers.items()), body))
                 payload = json.dumps({"id": f"ticket-{len(receiver.received)}"}).encode()
+                if receiver.echo_errors and receiver.status >= 400:
+                    sent = json.loads(body or b"{}")
+                    answer = {
+                        "detail": [
+                            {"loc": ["body", name], "msg": "not accepted", "input": sent.get(name)}
+                            for name in ("first_message", "context_card_url", "customer_address")
+                        ]
+                    }
+                    payload = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -1,5 +1,6 @@
-"""Which call does this chat belong to? The reference in the text first (tolerant of case, spaces and
-the customer editing the rest), then the sender's number against live sessions."""
+"""Which call does this chat belong to? The one reference where our texts put it (tolerant of case,
+spaces and the customer editing the rest: `find_reference`), then the sender's number against live
+sessions. A message is looked up for one reference at most, never for every reference-shaped word."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.deflection.reference import find_references
+from gateway.deflection.reference import find_reference
 from gateway.deflection.sessions import LIVE_STATES, is_live
 from gateway.store.models import ChatSession, InboundMessage
 
@@ -25,13 +26,11 @@ def match_chat(session: Session, text: str, number: str | None, now: datetime, s
     """`number` is the sender's E.164 (None for Telegram, Viber...); `sender` the channel address, which
     ties a follow-up without the reference to the call its first message found."""
     expired: ChatSession | None = None
-    for reference in find_references(text):
-        row = session.scalar(select(ChatSession).where(ChatSession.reference == reference))
-        if row is None:
-            continue
-        if not is_live(row, now):
-            expired = expired or row
-            continue
+    reference = find_reference(text)
+    row = session.scalar(select(ChatSession).where(ChatSession.reference == reference)) if reference else None
+    if row is not None and not is_live(row, now):
+        expired, row = row, None
+    if row is not None:
         # A reference typed from another phone is still this call's chat, but the agent should know.
         flagged = "reference_from_other_number" if number is not None and number != row.number else None
         return Match(row, "reference", flagged)

@@ -24,8 +24,9 @@ _TELEGRAM_PAYLOAD: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TELEGRAM_BOT: Final = re.compile(r"[a-z][a-z0-9_]{1,28}bot", re.IGNORECASE)
 _VIBER_CHAT_URI: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
-# The reference always comes last, after a label and a space, so `normalize_reference` (and a human
-# reading the chat) finds it at once. Keys are language subtags; unknown languages get English.
+# The reference always comes last, right after a label and a space: `find_reference` reads a reference
+# only after one of `REFERENCE_LABELS` (or alone), and a human reading the chat finds it at once. Keys
+# are language subtags; unknown languages get English.
 # The second text is the brand fragment, left out when there is no brand.
 PREFILLED_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "ru": ("Здравствуйте! Продолжаю обращение по звонку{brand}, номер {reference}", " в {brand}"),

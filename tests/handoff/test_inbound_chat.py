@@ -126,7 +126,7 @@ def test_duplicate_message_sid_does_nothing_twice(desk_app: Any, receiver: Recei
 def test_edited_text_with_the_reference_still_matches(desk_app: Any) -> None:
     chat = open_chat_session(desk_app)
     spaced = f"{chat.reference[:3].lower()} {chat.reference[3:].lower()}"
-    whatsapp(desk_app.test_client(), f"добрый день, у меня вопрос по карте. Код {spaced}, спасибо")
+    whatsapp(desk_app.test_client(), f"добрый день, у меня вопрос по карте. Номер: {spaced}, спасибо")
     [row] = _inbound(desk_app)
     assert (row.session_id, row.match) == (chat.id, "reference")
 

@@ -138,13 +138,26 @@ def test_number_alone_matches_a_live_session(desk_app: Any) -> None:
     assert (row.session_id, row.match) == (chat.id, "number")
 
 
-def test_reference_from_another_number_is_matched_but_flagged(desk_app: Any, receiver: Receiver) -> None:
+def test_reference_from_another_number_is_handed_off_apart_and_flagged(
+    desk_app: Any, receiver: Receiver
+) -> None:
+    # It used to take the call's session (flagged): a guessed reference gave a stranger the caller's
+    # story. Now it is a chat of its own, and the session waits for the caller's number.
     chat = open_chat_session(desk_app)
-    whatsapp(desk_app.test_client(), f"Это жена, номер обращения {chat.reference}", sender="+79031112233")
+    reply = whatsapp(
+        desk_app.test_client(), f"Это жена, номер обращения {chat.reference}", sender="+79031112233"
+    )
     run_jobs(desk_app)
     [row] = _inbound(desk_app)
-    assert (row.session_id, row.match, row.flagged) == (chat.id, "reference", "reference_from_other_number")
-    assert receiver.received[0].json()["flagged"] == "reference_from_other_number"
+    assert (row.session_id, row.match, row.flagged) == (None, "unmatched", "reference_from_other_number")
+    assert chat.reference not in reply and "Оператор ответит здесь" in reply
+    [delivery] = receiver.received
+    assert delivery.json()["flagged"] == "reference_from_other_number"
+    assert delivery.json()["story"]["reference"] is None and delivery.json()["session_id"] is None
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, chat.id).state == "created"
+        kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == chat.call_sid)))
+    assert "chat.reference_quoted" in kinds  # the call keeps a trace of it
 
 
 def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receiver: Receiver) -> None:

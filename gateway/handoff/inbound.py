@@ -4,7 +4,9 @@ with the call's story.
 
 Idempotent on the channel's message id (Twilio and Telegram retry webhooks): a repeat is recognised by
 a unique constraint, not by hope. The first message of a chat hands it off; later ones only count.
-The acknowledgement names the reference only to the caller's own number.
+The acknowledgement names the reference only to the caller's own number. A WhatsApp or SMS message
+without a sender number is refused: stored, but neither matched nor handed off (no agent platform
+could answer it).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ UNMATCHED_REPLY = {
 }
 # An unmatched sender is handed off once a day, not once per message.
 UNMATCHED_HANDOFF_EVERY = timedelta(hours=24)
+# Channels whose sender is a phone number (Twilio's From); without one a chat cannot be answered.
+NUMBER_CHANNELS = frozenset({"whatsapp", "sms"})
+NO_SENDER_NUMBER = "no_sender_number"
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,15 @@ class InboundResult:
     reply: str | None
     session_id: int | None
     match: str
+    refused: str | None = None  # why the message was stored but not taken (e.g. no_sender_number)
 
 
 def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
     """Store, match, acknowledge and queue the hand-off of one inbound chat message."""
     number = parse_number(chat.sender)
     e164 = number.e164 if number else None
+    if e164 is None and chat.channel in NUMBER_CHANNELS:
+        return _refuse(svc, chat, NO_SENDER_NUMBER, now)
     if e164 is not None and opt_out.is_stop(chat.body):
         return _stop(svc, chat, e164, now)
     router: HandoffRouter = svc.extra["handoff_router"]
@@ -199,6 +207,19 @@ def _stop(svc: Any, chat: InboundChat, number: str, now: datetime) -> InboundRes
         return InboundResult(True, None, None, "duplicate")
     opt_out.opt_out(svc.database, number, chat.channel, now, chat.body)
     return InboundResult(False, opt_out.acknowledgement(chat.body), None, "stop")
+
+
+def _refuse(svc: Any, chat: InboundChat, reason: str, now: datetime) -> InboundResult:
+    """Kept for the record, neither matched nor handed off (and no reply: there is nobody to send it to)."""
+    if not _store_alone(svc, chat, "refused", reason, now):
+        return InboundResult(True, None, None, "duplicate")
+    log.warning("inbound %s message %s refused: %s", chat.channel, chat.message_id, reason)
+    CallLog(svc.database, svc.redis).record(
+        chat.message_id[:34],
+        [Event("chat.refused", {"channel": chat.channel, "reason": reason})],
+        now.timestamp(),
+    )
+    return InboundResult(False, None, None, "refused", refused=reason)
 
 
 def _store_alone(svc: Any, chat: InboundChat, match: str, flagged: str | None, now: datetime) -> bool:

@@ -178,6 +178,44 @@ def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receive
     assert all(d.json()["context_card_url"] for d in receiver.received)
 
 
+@pytest.mark.parametrize("sender", ["", "   ", "whatsapp:", "whatsapp:+"])
+def test_message_without_a_sender_number_is_refused_and_kept_for_the_record(
+    desk_app: Any, receiver: Receiver, sender: str
+) -> None:
+    chat = open_chat_session(desk_app)
+    params = {
+        "MessageSid": "SM" + "e" * 32,
+        "From": sender,
+        "To": "+77001234567",
+        "Body": f"номер {chat.reference}",
+    }
+    path = "/twilio/messaging/inbound"
+
+    response = desk_app.test_client().post(
+        path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)}
+    )
+
+    assert response.status_code == 400  # Twilio's debugger shows why
+    assert response.get_data(as_text=True) == "message refused: no_sender_number\n"
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match, row.flagged, row.body) == (
+        None,
+        "refused",
+        "no_sender_number",
+        params["Body"],
+    )
+    run_jobs(desk_app)
+    assert (
+        _handoffs(desk_app) == [] and receiver.received == []
+    )  # no hand-off, so no API call without an address
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, chat.id).state == "created"
+        kinds = list(
+            session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == params["MessageSid"]))
+        )
+    assert kinds == ["chat.refused"]
+
+
 def test_receiver_down_is_retried_then_dead_lettered_then_replayed(
     desk_app: Any, receiver: Receiver, cli_env: None, monkeypatch: Any
 ) -> None:

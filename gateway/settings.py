@@ -281,6 +281,18 @@ SPECS: tuple[Spec, ...] = (
     Spec("DEFLECT_HANDOFF_WEBHOOK_SECRET", _text, None, "HMAC-SHA256 key for X-Signature", secret=True),
     Spec("DEFLECT_CARD_HOURS", _int(1, 720), "72", "how long a context-card link stays valid"),
     Spec(
+        "DEFLECT_CHAT_LOOKUP_LIMIT",
+        _int(1, 1000),
+        "5",
+        "failed reference or link lookups one chat sender may make per window; then it is not matched",
+    ),
+    Spec(
+        "DEFLECT_CHAT_LOOKUP_WINDOW_MINUTES",
+        _int(1, 1440),
+        "60",
+        "the window of DEFLECT_CHAT_LOOKUP_LIMIT (a sender over it is matched again in the next one)",
+    ),
+    Spec(
         "DEFLECT_TELEGRAM_BOT_TOKEN",
         _text,
         None,
@@ -398,6 +410,8 @@ class Settings:
     deflect_handoff_webhook_url: str | None
     deflect_handoff_webhook_secret: str | None
     deflect_card_hours: int
+    deflect_chat_lookup_limit: int
+    deflect_chat_lookup_window_minutes: int
     deflect_telegram_bot_token: str | None
     deflect_telegram_secret: str | None
     deflect_telegram_api_base_url: str

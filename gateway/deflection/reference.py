@@ -4,9 +4,15 @@ A reference is 6 characters from an alphabet with no look-alikes (no 0/O/D/Q, 1/
 6/G, 8/B, U/V), always mixing letters and digits so it never reads as a word or a number. H and R
 are left out too, so that the Cyrillic Н and Р, which look like H and P but sound like N and R,
 each have a single meaning (N and P). A reference rides in the pre-filled chat message, so usually
-nobody types it; when someone does (retyped, edited, dictated), `normalize_reference` still finds
-it: case, spaces or dashes inside, text around it, and Cyrillic letters typed on a Russian keyboard
-(К, М, Н, Р, Х, ...) are all tolerated.
+nobody types it; when someone does (retyped, edited, dictated), `find_reference` still reads it:
+case, spaces or dashes inside, and Cyrillic letters typed on a Russian keyboard (К, М, Н, Р, Х, ...)
+are all tolerated.
+
+But it reads one reference at most, and only where our texts put it: right after a label
+(`REFERENCE_LABELS`: "... номер K7XAMN", "..., reference K7XAMN", whatever the customer wrote before
+the label or appended after the reference), or alone as the whole message. With ~13.8 million
+references and thousands live, looking up every reference-shaped word of a message would let one
+message carry hundreds of guesses.
 
 Typed characters outside the alphabet (O, 0, I, 1, S, 5, ...) are not mapped back: no reference ever
 contains either member of a confusable pair, so there is nothing unambiguous to map them to, and the
@@ -49,10 +55,20 @@ _CYRILLIC_TO_LATIN: Final = str.maketrans(
     }
 )
 
-# A separator a person may put inside a reference: spaces, dashes of every kind, a dot.
-_SEPARATOR: Final = r"[\s\-‐‑‒–—.·_]"
-_RUN: Final = re.compile(r"[A-Z0-9]+")
-_GROUPS: Final = re.compile(rf"[A-Z0-9]+(?:{_SEPARATOR}{{1,2}}[A-Z0-9]+)+")
+# The words our texts put right before a reference: the pre-filled chat text ("номер", "reference"), the
+# SMS ("Номер", "Ref") and the acknowledgement ("Номер обращения", "Reference"). A test keeps them in
+# step with the texts.
+REFERENCE_LABELS: Final = ("номер обращения", "номер", "reference", "ref")
+# Only the start of a message is read for a reference: the pre-filled text is under 100 characters, and
+# this bounds the work one message can cause, whatever its size.
+REFERENCE_SEARCH_LIMIT: Final = 2000
+
+# A separator a person may put inside a reference (at most two in a row): spaces, dashes, a dot.
+_SEPARATORS: Final = frozenset(" \t\n\r\u00a0-\u2010\u2011\u2012\u2013\u2014.\u00b7_")
+_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# Between a label and its reference: one to three characters of punctuation or space ("номер: ",
+# "ref #", "reference (").
+_LABEL_GAP: Final = 3
 
 
 class ReferenceExhausted(RuntimeError):
@@ -84,34 +100,28 @@ def is_reference(text: str) -> bool:
     )
 
 
-def normalize_reference(text: str) -> str | None:
-    """The first reference found in free text, in canonical form, or None.
+def find_reference(text: str) -> str | None:
+    """The one reference ``text`` carries where our texts put it, in canonical form, or None.
 
-    ``"Здравствуйте! ... номер k7x-amn, спасибо"`` gives ``"K7XAMN"``. When several candidates are
-    found, `find_references` lists them all so the caller can try each against live sessions.
+    ``"Здравствуйте! ... номер k7x-amn, спасибо"`` gives ``"K7XAMN"``, and so does ``"К7Х АМН"`` sent
+    alone. The first label followed by a reference wins; any other reference-shaped word is ignored.
+    Linear in the text, of which only the first `REFERENCE_SEARCH_LIMIT` characters are read.
     """
-    found = find_references(text)
-    return found[0] if found else None
-
-
-def find_references(text: str) -> list[str]:
-    """Every plausible reference in ``text``, best first, without duplicates.
-
-    Whole words come first, in reading order. Then references broken up by spaces or dashes
-    ("K7X AMN"), the right-most first: people write a label before the reference ("ref", "номер"),
-    so a label that happens to fit the alphabet loses to the real reference after it.
-    """
-    canonical = _canonical(text)
-    found: dict[str, None] = {}
-    for match in _RUN.finditer(canonical):
-        if is_reference(match.group()):
-            found.setdefault(match.group(), None)
-    split: list[str] = []
-    for match in _GROUPS.finditer(canonical):
-        split.extend(_joined_candidates(_RUN.findall(match.group())))
-    for candidate in reversed(split):
-        found.setdefault(candidate, None)
-    return list(found)
+    canonical = _canonical(text[:REFERENCE_SEARCH_LIMIT])
+    alone = _reference_alone(canonical)
+    if alone is not None:
+        return alone
+    for label in _LABEL.finditer(canonical):
+        start = label.end()
+        gap = start
+        while gap < len(canonical) and gap - start < _LABEL_GAP and not canonical[gap].isalnum():
+            gap += 1
+        if gap == start:
+            continue  # glued to the label ("номерK7XAMN"): not how our texts write it
+        reference, _ = _read_reference(canonical, gap)
+        if reference is not None:
+            return reference
+    return None
 
 
 def spoken_reference(reference: str, locale: str) -> str:
@@ -139,22 +149,58 @@ def _random_reference() -> str:
 
 
 def _canonical(text: str) -> str:
-    # NFKC folds full-width and other compatibility forms (a phone keyboard's "Ｋ７") to ASCII.
-    return unicodedata.normalize("NFKC", text).upper().translate(_CYRILLIC_TO_LATIN)
+    # NFKC folds full-width and other compatibility forms (a phone keyboard's "Ｋ７") to ASCII; "№"
+    # would become "No", which reads like the start of a reference, so it is a plain mark first.
+    folded = unicodedata.normalize("NFKC", text.replace("№", "#"))
+    return folded.upper().translate(_CYRILLIC_TO_LATIN)
 
 
-def _joined_candidates(groups: list[str]) -> list[str]:
-    """Runs of consecutive groups whose concatenation is exactly one reference, left to right."""
-    candidates: list[str] = []
-    for start in range(len(groups)):
-        joined = ""
-        for group in groups[start:]:
-            joined += group
-            if len(joined) >= REFERENCE_LENGTH:
-                break
-        if len(joined) == REFERENCE_LENGTH and joined != groups[start] and is_reference(joined):
-            candidates.append(joined)
-    return candidates
+def _label_pattern() -> re.Pattern[str]:
+    # Longest first, so "номер обращения" is one label rather than "номер" followed by a word.
+    words = [_canonical(label).split() for label in REFERENCE_LABELS]
+    alternatives = sorted((r"\s+".join(map(re.escape, w)) for w in words), key=len, reverse=True)
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")
+
+
+_LABEL: Final = _label_pattern()
+
+
+def _read_reference(text: str, start: int) -> tuple[str | None, int]:
+    """The reference that starts at ``start`` (six characters, in groups split by one or two
+    separators) and where reading stopped; None when the word there is not one, or runs on."""
+    characters: list[str] = []
+    position = start
+    while position < len(text) and len(characters) <= REFERENCE_LENGTH:
+        if text[position] in _ALNUM:
+            characters.append(text[position])
+            position += 1
+            continue
+        gap = position
+        while gap < len(text) and gap - position < 2 and text[gap] in _SEPARATORS:
+            gap += 1
+        if not characters or len(characters) == REFERENCE_LENGTH or gap == position:
+            break
+        if gap == len(text) or text[gap] not in _ALNUM:
+            break
+        position = gap
+    candidate = "".join(characters)
+    glued = position < len(text) and text[position].isalnum()  # "K7XAMNспасибо", "K7XAMN7"
+    if glued or not is_reference(candidate):
+        return None, position
+    return candidate, position
+
+
+def _reference_alone(text: str) -> str | None:
+    """The reference when it is the whole message (around it only spaces and punctuation)."""
+    start = 0
+    while start < len(text) and not text[start].isalnum():
+        start += 1
+    if start == len(text):
+        return None
+    reference, end = _read_reference(text, start)
+    if reference is None or any(ch.isalnum() for ch in text[end:]):
+        return None
+    return reference
 
 
 def _language(locale: str) -> str:

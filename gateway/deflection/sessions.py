@@ -75,14 +75,19 @@ def open_session(
 
 
 def deep_link(row: ChatSession, channel: str, accounts: ChannelAccounts, brand: str) -> str:
-    """The messenger link that opens the chat pre-filled with the reference."""
+    """The messenger link that opens the chat: WhatsApp pre-filled with the reference; Telegram's
+    `/start` payload and Viber's context carry the session's link token instead.
+
+    The token (128 random bits) came in the SMS that only the caller's phone received, so the chat it
+    opens may take the session; a 6-character reference could be guessed, and Telegram and Viber give
+    no phone number to check it against."""
     text = prefilled_text(row.locale, row.reference, brand)
     if channel == "whatsapp" and accounts.whatsapp_number:
         return whatsapp_link(accounts.whatsapp_number, text)
     if channel == "telegram" and accounts.telegram_bot:
-        return telegram_link(accounts.telegram_bot, row.reference)
+        return telegram_link(accounts.telegram_bot, row.link_token)
     if channel == "viber" and accounts.viber_uri:
-        return viber_link(accounts.viber_uri, row.reference, text)
+        return viber_link(accounts.viber_uri, row.link_token, text)
     raise LookupError(f"channel {channel} is not configured")
 
 

@@ -28,8 +28,9 @@ class CallStory:
 
 @dataclass(frozen=True)
 class HandoffPayload:
-    """One chat handed to agents. `match` says how the chat was tied to the call: reference,
-    number, or unmatched (nobody is dropped: an unmatched chat is handed off too)."""
+    """One chat handed to agents. `match` says how the chat was tied to the call: link, reference,
+    number, sender, or unmatched / expired (nobody is dropped: an unmatched chat is handed off too,
+    without any call's story)."""
 
     handoff_id: int
     session_id: int | None
@@ -38,8 +39,8 @@ class HandoffPayload:
     customer_name: str | None
     first_message: str
     message_id: str
-    match: str  # reference | number | unmatched | expired
-    flagged: str | None  # e.g. reference_from_other_number
+    match: str  # link | reference | number | sender | unmatched | expired
+    flagged: str | None  # e.g. reference_from_other_number (gateway.handoff.matching)
     story: CallStory
     context_card_url: str | None  # signed, expiring link to the call's story (every hand-off has it)
 

@@ -125,6 +125,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "channels": {"whatsapp": "WhatsApp", "sms": "SMS", "telegram": "Telegram", "viber": "Viber"},
         "languages": {"ru": "русский", "en": "английский"},
         "matches": {
+            "link": "по ссылке из SMS",
             "reference": "по номеру обращения",
             "number": "по номеру телефона",
             "sender": "по прошлому сообщению этого чата",
@@ -133,7 +134,10 @@ LABELS: dict[str, dict[str, Any]] = {
         },
         "flags": {
             "reference_from_other_number": "номер обращения прислан с другого телефона",
+            "reference_without_number": "номер обращения прислан из чата без номера телефона",
             "reference_expired": "срок обращения истёк",
+            "link_expired": "ссылка из SMS устарела",
+            "too_many_failed_lookups": "слишком много неверных номеров обращения: чат не сопоставлялся",
         },
     },
     "en": {
@@ -159,6 +163,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "channels": {"whatsapp": "WhatsApp", "sms": "SMS", "telegram": "Telegram", "viber": "Viber"},
         "languages": {"ru": "Russian", "en": "English"},
         "matches": {
+            "link": "by the link in the SMS",
             "reference": "by reference",
             "number": "by phone number",
             "sender": "by this chat's earlier message",
@@ -167,7 +172,10 @@ LABELS: dict[str, dict[str, Any]] = {
         },
         "flags": {
             "reference_from_other_number": "reference sent from another phone",
+            "reference_without_number": "a reference sent from a chat without a phone number",
             "reference_expired": "the reference has expired",
+            "link_expired": "the link in the SMS has expired",
+            "too_many_failed_lookups": "too many wrong references from this sender: not matched",
         },
     },
 }

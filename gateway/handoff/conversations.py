@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import requests
@@ -25,6 +26,7 @@ TRANSIENT_STATUSES = frozenset({408, 409, 429})
 MAX_FRIENDLY_NAME = 256
 MAX_MESSAGE_BODY = 1600
 SUMMARY_KIND = "call_summary"  # marks our system message in its attributes, so a retry does not repeat it
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class ConversationsAdapter:
@@ -70,8 +72,11 @@ class ConversationsAdapter:
         return Delivered(external_id=conversation.sid)
 
     def binding(self, payload: HandoffPayload) -> tuple[str, str]:
-        """The customer's messaging binding: (address, proxy address) for the payload's channel."""
+        """The customer's messaging binding: (address, proxy address) for the payload's channel.
+        Refused before any request when there is no customer number: Twilio requires the address."""
         number = _plain(payload.customer_address)
+        if payload.channel in ("whatsapp", "sms") and not _E164.fullmatch(number):
+            raise HandoffError("conversations adapter needs the customer's E.164 number", permanent=True)
         if payload.channel == "whatsapp":
             return f"whatsapp:{number}", f"whatsapp:{self.whatsapp_sender}"
         if payload.channel == "sms":

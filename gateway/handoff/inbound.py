@@ -1,8 +1,12 @@
-"""Where the chat is matched: an inbound chat message (WhatsApp, SMS, Telegram) is stored once, tied to
-its call, acknowledged once, and queued for hand-off to the agents with the call's story.
+"""Where the chat is matched: an inbound chat message (WhatsApp, SMS, Telegram, Viber) is stored once,
+tied to its call (`gateway.handoff.matching`), acknowledged once, and queued for hand-off to the agents
+with the call's story.
 
 Idempotent on the channel's message id (Twilio and Telegram retry webhooks): a repeat is recognised by
 a unique constraint, not by hope. The first message of a chat hands it off; later ones only count.
+The acknowledgement names the reference only to the caller's own number. A WhatsApp or SMS message
+without a sender number is refused: stored, but neither matched nor handed off (no agent platform
+could answer it).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from gateway.deflection import opt_out
 from gateway.deflection.prompts import language_of
 from gateway.flows.state import Event
 from gateway.handoff.dispatch import HandoffRouter, build_payload
-from gateway.handoff.matching import Match, match_chat
+from gateway.handoff.lookups import LookupLimiter
+from gateway.handoff.matching import TOO_MANY_FAILED_LOOKUPS, Match, match_chat
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
 from gateway.store.models import Handoff, InboundMessage
@@ -33,6 +38,9 @@ UNMATCHED_REPLY = {
 }
 # An unmatched sender is handed off once a day, not once per message.
 UNMATCHED_HANDOFF_EVERY = timedelta(hours=24)
+# Channels whose sender is a phone number (Twilio's From); without one a chat cannot be answered.
+NUMBER_CHANNELS = frozenset({"whatsapp", "sms"})
+NO_SENDER_NUMBER = "no_sender_number"
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class InboundChat:
     body: str
     profile_name: str | None = None
     media: dict[str, Any] = field(default_factory=dict)
+    link_token: str | None = None  # the deep link's payload: Telegram /start, Viber context
 
 
 @dataclass(frozen=True)
@@ -51,20 +60,29 @@ class InboundResult:
     reply: str | None
     session_id: int | None
     match: str
+    refused: str | None = None  # why the message was stored but not taken (e.g. no_sender_number)
 
 
 def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
     """Store, match, acknowledge and queue the hand-off of one inbound chat message."""
     number = parse_number(chat.sender)
     e164 = number.e164 if number else None
+    if e164 is None and chat.channel in NUMBER_CHANNELS:
+        return _refuse(svc, chat, NO_SENDER_NUMBER, now)
     if e164 is not None and opt_out.is_stop(chat.body):
         return _stop(svc, chat, e164, now)
     router: HandoffRouter = svc.extra["handoff_router"]
+    settings = svc.settings
+    lookups = LookupLimiter(
+        svc.redis, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
+    )
     try:
         with svc.database.session() as session:
             if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
                 return InboundResult(True, None, None, "duplicate")
-            match = match_chat(session, chat.body, e164, now, sender=chat.sender)
+            match = match_chat(
+                session, chat.body, e164, now, sender=chat.sender, lookups=lookups, link_token=chat.link_token
+            )
             row = InboundMessage(
                 message_id=chat.message_id,
                 channel=chat.channel,
@@ -80,12 +98,20 @@ def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
             session.add(row)
             session.flush()
             handoffs = _hand_off_if_first(session, svc, router, row, match, now)
-            reply = _reply(svc, match, chat) if handoffs else None
+            reply = _reply(svc, match, chat, e164) if handoffs else None
             result = InboundResult(False, reply, row.session_id, match.how)
             call_sid = match.session.call_sid if match.session else None
+            quoted_call_sid = match.quoted.call_sid if match.quoted else None
     except IntegrityError:  # the same message delivered twice at once: the other one is handling it
         return InboundResult(True, None, None, "duplicate")
     _record(svc, call_sid, chat, match, bool(handoffs), now)
+    if quoted_call_sid is not None:
+        # The call whose reference someone else sent keeps a trace of it (its chat was not taken).
+        CallLog(svc.database, svc.redis).record(
+            quoted_call_sid,
+            [Event("chat.reference_quoted", {"channel": chat.channel, "flagged": match.flagged})],
+            now.timestamp(),
+        )
     for handoff_id in handoffs:
         svc.extra["enqueue_handoff"](handoff_id)
     return result
@@ -135,17 +161,20 @@ def _recently_handed_off(session: Session, sender: str, now: datetime) -> bool:
     )
 
 
-def _reply(svc: Any, match: Match, chat: InboundChat) -> str:
-    """The acknowledgement, sent once per chat: the agent has the call's details."""
+def _reply(svc: Any, match: Match, chat: InboundChat, number: str | None) -> str:
+    """The acknowledgement, sent once per chat: the agent has the call's details. It names the
+    reference only to the caller's own number: anyone else (a Telegram or Viber chat, even one opened
+    by the caller's link) could be fishing for it."""
     templates = svc.extra["templates"]
     if match.session is not None:
         locale = match.session.locale
+        own_number = number is not None and number == match.session.number
         if (locale, "chat_ack") in templates:
             return str(
                 templates.render(
                     locale,
                     "chat_ack",
-                    reference=match.session.reference,
+                    reference=match.session.reference if own_number else "",
                     brand=svc.settings.deflect_brand,
                     link="",
                     queue=match.session.queue or "",
@@ -167,14 +196,37 @@ def _record(
         events.insert(
             0, Event("chat.started", {"channel": chat.channel, "match": match.how, "flagged": match.flagged})
         )
+    if match.flagged == TOO_MANY_FAILED_LOOKUPS:
+        events.append(Event("chat.lookups_limited", {"channel": chat.channel}))
     # An unmatched chat has no call: its events are kept under the message id, so reports count it.
     CallLog(svc.database, svc.redis).record(call_sid or chat.message_id[:34], events, now.timestamp())
 
 
 def _stop(svc: Any, chat: InboundChat, number: str, now: datetime) -> InboundResult:
+    if not _store_alone(svc, chat, "stop", None, now):
+        return InboundResult(True, None, None, "duplicate")
+    opt_out.opt_out(svc.database, number, chat.channel, now, chat.body)
+    return InboundResult(False, opt_out.acknowledgement(chat.body), None, "stop")
+
+
+def _refuse(svc: Any, chat: InboundChat, reason: str, now: datetime) -> InboundResult:
+    """Kept for the record, neither matched nor handed off (and no reply: there is nobody to send it to)."""
+    if not _store_alone(svc, chat, "refused", reason, now):
+        return InboundResult(True, None, None, "duplicate")
+    log.warning("inbound %s message %s refused: %s", chat.channel, chat.message_id, reason)
+    CallLog(svc.database, svc.redis).record(
+        chat.message_id[:34],
+        [Event("chat.refused", {"channel": chat.channel, "reason": reason})],
+        now.timestamp(),
+    )
+    return InboundResult(False, None, None, "refused", refused=reason)
+
+
+def _store_alone(svc: Any, chat: InboundChat, match: str, flagged: str | None, now: datetime) -> bool:
+    """Store a message that joins no call; False when it was stored before (a retried webhook)."""
     with svc.database.session() as session:
         if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
-            return InboundResult(True, None, None, "duplicate")
+            return False
         session.add(
             InboundMessage(
                 message_id=chat.message_id,
@@ -184,10 +236,9 @@ def _stop(svc: Any, chat: InboundChat, number: str, now: datetime) -> InboundRes
                 body=chat.body,
                 media=chat.media,
                 session_id=None,
-                match="stop",
-                flagged=None,
+                match=match,
+                flagged=flagged,
                 received_at=now,
             )
         )
-    opt_out.opt_out(svc.database, number, chat.channel, now, chat.body)
-    return InboundResult(False, opt_out.acknowledgement(chat.body), None, "stop")
+    return True

@@ -1,5 +1,5 @@
 """Telegram, the Bot API side: sending a reply (`TelegramBot`) and reading an Update (`parse_update`,
-`start_payload` for t.me deep links: `/start <payload>` carries the call's reference). No Flask here.
+`start_payload` for t.me deep links: `/start <payload>` carries the session's link token). No Flask here.
 """
 
 from __future__ import annotations

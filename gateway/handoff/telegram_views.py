@@ -50,13 +50,16 @@ def webhook() -> Response:
 
 
 def _receive(message: TelegramMessage) -> inbound.InboundResult:
-    """The domain's decision for one Telegram message: the deep link's payload is what it matches."""
+    """The domain's decision for one Telegram message: the deep link's payload (the session's link
+    token) is what `/start` matches; it is not kept as the message's text, being the SMS link's key."""
+    payload = start_payload(message.text)
     chat = inbound.InboundChat(
         message_id=f"tg:{message.update_id}",
         channel="telegram",
         sender=f"tg:{message.chat_id}",
-        body=start_payload(message.text) or message.text,
+        body="/start" if payload else message.text,
         profile_name=message.first_name,
+        link_token=payload,
     )
     return inbound.receive(services(), chat, services().clock.now())
 

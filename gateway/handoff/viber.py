@@ -1,9 +1,10 @@
 """Viber, the REST Bot API side: checking a callback's signature (`verify_signature`) and reading the two
-callbacks a hand-off needs (`parse_event`): `conversation_started`, whose `context` is the reference our
-`viber://pa?chatURI=...&context=<reference>` link carries, and `message`. No Flask here.
+callbacks a hand-off needs (`parse_event`): `conversation_started`, whose `context` is the link token our
+`viber://pa?chatURI=...&context=<link token>` link carries, and `message`. No Flask here.
 
-Viber identifies a customer by a bot-specific user id, never by a phone number, so a Viber chat can be
-matched to its call by the reference only.
+Viber identifies a customer by a bot-specific user id, never by a phone number, so a Viber chat is
+matched to its call by the link token only (a reference typed in Viber is not enough: see
+`gateway.handoff.matching`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Viber's webhook: check the callback's signature, read the event, let the inbound chat domain match
 and hand it off, and answer `conversation_started` with the acknowledgement as Viber's welcome message.
 
-- A customer who taps our `viber://pa?...&context=<reference>` link makes Viber send
-  `conversation_started` with that context: it is matched like a chat that carried the reference, and
+- A customer who taps our `viber://pa?...&context=<link token>` link makes Viber send
+  `conversation_started` with that context: it is matched by the session's link token, and
   the domain's one-time acknowledgement is returned in the response, which Viber shows as the welcome
   message (the only message a bot may send before the customer writes or subscribes).
 - `message` events are received with their text, and answered `{}`: a reply to them would need Viber's
@@ -58,15 +58,17 @@ def webhook() -> Response:
 
 
 def _receive(event: ViberEvent) -> inbound.InboundResult:
-    """The domain's decision for one Viber event: the link's context is what `conversation_started`
-    matches; a message is matched by its text."""
+    """The domain's decision for one Viber event: the link's context (the session's link token) is
+    what `conversation_started` matches, and is not kept as text; a message is matched by its text."""
+    started = event.event == "conversation_started"
     chat = inbound.InboundChat(
         message_id=f"viber:{event.message_token}",
         channel="viber",
         sender=f"viber:{event.user_id}",
-        body=event.context if event.event == "conversation_started" and event.context else event.text,
+        body="" if started else event.text,
         profile_name=event.user_name,
         media=event.media,
+        link_token=event.context if started else None,
     )
     return inbound.receive(services(), chat, services().clock.now())
 

@@ -1,5 +1,9 @@
 """Deep links into messengers, and the pre-filled message that carries the reference.
 
+Telegram's start payload and Viber's context carry the session's link token (see
+`gateway.deflection.sessions.deep_link`); the pre-filled text carries the reference, for WhatsApp and
+for the human reading the chat.
+
 Pure functions: they build URLs and validate their inputs, nothing else. Every value is
 percent-encoded with ``quote(..., safe="")`` (spaces as ``%20``, not ``+``: WhatsApp shows a ``+``
 literally), so Cyrillic, ``&``, ``#`` and ``?`` in a pre-filled text cannot break the link.
@@ -24,8 +28,9 @@ _TELEGRAM_PAYLOAD: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TELEGRAM_BOT: Final = re.compile(r"[a-z][a-z0-9_]{1,28}bot", re.IGNORECASE)
 _VIBER_CHAT_URI: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
-# The reference always comes last, after a label and a space, so `normalize_reference` (and a human
-# reading the chat) finds it at once. Keys are language subtags; unknown languages get English.
+# The reference always comes last, right after a label and a space: `find_reference` reads a reference
+# only after one of `REFERENCE_LABELS` (or alone), and a human reading the chat finds it at once. Keys
+# are language subtags; unknown languages get English.
 # The second text is the brand fragment, left out when there is no brand.
 PREFILLED_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "ru": ("Здравствуйте! Продолжаю обращение по звонку{brand}, номер {reference}", " в {brand}"),
@@ -56,7 +61,8 @@ def whatsapp_link(business_number_e164: str, text: str | None = None) -> str:
 
 
 def telegram_link(bot_username: str, payload: str) -> str:
-    """``https://t.me/<bot>?start=<payload>``: the bot receives ``/start <payload>``.
+    """``https://t.me/<bot>?start=<payload>``: the bot receives ``/start <payload>`` (the session's
+    link token: 22 characters).
 
     Telegram accepts at most 64 characters of ``A-Za-z0-9_-`` as a start payload and silently
     drops anything else, so invalid payloads are refused here instead.
@@ -78,7 +84,7 @@ def viber_link(chat_uri: str, context: str, text: str | None = None) -> str:
     """``viber://pa?chatURI=<uri>&context=<ctx>&text=<text>`` opening a Viber bot chat.
 
     ``context`` comes back to the bot in its ``conversation_started`` callback, so it carries the
-    reference; ``text`` pre-fills the message box.
+    session's link token; ``text`` pre-fills the message box.
     """
     if not _VIBER_CHAT_URI.fullmatch(chat_uri):
         raise DeepLinkError(f"Viber chat URI must be letters, digits, '_', '.', '-', got {chat_uri!r}")

@@ -197,7 +197,8 @@ class InboundMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     media: Mapped[dict[str, Any]] = mapped_column(default=dict)
     session_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    match: Mapped[str] = mapped_column(String(24))  # reference | number | unmatched | expired
+    # link | reference | number | sender | unmatched | expired | stop | refused
+    match: Mapped[str] = mapped_column(String(24))
     flagged: Mapped[str | None] = mapped_column(String(48))  # e.g. reference_from_other_number
     received_at: Mapped[datetime]
 

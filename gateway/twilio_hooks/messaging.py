@@ -48,6 +48,9 @@ def inbound() -> Response:
         log.exception("inbound message not handled now; parking it")
         # The acknowledgement is not sent on replay: better late than twice, and the agent answers.
         return _parked("inbound", {"form": form}, _xml(MessagingResponse()))
+    if result.refused:
+        # Stored for the record; Twilio's debugger shows this answer to whoever looks into it.
+        return Response(f"message refused: {result.refused}\n", status=400, mimetype="text/plain")
     reply = MessagingResponse()
     if result.reply:
         reply.message(result.reply)

@@ -226,6 +226,22 @@ def test_request_breaking_the_contract_is_refused_permanently(
     assert "HTTP 422" in str(excinfo.value)
 
 
+@pytest.mark.contract
+@pytest.mark.parametrize(
+    ("channel", "address"), [("sms", ""), ("whatsapp", "whatsapp:"), ("sms", "  "), ("sms", "12345")]
+)
+def test_chat_without_a_customer_number_is_refused_before_any_request(
+    conversations_api: PrismServer, tmp_path: Path, channel: str, address: str
+) -> None:
+    # Twilio's contract requires the participant's address: a request without it is only a 400 later.
+    recorder = Recorder()
+    adapter = _adapter(conversations_api, tmp_path, recorder)
+    with pytest.raises(HandoffError, match="E.164") as excinfo:
+        adapter.deliver(_payload(channel=channel, customer_address=address))
+    assert excinfo.value.permanent
+    assert recorder.sent == []
+
+
 def test_telegram_chat_is_refused_permanently() -> None:
     adapter = ConversationsAdapter(StubClient(), whatsapp_sender=WHATSAPP_SENDER, service_sid=None)
     with pytest.raises(HandoffError, match="WhatsApp and SMS only") as excinfo:

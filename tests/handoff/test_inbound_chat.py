@@ -126,7 +126,7 @@ def test_duplicate_message_sid_does_nothing_twice(desk_app: Any, receiver: Recei
 def test_edited_text_with_the_reference_still_matches(desk_app: Any) -> None:
     chat = open_chat_session(desk_app)
     spaced = f"{chat.reference[:3].lower()} {chat.reference[3:].lower()}"
-    whatsapp(desk_app.test_client(), f"добрый день, у меня вопрос по карте. Код {spaced}, спасибо")
+    whatsapp(desk_app.test_client(), f"добрый день, у меня вопрос по карте. Номер: {spaced}, спасибо")
     [row] = _inbound(desk_app)
     assert (row.session_id, row.match) == (chat.id, "reference")
 
@@ -138,13 +138,26 @@ def test_number_alone_matches_a_live_session(desk_app: Any) -> None:
     assert (row.session_id, row.match) == (chat.id, "number")
 
 
-def test_reference_from_another_number_is_matched_but_flagged(desk_app: Any, receiver: Receiver) -> None:
+def test_reference_from_another_number_is_handed_off_apart_and_flagged(
+    desk_app: Any, receiver: Receiver
+) -> None:
+    # It used to take the call's session (flagged): a guessed reference gave a stranger the caller's
+    # story. Now it is a chat of its own, and the session waits for the caller's number.
     chat = open_chat_session(desk_app)
-    whatsapp(desk_app.test_client(), f"Это жена, номер обращения {chat.reference}", sender="+79031112233")
+    reply = whatsapp(
+        desk_app.test_client(), f"Это жена, номер обращения {chat.reference}", sender="+79031112233"
+    )
     run_jobs(desk_app)
     [row] = _inbound(desk_app)
-    assert (row.session_id, row.match, row.flagged) == (chat.id, "reference", "reference_from_other_number")
-    assert receiver.received[0].json()["flagged"] == "reference_from_other_number"
+    assert (row.session_id, row.match, row.flagged) == (None, "unmatched", "reference_from_other_number")
+    assert chat.reference not in reply and "Оператор ответит здесь" in reply
+    [delivery] = receiver.received
+    assert delivery.json()["flagged"] == "reference_from_other_number"
+    assert delivery.json()["story"]["reference"] is None and delivery.json()["session_id"] is None
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, chat.id).state == "created"
+        kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == chat.call_sid)))
+    assert "chat.reference_quoted" in kinds  # the call keeps a trace of it
 
 
 def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receiver: Receiver) -> None:
@@ -163,6 +176,44 @@ def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receive
     assert [r.match for r in _inbound(desk_app)] == ["expired", "unmatched"]
     assert [d.json()["match"] for d in receiver.received] == ["expired", "unmatched"]
     assert all(d.json()["context_card_url"] for d in receiver.received)
+
+
+@pytest.mark.parametrize("sender", ["", "   ", "whatsapp:", "whatsapp:+"])
+def test_message_without_a_sender_number_is_refused_and_kept_for_the_record(
+    desk_app: Any, receiver: Receiver, sender: str
+) -> None:
+    chat = open_chat_session(desk_app)
+    params = {
+        "MessageSid": "SM" + "e" * 32,
+        "From": sender,
+        "To": "+77001234567",
+        "Body": f"номер {chat.reference}",
+    }
+    path = "/twilio/messaging/inbound"
+
+    response = desk_app.test_client().post(
+        path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)}
+    )
+
+    assert response.status_code == 400  # Twilio's debugger shows why
+    assert response.get_data(as_text=True) == "message refused: no_sender_number\n"
+    [row] = _inbound(desk_app)
+    assert (row.session_id, row.match, row.flagged, row.body) == (
+        None,
+        "refused",
+        "no_sender_number",
+        params["Body"],
+    )
+    run_jobs(desk_app)
+    assert (
+        _handoffs(desk_app) == [] and receiver.received == []
+    )  # no hand-off, so no API call without an address
+    with desk_app.extensions["deflect"].database.session() as session:
+        assert session.get(ChatSession, chat.id).state == "created"
+        kinds = list(
+            session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == params["MessageSid"]))
+        )
+    assert kinds == ["chat.refused"]
 
 
 def test_receiver_down_is_retried_then_dead_lettered_then_replayed(

@@ -20,6 +20,7 @@ from tests.support.fake_telegram import FakeTelegram
 TOKEN = "123456:test-token"
 SECRET = "webhook-secret_1"
 CHAT_ID = 555000111
+LINK_TOKEN = "Xb3kQ9vR2mT7yW4pL8nJ5A"
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_malformed_update_is_a_bad_request(tg_app: Any, receive: FakeReceive) ->
 def test_start_link_is_matched_by_its_payload_and_acknowledged(
     tg_app: Any, telegram: FakeTelegram, receive: FakeReceive
 ) -> None:
-    response = post(tg_app.test_client(), update("/start K7XAMN"))
+    response = post(tg_app.test_client(), update(f"/start {LINK_TOKEN}"))
 
     assert response.status_code == 200 and response.get_json() == {}
     assert receive.chats == [
@@ -104,8 +105,9 @@ def test_start_link_is_matched_by_its_payload_and_acknowledged(
             message_id="tg:900001",
             channel="telegram",
             sender=f"tg:{CHAT_ID}",
-            body="K7XAMN",
+            body="/start",  # the payload is the SMS link's key: matched, not kept as text
             profile_name="Анна",
+            link_token=LINK_TOKEN,
         )
     ]
     assert telegram.sent == [{"chat_id": CHAT_ID, "text": "Спасибо! Оператор ответит здесь."}]
@@ -179,7 +181,7 @@ def test_telegram_chat_is_stored_handed_off_and_acknowledged_once(
 
     inbound_rows, handoffs = _rows(tg_app)
     assert [(r.message_id, r.channel, r.sender, r.body) for r in inbound_rows] == [
-        ("tg:700001", "telegram", f"tg:{CHAT_ID}", "K7XAMN")
+        ("tg:700001", "telegram", f"tg:{CHAT_ID}", "/start")
     ]
     assert len(handoffs) >= 1  # nobody is dropped: an unmatched chat is handed off too
     assert len(telegram.sent) == 1
@@ -190,13 +192,15 @@ def test_start_link_ties_the_telegram_chat_to_its_call(tg_app: Any, telegram: Fa
     from tests.support.sessions import open_chat_session
 
     chat = open_chat_session(tg_app)
-    response = post(tg_app.test_client(), update(f"/start {chat.reference}", update_id=700002))
+    response = post(tg_app.test_client(), update(f"/start {chat.link_token}", update_id=700002))
 
     assert response.status_code == 200
     (row,), handoffs = _rows(tg_app)
-    assert (row.session_id, row.match, row.body) == (chat.id, "reference", chat.reference)
+    assert (row.session_id, row.match, row.body) == (chat.id, "link", "/start")
     assert handoffs and handoffs[0].payload["story"]["reference"] == chat.reference
-    assert len(telegram.sent) == 1
+    [ack] = telegram.sent
+    assert "Оператор Example Bank видит детали вашего звонка" in ack["text"]
+    assert chat.reference not in ack["text"]  # echoed only to the caller's own number
 
 
 # --- parsing -------------------------------------------------------------------------------------

@@ -150,8 +150,9 @@ def test_link_context_is_matched_and_acknowledged_as_the_welcome_message(
             message_id="viber:4912661846655238145",
             channel="viber",
             sender=f"viber:{USER_ID}",
-            body="K7XAMN",
+            body="",  # the context is the SMS link's key: matched, not kept as text
             profile_name="Анна",
+            link_token="K7XAMN",
         )
     ]
 
@@ -231,12 +232,13 @@ def test_tapping_the_link_ties_the_viber_chat_to_its_call(viber_app: Any) -> Non
     chat = open_chat_session(viber_app)
     client = viber_app.test_client()
 
-    response = post(client, started(chat.reference, token=700001))
+    response = post(client, started(chat.link_token, token=700001))
 
     assert response.status_code == 200
     welcome = response.get_json()
     assert welcome["sender"] == {"name": BRAND} and welcome["type"] == "text"
-    assert chat.reference in welcome["text"]  # the chat_ack template: the agent has the call's details
+    assert "видит детали вашего звонка" in welcome["text"]  # chat_ack: the agent has the call's details
+    assert chat.reference not in welcome["text"]  # echoed only to the caller's own number
     (row,), handoffs = _rows(viber_app)
     assert (row.message_id, row.channel, row.sender, row.profile_name) == (
         "viber:700001",
@@ -244,13 +246,13 @@ def test_tapping_the_link_ties_the_viber_chat_to_its_call(viber_app: Any) -> Non
         f"viber:{USER_ID}",
         "Анна",
     )
-    assert (row.session_id, row.match, row.body) == (chat.id, "reference", chat.reference)
+    assert (row.session_id, row.match, row.body) == (chat.id, "link", "")
     assert handoffs and {h.session_id for h in handoffs} == {chat.id}
     assert handoffs[0].payload["story"]["reference"] == chat.reference
     assert _state(viber_app, chat.id) == "chat_started"
 
     # Viber sends the same callback again: nothing new, and no second welcome.
-    again = post(client, started(chat.reference, token=700001))
+    again = post(client, started(chat.link_token, token=700001))
     assert again.status_code == 200 and again.get_json() == {}
     assert [len(rows) for rows in _rows(viber_app)] == [1, len(handoffs)]
 
@@ -258,22 +260,22 @@ def test_tapping_the_link_ties_the_viber_chat_to_its_call(viber_app: Any) -> Non
 def test_tapping_the_link_again_adds_no_hand_off_and_no_welcome(viber_app: Any) -> None:
     chat = open_chat_session(viber_app)
     client = viber_app.test_client()
-    post(client, started(chat.reference, token=700011))
+    post(client, started(chat.link_token, token=700011))
     _, handoffs = _rows(viber_app)
 
     # A second tap is a new conversation_started (a new message_token) for the same call.
-    response = post(client, started(chat.reference, token=700012))
+    response = post(client, started(chat.link_token, token=700012))
 
     assert response.status_code == 200 and response.get_json() == {}
     inbound_rows, handoffs_after = _rows(viber_app)
-    assert [(r.session_id, r.match) for r in inbound_rows] == [(chat.id, "reference")] * 2
+    assert [(r.session_id, r.match) for r in inbound_rows] == [(chat.id, "link")] * 2
     assert len(handoffs_after) == len(handoffs)
 
 
 def test_message_with_the_prefilled_reference_joins_the_chat_already_handed_off(viber_app: Any) -> None:
     chat = open_chat_session(viber_app)
     client = viber_app.test_client()
-    post(client, started(chat.reference, token=700021))
+    post(client, started(chat.link_token, token=700021))
     _, handoffs = _rows(viber_app)
 
     # The link pre-fills the message box with a text that ends with the reference.
@@ -281,7 +283,8 @@ def test_message_with_the_prefilled_reference_joins_the_chat_already_handed_off(
 
     assert response.status_code == 200 and response.get_json() == {}
     inbound_rows, handoffs_after = _rows(viber_app)
-    assert (inbound_rows[-1].session_id, inbound_rows[-1].match) == (chat.id, "reference")
+    # Tied by the sender's first message (the link); a reference typed in Viber alone would not be.
+    assert (inbound_rows[-1].session_id, inbound_rows[-1].match) == (chat.id, "sender")
     assert len(handoffs_after) == len(handoffs)  # the conversation goes on in the agents' platform
 
 
@@ -290,7 +293,7 @@ def test_later_message_without_the_reference_joins_the_call_of_the_first(viber_a
     first message found (match "sender"), and is not handed off a second time."""
     chat = open_chat_session(viber_app)
     client = viber_app.test_client()
-    post(client, started(chat.reference, token=700031))
+    post(client, started(chat.link_token, token=700031))
     _, handoffs = _rows(viber_app)
 
     response = post(client, message("У меня списали деньги дважды", token=700032))
@@ -308,7 +311,7 @@ def test_unknown_context_is_still_handed_off_and_acknowledged(viber_app: Any) ->
     assert response.status_code == 200
     assert response.get_json()["text"] == inbound.UNMATCHED_REPLY["en"]
     (row,), handoffs = _rows(viber_app)
-    assert (row.session_id, row.match, row.body) == (None, "unmatched", "promo-spring")
+    assert (row.session_id, row.match, row.body) == (None, "unmatched", "")
     assert len(handoffs) >= 1  # nobody is dropped: an unmatched chat is handed off too
 
 

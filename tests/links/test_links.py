@@ -165,7 +165,7 @@ def test_english_session_gets_an_english_page(links_app: Any, web: Any) -> None:
     assert '<html lang="en">' in html and "Continue your call in a chat" in html
 
 
-def test_channel_button_redirects_to_telegram_with_the_reference(links_app: Any, web: Any) -> None:
+def test_channel_button_redirects_to_telegram_with_the_link_token(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["whatsapp", "telegram"])
     web.get(f"/l/{row.link_token}")
 
@@ -173,7 +173,7 @@ def test_channel_button_redirects_to_telegram_with_the_reference(links_app: Any,
 
     assert response.status_code == 302
     _assert_private(response)
-    assert response.headers["Location"] == f"https://t.me/ExampleBankBot?start={row.reference}"
+    assert response.headers["Location"] == f"https://t.me/ExampleBankBot?start={row.link_token}"
     assert _events(links_app, "link.channel_chosen") == [{"channel": "telegram"}]
     assert [e["first"] for e in _events(links_app, "link.clicked")] == [True]
 

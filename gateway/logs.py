@@ -31,6 +31,8 @@ _NUMBER = re.compile(
 # says what was visited), the token is not. Also URL-encoded, as in a `next=` parameter. The card's own
 # templates (templates/card/card.html, in a traceback) are not tokens.
 _BEARER_LINK = re.compile(r"((?:/|%2[Ff])(?:l|card)(?:/|%2[Ff]))(?![\w-]+\.html\b)[A-Za-z0-9._~-]+")
+# Telegram and Viber deep links carry the session's link token as their payload.
+_MESSENGER_PAYLOAD = re.compile(r"([?&](?:start|context)=)[A-Za-z0-9_-]{16,64}")
 HIDDEN_TOKEN = "[token]"
 # PostgreSQL quotes the row or key it refused ("DETAIL:  Key (number)=(+7916...) already exists.",
 # "Failing row contains (...)") and the text it could not convert, whatever SQLAlchemy hides.
@@ -56,6 +58,7 @@ def mask_numbers(text: str) -> str:
 def redact(text: str) -> str:
     """`text` as a log may hold it: numbers masked, bearer tokens and database-quoted values removed."""
     text = _BEARER_LINK.sub(lambda m: m.group(1) + HIDDEN_TOKEN, text)
+    text = _MESSENGER_PAYLOAD.sub(lambda m: m.group(1) + HIDDEN_TOKEN, text)
     text = _PG_DETAIL.sub(lambda m: m.group(1) + HIDDEN_VALUE, text)
     text = _PG_INPUT.sub(lambda m: f'{m.group(1)}"{HIDDEN_VALUE}"', text)
     return mask_numbers(text)

@@ -105,6 +105,14 @@ def test_url_encoded_numbers_are_masked_too(text: str, masked: str) -> None:
         ("next=%2Fcard%2FeyJzIjo3fQ.Z0Nb8A.Qm5m", "next=%2Fcard%2F[token]"),
         ("/twilio/voice/step/greeting", "/twilio/voice/step/greeting"),
         (
+            "https://t.me/ExampleBankBot?start=Qm5mYVdkT2pKd1hZb3FLc0E",
+            "https://t.me/ExampleBankBot?start=[token]",
+        ),
+        (
+            "viber://pa?chatURI=examplebank&context=Qm5mYVdkT2pKd1hZb3FLc0E&text=Hi",
+            "viber://pa?chatURI=examplebank&context=[token]&text=Hi",
+        ),
+        (
             'File "gateway/templates/card/card.html", line 3',
             'File "gateway/templates/card/card.html", line 3',
         ),

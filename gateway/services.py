@@ -95,6 +95,15 @@ def build_domain(svc: Services) -> None:
             per_minute=settings.deflect_sms_per_minute,
             per_day=settings.deflect_sms_daily_budget,
             sender_mps=settings.deflect_sender_mps,
+            per_ndc_hour=settings.deflect_sms_per_ndc_hour,
+            per_country_hour=settings.deflect_sms_per_country_hour,
+            per_country_day=settings.deflect_sms_per_country_day,
+            per_caller_day=settings.deflect_sms_per_caller_day,
+            per_keyed_number_day=settings.deflect_sms_per_keyed_number_day,
+            trip_window=settings.deflect_trip_window_seconds,
+            trip_per_prefix=settings.deflect_trip_per_prefix,
+            trip_per_ndc=settings.deflect_trip_per_ndc,
+            trip_pause=settings.deflect_trip_pause_hours * 3600,
         ),
     )
     svc.extra["sms_guard"] = sms_guard

@@ -276,7 +276,9 @@ class VoiceService:
         return outcome.twiml
 
 
-TEMPORARY_REFUSALS = frozenset({"messaging_paused", "chat_closed", "chat_backlog", "daily_budget_spent"})
+TEMPORARY_REFUSALS = frozenset(
+    {"messaging_paused", "chat_closed", "chat_backlog", "daily_budget_spent", "range_paused"}
+)
 RECHECK_SECONDS = 60
 
 

@@ -28,6 +28,7 @@ from gateway.deflection.eligibility import (
     number_refusal,
 )
 from gateway.deflection.guards import Guards
+from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import (
     ACCEPTED_STATUSES,
     Acceptance,
@@ -41,6 +42,7 @@ from gateway.flows.model import Flow
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, Event, Outcome, Urls
 from gateway.flows.wait import wait_experience
+from gateway.logs import mask_number
 from gateway.phone import PhoneNumber, parse_number
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,7 @@ class DeflectionDesk:
     def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None:
         """Why this caller must not be offered a link now (None: offer it)."""
         policy = self.policy_for(flow)
-        reason = messaging_refusal(self.guards.messaging(now, is_open(flow.hours, now)), policy)
-        reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        reason = self._messaging_refusal(flow, state, policy, now)
         if reason:
             return reason
         offer = wait_experience(flow, state).offer
@@ -95,11 +96,23 @@ class DeflectionDesk:
         reason = self._caller_refusal(state, policy, now)
         return None if reason in KEYED_NUMBER_REASONS else reason
 
+    def _messaging_refusal(self, flow: Flow, state: CallState, policy: Policy, now: float) -> str | None:
+        """What holds whatever number this caller would be texted at: asked before the offer, again at
+        the accepting key (an admin may have paused meanwhile), and in the claim itself."""
+        reason = messaging_refusal(self.guards.messaging(now, is_open(flow.hours, now)), policy)
+        reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        if reason is None and state.caller and self.guards.sms_guard.caller_spent(state.caller, now):
+            reason = "caller_daily_limit"
+        return reason
+
     def _caller_refusal(self, state: CallState, policy: Policy, now: float) -> str | None:
         number = parse_number(state.caller)
         opted_out = bool(number) and self.guards.opted_out(number.e164)  # type: ignore[union-attr]
         recent = bool(number) and self.guards.texted_recently(number.e164, now)  # type: ignore[union-attr]
-        return caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+        reason = caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+        if reason is None and self.guards.range_pause(number.e164):  # type: ignore[union-attr]
+            return "range_paused"
+        return reason
 
     def in_progress(self, state: CallState) -> bool:
         return state.deflection.get("stage") == "sending"
@@ -115,7 +128,9 @@ class DeflectionDesk:
     def _accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
         texts = texts_for(flow.locale)
         policy = self.policy_for(flow)
-        reason = self._caller_refusal(state, policy, ctx.now)
+        reason = self._messaging_refusal(flow, state, policy, ctx.now) or self._caller_refusal(
+            state, policy, ctx.now
+        )
         offer = wait_experience(flow, state).offer
         state.deflection.update(
             offer_number=state.offers_made,
@@ -204,9 +219,14 @@ class DeflectionDesk:
             # The same key press posted twice (Twilio retried): the first one is sending it.
             state.deflection.update(stage="sending", polls=0)
             return self._sending(flow, state, ctx, urls, "")
-        refusal = self.guards.sms_guard.claim(number, ctx.now)
-        if refusal:
-            return self._back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
+        # Checked again at the last moment, atomically with the counters: a pause set (by an admin, or
+        # by a trip) after the offer was heard holds too.
+        claim = self.guards.sms_guard.claim(
+            number, ctx.now, caller=state.caller, keyed=state.deflection.get("keyed", False)
+        )
+        if claim.refusal:
+            return self._back_to_queue(flow, state, texts.refused, urls, "refused", claim.refusal)
+        tripped = [_range_paused(pause, number) for pause in claim.tripped]
         try:
             outbox_id = accept_offer(
                 self.database,
@@ -218,7 +238,7 @@ class DeflectionDesk:
         except Exception:
             # Nothing was recorded (one transaction), so nothing will be sent: say so, keep the place.
             log.exception("offer %s could not be recorded", offer_key)
-            self.guards.sms_guard.release(number, ctx.now)
+            self.guards.sms_guard.release(claim)
             self.guards.redis.delete(f"deflect:accept:{offer_key}")
             return self._back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
         try:
@@ -232,6 +252,7 @@ class DeflectionDesk:
             [
                 Event("consent.granted", {"keyed_number": state.deflection.get("keyed", False)}),
                 Event("sms.queued", {"outbox_id": outbox_id}),
+                *tripped,
             ],
         )
 
@@ -302,6 +323,8 @@ class DeflectionDesk:
             reason = "opted_out"
         if reason is None and self.guards.texted_recently(number.e164, now):
             reason = "texted_recently"
+        if reason is None and self.guards.range_pause(number.e164):
+            reason = "range_paused"
         return reason
 
     def _retry_number(
@@ -309,7 +332,7 @@ class DeflectionDesk:
     ) -> Outcome:
         attempts = state.deflection.get("attempts", 0) + 1
         event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
-        if attempts >= MAX_NUMBER_ATTEMPTS or problem in ("opted_out", "texted_recently"):
+        if attempts >= MAX_NUMBER_ATTEMPTS or problem in ("opted_out", "texted_recently", "range_paused"):
             outcome = self._back_to_queue(flow, state, texts.no_number, urls, "no_number", problem)
             outcome.events.insert(0, event)
             return outcome
@@ -404,6 +427,21 @@ class DeflectionDesk:
             state,
             [Event(kind, {"reason": reason, **(data or {})})],
         )
+
+
+def _range_paused(pause: RangePause, number: str) -> Event:
+    """This SMS tripped a range: one alert line (numbers masked), and a durable event on this call."""
+    log.warning(
+        "SMS pumping trip: %d SMS to %s %s within %d s (the last to %s); offers to it are paused until "
+        "%s UTC. `deflect messaging status` lists range pauses; `deflect messaging resume --range` lifts one",
+        pause.count,
+        pause.kind,
+        mask_number(pause.range) if pause.kind == "prefix" else pause.range,
+        pause.window_seconds,
+        mask_number(number),
+        datetime.fromtimestamp(pause.until, UTC).strftime("%Y-%m-%d %H:%M"),
+    )
+    return Event("sms.range_paused", pause.__dict__.copy())
 
 
 def _resume(state: CallState, urls: DeflectionUrls, kind: str) -> Outcome:

@@ -311,7 +311,8 @@ SPECS: tuple[Spec, ...] = (
         "DEFLECT_REQUIRE_ATTESTATION",
         _choice("off", "a", "ab"),
         "off",
-        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present",
+        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present; a caller may "
+        "key in another number to text only when StirVerstat is present and shows it",
     ),
     Spec(
         "DEFLECT_MAX_CHAT_BACKLOG",

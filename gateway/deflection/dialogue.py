@@ -24,6 +24,7 @@ from gateway.deflection.eligibility import (
     Policy,
     attestation_refusal,
     caller_refusal,
+    keyed_number_attestation_refusal,
     messaging_refusal,
     number_refusal,
 )
@@ -94,7 +95,9 @@ class DeflectionDesk:
         if offer is not None and not self.setup.accounts.available(list(offer.channels)):
             return "no_channel_configured"  # a link that leads nowhere helps nobody
         reason = self._caller_refusal(state, policy, now)
-        return None if reason in KEYED_NUMBER_REASONS else reason
+        if reason in KEYED_NUMBER_REASONS:  # offered only if they may key in another number
+            return keyed_number_attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        return reason
 
     def _messaging_refusal(self, flow: Flow, state: CallState, policy: Policy, now: float) -> str | None:
         """What holds whatever number this caller would be texted at: asked before the offer, again at
@@ -141,12 +144,15 @@ class DeflectionDesk:
             assert state.caller is not None
             return self._ask_consent(flow, state, texts, urls, state.caller, keyed=False)
         if reason in KEYED_NUMBER_REASONS:
-            state.deflection.update(stage="number_entry", attempts=0)
-            return Outcome(
-                twiml.ask_number(flow, texts.enter_number, urls.number_entry()),
-                state,
-                [Event("number.asked", {"reason": reason})],
-            )
+            refused = keyed_number_attestation_refusal(state.deflection.get("stir_verstat"), policy)
+            if refused is None:
+                state.deflection.update(stage="number_entry", attempts=0)
+                return Outcome(
+                    twiml.ask_number(flow, texts.enter_number, urls.number_entry()),
+                    state,
+                    [Event("number.asked", {"reason": reason})],
+                )
+            reason = refused
         return self._back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
 
     def step(
@@ -219,11 +225,16 @@ class DeflectionDesk:
             # The same key press posted twice (Twilio retried): the first one is sending it.
             state.deflection.update(stage="sending", polls=0)
             return self._sending(flow, state, ctx, urls, "")
+        keyed = state.deflection.get("keyed", False)
+        stir_verstat, policy = state.deflection.get("stir_verstat"), self.policy_for(flow)
+        refusal = attestation_refusal(stir_verstat, policy) or (
+            keyed_number_attestation_refusal(stir_verstat, policy) if keyed else None
+        )
+        if refusal:
+            return self._back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
         # Checked again at the last moment, atomically with the counters: a pause set (by an admin, or
         # by a trip) after the offer was heard holds too.
-        claim = self.guards.sms_guard.claim(
-            number, ctx.now, caller=state.caller, keyed=state.deflection.get("keyed", False)
-        )
+        claim = self.guards.sms_guard.claim(number, ctx.now, caller=state.caller, keyed=keyed)
         if claim.refusal:
             return self._back_to_queue(flow, state, texts.refused, urls, "refused", claim.refusal)
         tripped = [_range_paused(pause, number) for pause in claim.tripped]

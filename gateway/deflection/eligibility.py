@@ -81,9 +81,20 @@ def attestation_refusal(stir_verstat: str | None, policy: Policy) -> str | None:
     """A spoofed caller ID would make us text a stranger: with attestation required, only A (or A/B)."""
     if policy.require_attestation == "off" or not stir_verstat:
         return None
-    level = _attestation_level(stir_verstat)
+    return None if _attested(stir_verstat, policy) else "caller_id_not_attested"
+
+
+def keyed_number_attestation_refusal(stir_verstat: str | None, policy: Policy) -> str | None:
+    """Keying in another number is the SMS pumping path (any number, from any phone): with attestation
+    required, it is open only to a call whose StirVerstat is present and passes; none proves nothing."""
+    if policy.require_attestation == "off":
+        return None
+    return None if stir_verstat and _attested(stir_verstat, policy) else "keyed_number_not_attested"
+
+
+def _attested(stir_verstat: str, policy: Policy) -> bool:
     accepted = {"A"} if policy.require_attestation == "a" else {"A", "B"}
-    return None if level in accepted else "caller_id_not_attested"
+    return _attestation_level(stir_verstat) in accepted
 
 
 def _attestation_level(stir_verstat: str) -> str | None:

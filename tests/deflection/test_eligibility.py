@@ -9,6 +9,7 @@ from gateway.deflection.eligibility import (
     Policy,
     attestation_refusal,
     caller_refusal,
+    keyed_number_attestation_refusal,
     messaging_refusal,
     number_refusal,
 )
@@ -73,3 +74,21 @@ def test_messaging_refusals(facts: MessagingFacts, reason: str | None) -> None:
 def test_attestation(required: str, verstat: str | None, reason: str | None) -> None:
     policy = Policy.build(["RU"], [], ["mobile"], required, 0)
     assert attestation_refusal(verstat, policy) == reason
+
+
+@pytest.mark.parametrize(
+    ("required", "verstat", "reason"),
+    [
+        ("off", None, None),
+        ("a", None, "keyed_number_not_attested"),  # nothing to judge is not a pass here
+        ("a", "TN-Validation-Passed-A", None),
+        ("a", "TN-Validation-Passed-B", "keyed_number_not_attested"),
+        ("ab", "TN-Validation-Passed-B", None),
+        ("ab", "No-TN-Validation", "keyed_number_not_attested"),
+    ],
+)
+def test_keying_in_a_number_needs_a_passing_attestation_when_required(
+    required: str, verstat: str | None, reason: str | None
+) -> None:
+    policy = Policy.build(["RU"], [], ["mobile"], required, 0)
+    assert keyed_number_attestation_refusal(verstat, policy) == reason

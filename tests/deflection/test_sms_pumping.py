@@ -92,3 +92,20 @@ def test_a_keyed_in_number_is_texted_once_a_day_whoever_keys_it_in(
     assert refused.find("Redirect").text == WAIT_URL
     run_jobs(app)
     assert [m["to"] for m in proxy.created_messages()] == ["+79031110000"]
+
+
+def test_without_a_passing_attestation_a_caller_may_not_key_in_a_number(
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_REQUIRE_ATTESTATION="a")
+    unattested = Call(app.test_client(), caller="+74951234567")  # a landline, no StirVerstat
+    assert not offer_heard(unattested, clock)
+    assert events_of(app, unattested, "offer.refused")[0]["reason"] == "keyed_number_not_attested"
+    failed = Call(app.test_client(), caller="anonymous", extra={"StirVerstat": "TN-Validation-Failed"})
+    assert not offer_heard(failed, clock)
+    attested = Call(app.test_client(), caller="+74951234567", extra={"StirVerstat": "TN-Validation-Passed-A"})
+    _key_in(attested, clock, "79031110000")
+    mobile = Call(app.test_client())  # its own number: an absent StirVerstat still judges nothing
+    mobile.press(reach_consent(mobile, clock), "1")
+    run_jobs(app)
+    assert [m["to"] for m in proxy.created_messages()] == ["+79031110000", "+79161234567"]

@@ -26,9 +26,9 @@ from gateway.deflection.eligibility import (
     caller_refusal,
     keyed_number_attestation_refusal,
     messaging_refusal,
-    number_refusal,
 )
 from gateway.deflection.guards import Guards
+from gateway.deflection.keyed_number import KeyedNumbers
 from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import (
     ACCEPTED_STATUSES,
@@ -38,17 +38,16 @@ from gateway.deflection.outbox import (
     outbox_id_for,
     status_of,
 )
-from gateway.deflection.prompts import VoiceTexts, spoken_digits, spoken_ending, texts_for
+from gateway.deflection.prompts import VoiceTexts, spoken_ending, texts_for
 from gateway.flows.model import Flow
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, Event, Outcome, Urls
 from gateway.flows.wait import wait_experience
 from gateway.logs import mask_number
-from gateway.phone import PhoneNumber, parse_number
+from gateway.phone import parse_number
 
 log = logging.getLogger(__name__)
 
-MAX_NUMBER_ATTEMPTS = 2
 SENDING_POLLS = 8  # one-second polls before the caller goes back to the hold music meanwhile
 
 
@@ -82,6 +81,13 @@ class DeflectionDesk:
         self.setup = setup
         self.enqueue_send = enqueue_send
         self.database = database
+        self.keyed = KeyedNumbers(
+            guards,
+            policy_for,
+            lambda flow, state, texts, urls, number: self._ask_consent(
+                flow, state, texts, urls, number, keyed=True
+            ),
+        )
 
     # -- before the offer is played --------------------------------------------------------------
 
@@ -153,15 +159,15 @@ class DeflectionDesk:
                     [Event("number.asked", {"reason": reason})],
                 )
             reason = refused
-        return self._back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
+        return twiml.back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
 
     def step(
         self, name: str, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str | None
     ) -> Outcome:
         handler = {
             "consent": self._consent,
-            "number_entry": self._number_entry,
-            "number_confirm": self._number_confirm,
+            "number_entry": self.keyed.entered,
+            "number_confirm": self.keyed.confirmed,
             "sending": self._sending,
         }[name]
         return self._told_on_failure(
@@ -179,7 +185,7 @@ class DeflectionDesk:
         except Exception:
             log.exception("hand-over dialogue failed at stage %s", state.deflection.get("stage"))
             texts = texts_for(flow.locale)
-            return self._back_to_queue(
+            return twiml.back_to_queue(
                 flow, state.copy(), texts.failed, urls, "failed", "deflection.unavailable"
             )
 
@@ -214,10 +220,10 @@ class DeflectionDesk:
         if stage in ("sending", "sent"):  # a duplicate Gather POST: the offer is already accepted
             return self._sending(flow, state, ctx, urls, "")
         if stage != "consent":
-            return _resume(state, urls, "consent.stale")
+            return twiml.resume(state, urls, "consent.stale")
         if digit != "1":
             event = "consent.declined" if digit else "consent.no_input"
-            return self._back_to_queue(flow, state, texts.declined, urls, "declined", event)
+            return twiml.back_to_queue(flow, state, texts.declined, urls, "declined", event)
         number: str = state.deflection["number"]
         offer_key = f"{state.call_sid}:{state.deflection['offer_number']}"
         state.deflection["offer_key"] = offer_key
@@ -231,12 +237,12 @@ class DeflectionDesk:
             keyed_number_attestation_refusal(stir_verstat, policy) if keyed else None
         )
         if refusal:
-            return self._back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
+            return twiml.back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
         # Checked again at the last moment, atomically with the counters: a pause set (by an admin, or
         # by a trip) after the offer was heard holds too.
         claim = self.guards.sms_guard.claim(number, ctx.now, caller=state.caller, keyed=keyed)
         if claim.refusal:
-            return self._back_to_queue(flow, state, texts.refused, urls, "refused", claim.refusal)
+            return twiml.back_to_queue(flow, state, texts.refused, urls, "refused", claim.refusal)
         tripped = [_range_paused(pause, number) for pause in claim.tripped]
         try:
             outbox_id = accept_offer(
@@ -251,7 +257,7 @@ class DeflectionDesk:
             log.exception("offer %s could not be recorded", offer_key)
             self.guards.sms_guard.release(claim)
             self.guards.redis.delete(f"deflect:accept:{offer_key}")
-            return self._back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
+            return twiml.back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
         try:
             self.enqueue_send(outbox_id)
         except Exception:  # the row is committed: the outbox sweeper sends it within a minute
@@ -303,66 +309,6 @@ class DeflectionDesk:
             sms_template=state.deflection["sms_template"],
         )
 
-    def _number_entry(
-        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str
-    ) -> Outcome:
-        texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_entry":
-            return _resume(state, urls, "number.stale")
-        digits = digits.rstrip("#")
-        typed = ("+" + digits[2:]) if digits.startswith("00") else digits
-        number = parse_number(typed if typed.startswith("+") else "+" + typed) or parse_number(
-            typed, default_region=flow.home_regions[0] if flow.home_regions else None
-        )
-        problem = self._keyed_number_problem(number, flow, ctx.now)
-        if problem is None:
-            assert number is not None
-            state.deflection.update(stage="number_confirm", candidate=number.e164)
-            read_back = texts.read_back.format(digits=spoken_digits(number.e164[1:]))
-            return Outcome(
-                twiml.ask_key(flow, read_back, urls.number_confirm()),
-                state,
-                [Event("number.entered", {"valid": True})],
-            )
-        return self._retry_number(flow, state, urls, texts, problem)
-
-    def _keyed_number_problem(self, number: PhoneNumber | None, flow: Flow, now: float) -> str | None:
-        if number is None:
-            return "number_invalid"
-        reason = number_refusal(number, self.policy_for(flow))
-        if reason is None and self.guards.opted_out(number.e164):
-            reason = "opted_out"
-        if reason is None and self.guards.texted_recently(number.e164, now):
-            reason = "texted_recently"
-        if reason is None and self.guards.range_pause(number.e164):
-            reason = "range_paused"
-        return reason
-
-    def _retry_number(
-        self, flow: Flow, state: CallState, urls: DeflectionUrls, texts: VoiceTexts, problem: str
-    ) -> Outcome:
-        attempts = state.deflection.get("attempts", 0) + 1
-        event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
-        if attempts >= MAX_NUMBER_ATTEMPTS or problem in ("opted_out", "texted_recently", "range_paused"):
-            outcome = self._back_to_queue(flow, state, texts.no_number, urls, "no_number", problem)
-            outcome.events.insert(0, event)
-            return outcome
-        state.deflection.update(stage="number_entry", attempts=attempts)
-        said = texts.number_invalid if problem == "number_invalid" else texts.number_not_mobile
-        return Outcome(twiml.ask_number(flow, texts.enter_number, urls.number_entry(), said), state, [event])
-
-    def _number_confirm(
-        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
-    ) -> Outcome:
-        texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_confirm":
-            return _resume(state, urls, "number.stale")
-        if digit == "1":
-            return self._ask_consent(flow, state, texts, urls, state.deflection["candidate"], keyed=True)
-        if digit == "2":
-            return self._retry_number(flow, state, urls, texts, "re_entry")
-        return self._back_to_queue(flow, state, texts.declined, urls, "declined", "number.not_confirmed")
-
     def _sending(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, _digit: str
     ) -> Outcome:
@@ -382,7 +328,7 @@ class DeflectionDesk:
                 ],
             )
         if status in ("refused", "missing"):
-            return self._back_to_queue(
+            return twiml.back_to_queue(
                 flow,
                 state,
                 texts.failed,
@@ -419,26 +365,6 @@ class DeflectionDesk:
             )
         return outbox_id, "pending", None
 
-    def _back_to_queue(
-        self,
-        flow: Flow,
-        state: CallState,
-        text: str,
-        urls: DeflectionUrls,
-        stage: str,
-        reason: str,
-        data: dict[str, Any] | None = None,
-    ) -> Outcome:
-        """Tell the caller, then back to the wait loop: their place in the queue is kept."""
-        state.deflection["stage"] = stage
-        state.offer_declined = True  # no second offer on this call
-        kind = reason if "." in reason else f"deflection.{stage}"
-        return Outcome(
-            twiml.say_and_go(flow, text, urls.wait()),
-            state,
-            [Event(kind, {"reason": reason, **(data or {})})],
-        )
-
 
 def _range_paused(pause: RangePause, number: str) -> Event:
     """This SMS tripped a range: one alert line (numbers masked), and a durable event on this call."""
@@ -453,7 +379,3 @@ def _range_paused(pause: RangePause, number: str) -> Event:
         datetime.fromtimestamp(pause.until, UTC).strftime("%Y-%m-%d %H:%M"),
     )
     return Event("sms.range_paused", pause.__dict__.copy())
-
-
-def _resume(state: CallState, urls: DeflectionUrls, kind: str) -> Outcome:
-    return Outcome(twiml.say_and_go(None, None, urls.wait()), state, [Event(kind, {})])

@@ -108,7 +108,12 @@ def build_domain(svc: Services) -> None:
     )
     svc.extra["sms_guard"] = sms_guard
     guards = Guards(
-        svc.database, svc.redis, sms_guard, settings.deflect_retext_hours, settings.deflect_max_chat_backlog
+        svc.database,
+        svc.redis,
+        sms_guard,
+        settings.deflect_retext_hours,
+        settings.deflect_max_chat_backlog,
+        _line_types(svc),
     )
     templates = TemplateSet.load(settings.deflect_templates_dir)
     for template in templates:
@@ -169,6 +174,27 @@ def build_domain(svc: Services) -> None:
         QueueStatsStore(svc.redis),
         desk,
         svc.clock,
+    )
+
+
+def _line_types(svc: Services) -> Any:
+    from gateway.deflection.line_types import LineTypes
+    from gateway.jobs import enqueue_line_type_lookup
+
+    settings, source = svc.settings, None
+    if settings.deflect_line_type_lookup != "off" and settings.twilio_enabled:
+        from gateway.messaging.line_types import TwilioLineTypes
+        from gateway.twilio_rest import make_client
+
+        source = TwilioLineTypes(make_client(settings, timeout=settings.deflect_line_type_timeout))
+    elif settings.deflect_line_type_lookup != "off":  # the local outbox texts nobody: no harm done
+        log.info("no Twilio account: number types come from phonenumbers alone, without lookups")
+    return LineTypes(
+        svc.redis,
+        source,
+        settings.deflect_line_type_lookup,
+        settings.deflect_line_type_cache_days * 86400,
+        lambda number: enqueue_line_type_lookup(svc.queue, number),
     )
 
 

@@ -315,6 +315,26 @@ SPECS: tuple[Spec, ...] = (
         "key in another number to text only when StirVerstat is present and shows it",
     ),
     Spec(
+        "DEFLECT_LINE_TYPE_LOOKUP",
+        _choice("off", "ambiguous", "always"),
+        "ambiguous",
+        "Twilio Lookup v2 Line Type Intelligence before an offer (about US$0.008 a lookup at list "
+        "price, cached per number): ambiguous: only numbers whose plan cannot tell mobile from "
+        "landline (the US and Canada); always: every number about to be offered; off: never",
+    ),
+    Spec(
+        "DEFLECT_LINE_TYPE_CACHE_DAYS",
+        _int(1, 365),
+        "30",
+        "how long a number's looked-up line type is kept (a landline rarely becomes a mobile)",
+    ),
+    Spec(
+        "DEFLECT_LINE_TYPE_TIMEOUT",
+        _int(1, 10),
+        "3",
+        "seconds a line type lookup may take (a keyed-in number is looked up while the caller waits)",
+    ),
+    Spec(
         "DEFLECT_MAX_CHAT_BACKLOG",
         _int(0, 1000000),
         "0",
@@ -460,6 +480,9 @@ class Settings:
     deflect_sms_daily_budget: int
     deflect_sender_mps: int
     deflect_require_attestation: str
+    deflect_line_type_lookup: str
+    deflect_line_type_cache_days: int
+    deflect_line_type_timeout: int
     deflect_max_chat_backlog: int
     deflect_max_segments: int
     deflect_handoff_adapters: str

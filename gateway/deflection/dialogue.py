@@ -25,7 +25,9 @@ from gateway.deflection.eligibility import (
     attestation_refusal,
     caller_refusal,
     keyed_number_attestation_refusal,
+    line_type_refusal,
     messaging_refusal,
+    number_refusal,
 )
 from gateway.deflection.guards import Guards
 from gateway.deflection.keyed_number import KeyedNumbers
@@ -116,12 +118,27 @@ class DeflectionDesk:
 
     def _caller_refusal(self, state: CallState, policy: Policy, now: float) -> str | None:
         number = parse_number(state.caller)
-        opted_out = bool(number) and self.guards.opted_out(number.e164)  # type: ignore[union-attr]
-        recent = bool(number) and self.guards.texted_recently(number.e164, now)  # type: ignore[union-attr]
+        if number is None:
+            return caller_refusal(None, policy, opted_out=False, texted_recently=False)
+        opted_out = self.guards.opted_out(number.e164)
+        recent = self.guards.texted_recently(number.e164, now)
         reason = caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
-        if reason is None and self.guards.range_pause(number.e164):  # type: ignore[union-attr]
+        if reason is None and self.guards.range_pause(number.e164):
             return "range_paused"
+        if reason is None and self.guards.line_types.needed(number):
+            reason = line_type_refusal(number, self.guards.line_types.in_background(number.e164), policy)
         return reason
+
+    def prepare(self, flow: Flow, state: CallState) -> None:
+        """The caller entered a queue with an offer: what the offer will need and takes time starts now,
+        in a job (a line type lookup), so the wait loop never waits on the network."""
+        number = parse_number(state.caller)
+        if (
+            number is not None
+            and self.guards.line_types.needed(number)
+            and number_refusal(number, self.policy_for(flow)) is None
+        ):
+            self.guards.line_types.in_background(number.e164)
 
     def in_progress(self, state: CallState) -> bool:
         return state.deflection.get("stage") == "sending"

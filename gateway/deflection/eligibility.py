@@ -7,8 +7,9 @@ Redis). Every refusal has a short reason that is recorded as an event, so report
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from gateway.deflection.line_types import FAILED, PENDING
 from gateway.phone import PhoneNumber
 
 # Types a text must never go to, whatever the configuration says: the classic SMS pumping targets.
@@ -62,6 +63,16 @@ def number_refusal(number: PhoneNumber | None, policy: Policy) -> str | None:
     if number.region not in policy.allowed_regions:
         return "region_not_allowed"
     return None
+
+
+def line_type_refusal(number: PhoneNumber, line_type: str, policy: Policy) -> str | None:
+    """Why this number may not be texted, given its looked-up line type (or that there is none yet:
+    the offer waits for it; a failed lookup means no offer)."""
+    if line_type == PENDING:
+        return "line_type_pending"
+    if line_type == FAILED:
+        return "line_type_unknown"
+    return number_refusal(replace(number, number_type=line_type), policy)
 
 
 def messaging_refusal(facts: MessagingFacts, policy: Policy) -> str | None:

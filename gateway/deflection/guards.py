@@ -18,6 +18,7 @@ from gateway.deflection.limits import (
     range_pause_key,
     ranges_of,
 )
+from gateway.deflection.line_types import LineTypes
 from gateway.deflection.sessions import WAITING_FOR_AGENT
 from gateway.store.db import Database
 from gateway.store.models import ChatSession, SmsOutbox
@@ -33,12 +34,14 @@ class Guards:
         sms_guard: SmsGuard,
         retext_hours: int,
         max_chat_backlog: int,
+        line_types: LineTypes,
     ) -> None:
         self.database = database
         self.redis = connection
         self.sms_guard = sms_guard
         self.retext = timedelta(hours=retext_hours)
         self.max_chat_backlog = max_chat_backlog
+        self.line_types = line_types
 
     def messaging(self, now: float, chat_open: bool) -> MessagingFacts:
         backlog = 0

@@ -1,7 +1,7 @@
 """A number keyed in by a caller whose own number cannot be texted (withheld, landline, abroad): keyed
 in with #, checked like any number, read back digit by digit and confirmed, then the consent question.
-Two tries; a number that must not be texted at all (opted out, texted recently, a paused range) ends
-the dialogue at once. The caller keeps their place in the queue throughout."""
+Two tries; a number that must not be texted at all (opted out, texted recently, a paused range, no line
+type to be had) ends the dialogue at once. The caller keeps their place in the queue throughout."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.deflection import twiml
-from gateway.deflection.eligibility import Policy, number_refusal
+from gateway.deflection.eligibility import Policy, line_type_refusal, number_refusal
 from gateway.deflection.guards import Guards
 from gateway.deflection.prompts import VoiceTexts, spoken_digits, texts_for
 from gateway.flows.model import Flow
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gateway.deflection.dialogue import DeflectionUrls
 
 MAX_NUMBER_ATTEMPTS = 2
-FINAL_PROBLEMS = frozenset({"opted_out", "texted_recently", "range_paused"})
+FINAL_PROBLEMS = frozenset({"opted_out", "texted_recently", "range_paused", "line_type_unknown"})
 
 AskConsent = Callable[["Flow", "CallState", "VoiceTexts", "DeflectionUrls", str], Outcome]
 
@@ -75,13 +75,18 @@ class KeyedNumbers:
     def _problem(self, number: PhoneNumber | None, flow: Flow, now: float) -> str | None:
         if number is None:
             return "number_invalid"
-        reason = number_refusal(number, self.policy_for(flow))
+        policy = self.policy_for(flow)
+        reason = number_refusal(number, policy)
         if reason is None and self.guards.opted_out(number.e164):
             reason = "opted_out"
         if reason is None and self.guards.texted_recently(number.e164, now):
             reason = "texted_recently"
         if reason is None and self.guards.range_pause(number.e164):
             reason = "range_paused"
+        if reason is None and self.guards.line_types.needed(number):
+            # At once, within DEFLECT_LINE_TYPE_TIMEOUT: the caller has just pressed # and waits for
+            # the read-back; a landline is refused like any number that is not a mobile.
+            reason = line_type_refusal(number, self.guards.line_types.at_once(number.e164), policy)
         return reason
 
     def _retry(

@@ -40,7 +40,13 @@ from gateway.deflection.outbox import (
     outbox_id_for,
     status_of,
 )
-from gateway.deflection.prompts import VoiceTexts, spoken_ending, texts_for
+from gateway.deflection.prompts import (
+    VoiceTexts,
+    own_number_problem,
+    refusal_text,
+    spoken_ending,
+    texts_for,
+)
 from gateway.flows.model import Flow
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, Event, Outcome, Urls
@@ -170,13 +176,14 @@ class DeflectionDesk:
             refused = keyed_number_attestation_refusal(state.deflection.get("stir_verstat"), policy)
             if refused is None:
                 state.deflection.update(stage="number_entry", attempts=0)
+                why = own_number_problem(texts, reason)
                 return Outcome(
-                    twiml.ask_number(flow, texts.enter_number, urls.number_entry()),
+                    twiml.ask_number(flow, texts.enter_number, urls.number_entry(), why),
                     state,
                     [Event("number.asked", {"reason": reason})],
                 )
             reason = refused
-        return twiml.back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
+        return twiml.back_to_queue(flow, state, refusal_text(texts, reason), urls, "refused", reason)
 
     def step(
         self, name: str, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str | None
@@ -254,12 +261,13 @@ class DeflectionDesk:
             keyed_number_attestation_refusal(stir_verstat, policy) if keyed else None
         )
         if refusal:
-            return twiml.back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
+            return twiml.back_to_queue(flow, state, refusal_text(texts, refusal), urls, "refused", refusal)
         # Checked again at the last moment, atomically with the counters: a pause set (by an admin, or
         # by a trip) after the offer was heard holds too.
         claim = self.guards.sms_guard.claim(number, ctx.now, caller=state.caller, keyed=keyed)
         if claim.refusal:
-            return twiml.back_to_queue(flow, state, texts.refused, urls, "refused", claim.refusal)
+            text = refusal_text(texts, claim.refusal)
+            return twiml.back_to_queue(flow, state, text, urls, "refused", claim.refusal)
         tripped = [_range_paused(pause, number) for pause in claim.tripped]
         try:
             outbox_id = accept_offer(

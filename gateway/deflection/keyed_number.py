@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from gateway.deflection import twiml
 from gateway.deflection.eligibility import Policy, line_type_refusal, number_refusal
 from gateway.deflection.guards import Guards
-from gateway.deflection.prompts import VoiceTexts, spoken_digits, texts_for
+from gateway.deflection.prompts import VoiceTexts, refusal_text, spoken_digits, texts_for
 from gateway.flows.model import Flow
 from gateway.flows.state import CallState, Context, Event, Outcome
 from gateway.phone import PhoneNumber, parse_number
@@ -95,7 +95,9 @@ class KeyedNumbers:
         attempts = state.deflection.get("attempts", 0) + 1
         event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
         if attempts >= MAX_NUMBER_ATTEMPTS or problem in FINAL_PROBLEMS:
-            outcome = twiml.back_to_queue(flow, state, texts.no_number, urls, "no_number", problem)
+            outcome = twiml.back_to_queue(
+                flow, state, refusal_text(texts, problem), urls, "no_number", problem
+            )
             outcome.events.insert(0, event)
             return outcome
         state.deflection.update(stage="number_entry", attempts=attempts)

@@ -83,12 +83,28 @@ def test_one_caller_keying_in_numbers_is_capped_per_day(
     assert [m["to"] for m in proxy.created_messages()] == ["+79031110000", "+79262220000"]
 
 
+def test_a_caller_over_the_daily_cap_at_the_last_moment_is_told_why(
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_SMS_PER_CALLER_DAY="1")
+    landline = "+74951234567"
+    first, second = Call(app.test_client(), caller=landline), Call(app.test_client(), caller=landline)
+    first_consent = first.press(first.press(reach_consent(first, clock), "79031110000#"), "1")
+    second_consent = second.press(second.press(reach_consent(second, clock), "79262220000#"), "1")
+    first.press(first_consent, "1")
+    refused = second.press(second_consent, "1")
+    assert "Сегодня по звонкам с вашего номера" in refused.said()
+    assert refused.find("Redirect").text == WAIT_URL
+    assert events_of(app, second, "deflection.refused") == [{"reason": "caller_daily_limit"}]
+
+
 def test_a_keyed_in_number_is_texted_once_a_day_whoever_keys_it_in(
     make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     app = make_app(**twilio_config, DEFLECT_RETEXT_HOURS="0")
     _key_in(Call(app.test_client(), caller="+74951234567"), clock, "79031110000")
     refused = _key_in(Call(app.test_client(), caller="+74957654321"), clock, "79031110000")
+    assert "уже недавно отправляли SMS на этот номер" in refused.said()
     assert refused.find("Redirect").text == WAIT_URL
     run_jobs(app)
     assert [m["to"] for m in proxy.created_messages()] == ["+79031110000"]

@@ -36,19 +36,21 @@ def test_caller_who_said_stop_is_not_offered(
 
 
 @pytest.mark.parametrize(
-    ("own_number", "why"),
+    ("own_number", "why", "said_first"),
     [
-        ("+74951234567", "landline"),
-        ("+447911123456", "foreign mobile"),
-        ("anonymous", "withheld"),
+        ("+74951234567", "landline", "Номер, с которого вы звоните, не принимает SMS."),
+        ("+447911123456", "foreign mobile", "На номер, с которого вы звоните, мы не отправляем SMS."),
+        ("anonymous", "withheld", "Ваш номер скрыт"),
     ],
+    ids=["landline", "foreign mobile", "withheld"],
 )
 def test_caller_without_a_textable_number_can_key_in_a_mobile_one(
-    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy, own_number: str, why: str
+    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy, own_number: str, why: str, said_first: str
 ) -> None:
     call = Call(twilio_app.test_client(), caller=own_number)
     number_prompt = reach_consent(call, clock)
     assert "Введите" in number_prompt.said(), why
+    assert said_first in number_prompt.said(), why  # why their own number will not do
     bad = call.press(number_prompt, "12#")
     assert "не удалось распознать" in bad.said()
     read_back = call.press(bad, "79031234567#")
@@ -70,6 +72,7 @@ def test_keyed_landline_is_refused_twice_then_the_caller_keeps_waiting(
     again = call.press(prompt, "74957654321#")
     assert "мобильного" in again.said()
     gave_up = call.press(again, "74957654321#")
+    assert "только на мобильные номера" in gave_up.said()
     assert gave_up.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
     assert proxy.created_messages() == []
 
@@ -95,7 +98,7 @@ def test_prefix_rate_limit_refuses_at_consent(
     first_consent, second_consent = reach_consent(first, clock), reach_consent(second, clock)
     first.press(first_consent, "1")
     refused = second.press(second_consent, "1")  # same +7916123 prefix within the hour
-    assert "нельзя отправить" in refused.said()
+    assert "сейчас мы не можем отправлять SMS" in refused.said()  # not "this number": try another day
     assert events_of(app, second, "deflection.refused") == [{"reason": "prefix_rate_limit"}]
     run_jobs(app)
     assert [m["to"] for m in proxy.created_messages()] == ["+79161234567"]

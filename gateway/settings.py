@@ -254,6 +254,13 @@ SPECS: tuple[Spec, ...] = (
         "DEFLECT_TRIP_PER_NDC, if most callers share one area code); 0: off",
     ),
     Spec(
+        "DEFLECT_SMS_PER_NDC_DAY",
+        _int(0, 10000000),
+        "400",
+        "SMS per UTC day to one national destination code: a fifth of DEFLECT_SMS_DAILY_BUDGET, so a "
+        "range pumped slowly (under the trip and the hourly window) cannot take the day; 0: off",
+    ),
+    Spec(
         "DEFLECT_SMS_PER_COUNTRY_HOUR",
         _int(0, 100000),
         "300",
@@ -468,6 +475,7 @@ class Settings:
     deflect_number_types: str
     deflect_sms_per_prefix_hour: int
     deflect_sms_per_ndc_hour: int
+    deflect_sms_per_ndc_day: int
     deflect_sms_per_country_hour: int
     deflect_sms_per_country_day: int
     deflect_sms_per_caller_day: int

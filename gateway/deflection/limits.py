@@ -3,9 +3,10 @@ the last slot, and a pause an admin (or a trip) sets between the offer and the k
 
 One claim checks, in order: the manual pause, a pause of the number's ranges, "texted recently", then
 the windows (per keyed-in number and per caller per day; per prefix, per national destination code and
-per country per hour; in all per minute; per country and in all per day). A granted claim counts in every
-window and in the trip windows of its prefix and destination code: a range texted abnormally fast is
-paused on its own (`RangePause`, with a TTL), and every other range keeps working.
+per country per hour; in all per minute; per destination code, per country and in all per day). A
+granted claim counts in every window and in the trip windows of its prefix and destination code: a
+range texted abnormally fast is paused on its own (`RangePause`, with a TTL), and every other range
+keeps working.
 
 Counters, pauses and trips may be lost with Redis (they are rebuilt by use); the database keeps the
 durable record: the outbox, which eligibility also consults for "texted recently", and a
@@ -89,6 +90,7 @@ class Limits:
     per_day: int
     sender_mps: int
     per_ndc_hour: int = 0
+    per_ndc_day: int = 0
     per_country_hour: int = 0
     per_country_day: int = 0
     per_caller_day: int = 0
@@ -193,6 +195,7 @@ class SmsGuard:
             (f"ndc:{ranges.ndc}:{hour}", lim.per_ndc_hour, 3600, "ndc_rate_limit"),
             (f"country:{ranges.country}:{hour}", lim.per_country_hour, 3600, "country_rate_limit"),
             (f"minute:{minute}", lim.per_minute, 120, "global_rate_limit"),
+            (f"ndc-day:{ranges.ndc}:{day}", lim.per_ndc_day, _DAY, "ndc_daily_limit"),
             (f"country-day:{ranges.country}:{day}", lim.per_country_day, _DAY, "country_daily_limit"),
             (f"day:{day}", lim.per_day, _DAY, "daily_budget_spent"),
         )

@@ -173,6 +173,7 @@ BUSY_REASONS = frozenset(
         "ndc_rate_limit",
         "country_rate_limit",
         "global_rate_limit",
+        "ndc_daily_limit",
         "country_daily_limit",
         "daily_budget_spent",
         "chat_closed",

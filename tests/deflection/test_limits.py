@@ -3,13 +3,17 @@ checked inside the claim, and the velocity trip that pauses one range only."""
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.deflection.limits import Limits, NumberRanges, SmsGuard, ranges_of
+from gateway.services import sms_limits
+from gateway.settings import load_settings
 
-NOW = 1_795_510_800.0  # a whole hour, so an hour's window does not roll over inside a test
+NOW = 1_795_478_400.0  # a UTC midnight: hours and the day are whole windows inside a test
 
 
 def _guard(app: Any, **limits: int) -> SmsGuard:
@@ -159,3 +163,34 @@ def test_a_released_claim_leaves_the_trip_window(app: Any) -> None:
     guard = _guard(app, trip_per_prefix=2)
     guard.release(guard.claim("+79161230001", NOW))
     assert not guard.claim("+79161230002", NOW + 1).tripped
+
+
+def _in_turn(n: int) -> str:
+    """The n-th number of a pumped 100,000-number range, each of its 10 prefixes in turn."""
+    return f"+791612{n % 10}{(n // 10) % 10_000:04d}"
+
+
+@pytest.fixture
+def default_guard(app: Any, tmp_path: Path) -> SmsGuard:
+    return SmsGuard(
+        app.extensions["deflect"].redis,
+        sms_limits(load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ={})),
+    )
+
+
+def test_a_burst_on_a_100k_range_gets_30_sms_then_its_destination_code_is_paused(
+    default_guard: SmsGuard,
+) -> None:
+    granted = [n for n in range(600) if default_guard.claim(_in_turn(n), NOW + n, caller=_in_turn(n)).granted]
+    assert len(granted) == 30  # it used to get 200 an hour, then the whole day's budget
+    assert default_guard.claim(_in_turn(600), NOW + 86000).refusal == "range_paused"
+    assert default_guard.claim("+79261234567", NOW + 700).granted
+
+
+def test_a_100k_range_paced_under_the_trip_gets_60_sms_an_hour_and_400_a_day(default_guard: SmsGuard) -> None:
+    per_hour: Counter[int] = Counter()
+    for n in range(24 * 60):  # one every minute, each prefix in turn: 1 per prefix per 10 minutes
+        if default_guard.claim(_in_turn(n), NOW + 60 * n, caller=_in_turn(n)).granted:
+            per_hour[n // 60] += 1
+    assert max(per_hour.values()) == 60 and sum(per_hour.values()) == 400
+    assert default_guard.budget_left(NOW) == 1600  # the rest of the day is everybody else's

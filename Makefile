@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.wait_loop
 	$(BIN)/python -m bench.accept_latency
 	$(BIN)/python -m bench.reference_extraction
+	$(BIN)/python -m bench.pumping
 
 clean:
 	rm -rf $(VENV) .cache var

@@ -7,6 +7,7 @@ list of definitions with stable names, run by `deflect scheduler`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,32 @@ def _enqueue_once(
 def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
     job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
     _enqueue_once(queue, send_sms, outbox_id, job_id, SEND_RETRY, f"send SMS of outbox {outbox_id}")
+
+
+def look_up_line_type(number: str) -> str:
+    """Ask Twilio Lookup for one number's line type and keep the answer (deflection/line_types.py);
+    never raises: a failure is kept as "lookup failed", which means no offer."""
+    return str(_services().extra["guards"].line_types.look_up(number))
+
+
+def enqueue_line_type_lookup(queue: Queue, number: str) -> None:
+    """One lookup per number at a time (the job id comes from the number, which is never logged); the
+    result is not kept, so the number can be asked again once its cached answer expires."""
+    from gateway.logs import mask_number
+
+    job_id = "line-type-" + hashlib.sha256(number.encode()).hexdigest()[:24]
+    try:
+        queue.enqueue(
+            look_up_line_type,
+            number,
+            job_id=job_id,
+            unique=True,
+            result_ttl=0,
+            failure_ttl=3600,
+            description=f"look up the line type of {mask_number(number)}",
+        )
+    except DuplicateJobError:
+        pass  # already asked for
 
 
 HANDOFF_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import Queue
@@ -18,6 +18,9 @@ from gateway.messaging.providers import LocalOutboxProvider, MessageProvider, Tw
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.db import Database
+
+if TYPE_CHECKING:
+    from gateway.deflection.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def build_domain(svc: Services) -> None:
     from gateway.deflection.dialogue import DeflectionDesk
     from gateway.deflection.eligibility import Policy
     from gateway.deflection.guards import Guards
-    from gateway.deflection.limits import Limits, SmsGuard
+    from gateway.deflection.limits import SmsGuard
     from gateway.deflection.outbox import MessageSetup
     from gateway.deflection.sessions import ChannelAccounts
     from gateway.flows.model import Flow
@@ -87,19 +90,15 @@ def build_domain(svc: Services) -> None:
     settings = svc.settings
     base = settings.public_base_url or DEVELOPMENT_BASE_URL
     svc.extra["public_base"] = base
-    sms_guard = SmsGuard(
-        svc.redis,
-        Limits(
-            retext_seconds=settings.deflect_retext_hours * 3600,
-            per_prefix_hour=settings.deflect_sms_per_prefix_hour,
-            per_minute=settings.deflect_sms_per_minute,
-            per_day=settings.deflect_sms_daily_budget,
-            sender_mps=settings.deflect_sender_mps,
-        ),
-    )
+    sms_guard = SmsGuard(svc.redis, sms_limits(settings))
     svc.extra["sms_guard"] = sms_guard
     guards = Guards(
-        svc.database, svc.redis, sms_guard, settings.deflect_retext_hours, settings.deflect_max_chat_backlog
+        svc.database,
+        svc.redis,
+        sms_guard,
+        settings.deflect_retext_hours,
+        settings.deflect_max_chat_backlog,
+        _line_types(svc),
     )
     templates = TemplateSet.load(settings.deflect_templates_dir)
     for template in templates:
@@ -160,6 +159,50 @@ def build_domain(svc: Services) -> None:
         QueueStatsStore(svc.redis),
         desk,
         svc.clock,
+    )
+
+
+def sms_limits(settings: Settings) -> Limits:
+    """The SMS pumping guards' limits, from settings."""
+    from gateway.deflection.limits import Limits
+
+    return Limits(
+        retext_seconds=settings.deflect_retext_hours * 3600,
+        per_prefix_hour=settings.deflect_sms_per_prefix_hour,
+        per_minute=settings.deflect_sms_per_minute,
+        per_day=settings.deflect_sms_daily_budget,
+        sender_mps=settings.deflect_sender_mps,
+        per_ndc_hour=settings.deflect_sms_per_ndc_hour,
+        per_ndc_day=settings.deflect_sms_per_ndc_day,
+        per_country_hour=settings.deflect_sms_per_country_hour,
+        per_country_day=settings.deflect_sms_per_country_day,
+        per_caller_day=settings.deflect_sms_per_caller_day,
+        per_keyed_number_day=settings.deflect_sms_per_keyed_number_day,
+        trip_window=settings.deflect_trip_window_seconds,
+        trip_per_prefix=settings.deflect_trip_per_prefix,
+        trip_per_ndc=settings.deflect_trip_per_ndc,
+        trip_pause=settings.deflect_trip_pause_hours * 3600,
+    )
+
+
+def _line_types(svc: Services) -> Any:
+    from gateway.deflection.line_types import LineTypes
+    from gateway.jobs import enqueue_line_type_lookup
+
+    settings, source = svc.settings, None
+    if settings.deflect_line_type_lookup != "off" and settings.twilio_enabled:
+        from gateway.messaging.line_types import TwilioLineTypes
+        from gateway.twilio_rest import make_client
+
+        source = TwilioLineTypes(make_client(settings, timeout=settings.deflect_line_type_timeout))
+    elif settings.deflect_line_type_lookup != "off":  # the local outbox texts nobody: no harm done
+        log.info("no Twilio account: number types come from phonenumbers alone, without lookups")
+    return LineTypes(
+        svc.redis,
+        source,
+        settings.deflect_line_type_lookup,
+        settings.deflect_line_type_cache_days * 86400,
+        lambda number: enqueue_line_type_lookup(svc.queue, number),
     )
 
 

@@ -245,6 +245,72 @@ SPECS: tuple[Spec, ...] = (
         "20",
         "SMS per hour to one number prefix (E.164 without the last 4 digits): SMS pumping guard",
     ),
+    Spec(
+        "DEFLECT_SMS_PER_NDC_HOUR",
+        _int(0, 100000),
+        "60",
+        "SMS per hour to one national destination code (an area or mobile code, up to ~10 M numbers): "
+        "a fifth of a 300-an-hour busiest legitimate hour going to one code (raise it, and "
+        "DEFLECT_TRIP_PER_NDC, if most callers share one area code); 0: off",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_NDC_DAY",
+        _int(0, 10000000),
+        "400",
+        "SMS per UTC day to one national destination code: a fifth of DEFLECT_SMS_DAILY_BUDGET, so a "
+        "range pumped slowly (under the trip and the hourly window) cannot take the day; 0: off",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_COUNTRY_HOUR",
+        _int(0, 100000),
+        "300",
+        "SMS per hour to one country: the busiest legitimate hour of a 2,000-a-day centre (15 %); 0: off",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_COUNTRY_DAY",
+        _int(0, 10000000),
+        "1500",
+        "SMS per UTC day to one country, below DEFLECT_SMS_DAILY_BUDGET so one pumped country cannot take "
+        "the whole budget (set it to the budget if you serve one country only); 0: off",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_CALLER_DAY",
+        _int(0, 1000),
+        "3",
+        "SMS one calling number may trigger per UTC day, to any number (its own or keyed in); 0: off",
+    ),
+    Spec(
+        "DEFLECT_SMS_PER_KEYED_NUMBER_DAY",
+        _int(0, 1000),
+        "1",
+        "SMS per UTC day to a number somebody keyed in (nobody proved they hold it); 0: off",
+    ),
+    Spec(
+        "DEFLECT_TRIP_WINDOW_SECONDS",
+        _int(60, 86400),
+        "600",
+        "the sliding window of the SMS pumping trip (DEFLECT_TRIP_PER_PREFIX, DEFLECT_TRIP_PER_NDC)",
+    ),
+    Spec(
+        "DEFLECT_TRIP_PER_PREFIX",
+        _int(0, 100000),
+        "5",
+        "this many SMS to one prefix (10,000 numbers) within the trip window pause offers to it: a "
+        "centre texting 300 an hour spread over thousands of prefixes almost never sends 5; 0: off",
+    ),
+    Spec(
+        "DEFLECT_TRIP_PER_NDC",
+        _int(0, 100000),
+        "30",
+        "this many SMS to one national destination code within the trip window pause offers to it: "
+        "3 times the busiest legitimate rate (60 an hour, 10 in 10 minutes); 0: off",
+    ),
+    Spec(
+        "DEFLECT_TRIP_PAUSE_HOURS",
+        _int(1, 720),
+        "24",
+        "how long a tripped range stays paused (lift it early: deflect messaging resume --range ...)",
+    ),
     Spec("DEFLECT_SMS_PER_MINUTE", _int(1, 100000), "60", "SMS per minute in all"),
     Spec("DEFLECT_SMS_DAILY_BUDGET", _int(1, 10000000), "2000", "SMS per day in all (UTC day)"),
     Spec("DEFLECT_SENDER_MPS", _int(1, 1000), "1", "messages per second one sender number may send"),
@@ -252,7 +318,28 @@ SPECS: tuple[Spec, ...] = (
         "DEFLECT_REQUIRE_ATTESTATION",
         _choice("off", "a", "ab"),
         "off",
-        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present",
+        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present; a caller may "
+        "key in another number to text only when StirVerstat is present and shows it",
+    ),
+    Spec(
+        "DEFLECT_LINE_TYPE_LOOKUP",
+        _choice("off", "ambiguous", "always"),
+        "ambiguous",
+        "Twilio Lookup v2 Line Type Intelligence before an offer (about US$0.008 a lookup at list "
+        "price, cached per number): ambiguous: only numbers whose plan cannot tell mobile from "
+        "landline (the US and Canada); always: every number about to be offered; off: never",
+    ),
+    Spec(
+        "DEFLECT_LINE_TYPE_CACHE_DAYS",
+        _int(1, 365),
+        "30",
+        "how long a number's looked-up line type is kept (a landline rarely becomes a mobile)",
+    ),
+    Spec(
+        "DEFLECT_LINE_TYPE_TIMEOUT",
+        _int(1, 10),
+        "3",
+        "seconds a line type lookup may take (a keyed-in number is looked up while the caller waits)",
     ),
     Spec(
         "DEFLECT_MAX_CHAT_BACKLOG",
@@ -399,10 +486,23 @@ class Settings:
     deflect_retext_hours: int
     deflect_number_types: str
     deflect_sms_per_prefix_hour: int
+    deflect_sms_per_ndc_hour: int
+    deflect_sms_per_ndc_day: int
+    deflect_sms_per_country_hour: int
+    deflect_sms_per_country_day: int
+    deflect_sms_per_caller_day: int
+    deflect_sms_per_keyed_number_day: int
+    deflect_trip_window_seconds: int
+    deflect_trip_per_prefix: int
+    deflect_trip_per_ndc: int
+    deflect_trip_pause_hours: int
     deflect_sms_per_minute: int
     deflect_sms_daily_budget: int
     deflect_sender_mps: int
     deflect_require_attestation: str
+    deflect_line_type_lookup: str
+    deflect_line_type_cache_days: int
+    deflect_line_type_timeout: int
     deflect_max_chat_backlog: int
     deflect_max_segments: int
     deflect_handoff_adapters: str

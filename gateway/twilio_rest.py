@@ -38,10 +38,11 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         return super().request(method, self.target(url), *args, **kwargs)
 
 
-def make_client(settings: Settings) -> Client:
-    """A configured client; callers must check `settings.twilio_enabled` first."""
+def make_client(settings: Settings, timeout: float | None = None) -> Client:
+    """A configured client; callers must check `settings.twilio_enabled` first. `timeout`: seconds
+    per request when not TWILIO_HTTP_TIMEOUT (a lookup while a caller waits must be quicker)."""
     http_client = RedirectingHttpClient(
-        settings.twilio_api_base_url, settings.host_overrides(), settings.twilio_http_timeout
+        settings.twilio_api_base_url, settings.host_overrides(), timeout or settings.twilio_http_timeout
     )
     if settings.twilio_api_key:
         return Client(

@@ -179,6 +179,17 @@ def twilio_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.Prism
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def twilio_lookups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prism.PrismServer]:
+    """Prism on Twilio's Lookup v2 API (Line Type Intelligence); the gateway reaches it through
+    TWILIO_API_BASE_URL_OVERRIDES=lookups=..."""
+    server = prism.start(
+        "twilio_lookups_v2.json", tmp_path_factory.mktemp("prism-lookups"), "/v2/PhoneNumbers/+14155550123"
+    )
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def call(client: Any) -> Call:
     """A Russian mobile caller ringing the bank's number (see tests/support/calls.py)."""

@@ -47,6 +47,8 @@ class Deflection(Protocol):
 
     def offer_channels(self, flow: Flow, offer: Offer) -> OfferChannels: ...
 
+    def prepare(self, flow: Flow, state: CallState) -> None: ...
+
     def accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome: ...
 
     def step(
@@ -155,6 +157,8 @@ class VoiceService:
         if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
             return self._keep(self.deflection.step("sending", flow, state, ctx, urls, None), now)
         offer = wait_experience(flow, state).offer
+        if offer is not None and not state.deflection.get("prepared"):
+            self._prepare(flow, state)
         refused: list[Event] = []
         if (
             offer is not None
@@ -174,6 +178,15 @@ class VoiceService:
                 self.queue_stats.observe(queue, req.queue_size, req.avg_queue_time, now, pipeline=pipe)
 
         return self._keep(outcome, now, refused, also=stats)
+
+    def _prepare(self, flow: Flow, state: CallState) -> None:
+        """Once per call, on its first pass of a wait loop with an offer: the deflection layer starts
+        what the offer will need and takes time (in a job: nothing here waits on the network)."""
+        state.deflection["prepared"] = True
+        try:
+            self.deflection.prepare(flow, state)
+        except Exception:
+            log.exception("could not prepare the offer; it is asked for again when due")
 
     def _may_offer(self, flow: Flow, state: CallState, now: float, refused: list[Event]) -> bool:
         """Eligibility, looked up only when the offer is due (database and Redis). A refusal about the
@@ -280,7 +293,16 @@ class VoiceService:
         return outcome.twiml
 
 
-TEMPORARY_REFUSALS = frozenset({"messaging_paused", "chat_closed", "chat_backlog", "daily_budget_spent"})
+TEMPORARY_REFUSALS = frozenset(
+    {
+        "messaging_paused",
+        "chat_closed",
+        "chat_backlog",
+        "daily_budget_spent",
+        "range_paused",
+        "line_type_pending",
+    }
+)
 RECHECK_SECONDS = 60
 
 

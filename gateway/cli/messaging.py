@@ -53,7 +53,7 @@ def check(path: Path | None, max_segments: int | None) -> None:
 
 @click.group()
 def messaging() -> None:
-    """The manual switch for offers (e.g. while the chat team is overloaded)."""
+    """The manual switch for offers (e.g. while the chat team is overloaded), and range pauses."""
 
 
 def _guards() -> Any:
@@ -70,7 +70,48 @@ def pause() -> None:
 
 
 @messaging.command("resume")
-def resume() -> None:
-    """Offer SMS links again."""
+@click.option(
+    "--range",
+    "range_",
+    metavar="RANGE",
+    help="lift one range pause instead (a prefix or destination code, as `status` shows it)",
+)
+def resume(range_: str | None) -> None:
+    """Offer SMS links again (or, with --range, to one paused range again)."""
+    if range_:
+        if not _guards().lift(range_.strip()):
+            raise click.ClickException(f"no pause of range {range_} (see deflect messaging status)")
+        click.echo(f"offers to {range_} resumed")
+        return
     _guards().pause(False)
     click.echo("offers resumed")
+
+
+@messaging.command("status")
+def status() -> None:
+    """Whether offers are paused, today's SMS budget, and the ranges an SMS pumping trip paused."""
+    from datetime import UTC, datetime
+
+    from gateway.cli import _app
+
+    services = _app().extensions["deflect"]
+    guards, now = services.extra["guards"], services.clock.time()
+    paused = "PAUSED (deflect messaging resume)" if guards.paused() else "on"
+    click.echo(f"offers         {paused}")
+    limit = guards.sms_guard.limits.per_day
+    click.echo(f"SMS today      {limit - guards.sms_guard.budget_left(now)} of {limit} (UTC day)")
+    pauses = guards.range_pauses()
+    if not pauses:
+        click.echo("range pauses   none")
+        return
+    click.echo(f"range pauses   {len(pauses)} (SMS pumping trips; each lifts itself at 'until')")
+
+    def at(moment: float) -> str:
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    for pause in pauses:
+        click.echo(
+            f"  {pause.kind:6} {pause.range:14} {pause.count} SMS within {pause.window_seconds} s, "
+            f"since {at(pause.since)}, until {at(pause.until)}"
+        )
+        click.echo(f"         lift it: deflect messaging resume --range {pause.range}")

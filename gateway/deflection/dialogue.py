@@ -24,10 +24,14 @@ from gateway.deflection.eligibility import (
     Policy,
     attestation_refusal,
     caller_refusal,
+    keyed_number_attestation_refusal,
+    line_type_refusal,
     messaging_refusal,
     number_refusal,
 )
 from gateway.deflection.guards import Guards
+from gateway.deflection.keyed_number import KeyedNumbers
+from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import (
     ACCEPTED_STATUSES,
     Acceptance,
@@ -36,16 +40,23 @@ from gateway.deflection.outbox import (
     outbox_id_for,
     status_of,
 )
-from gateway.deflection.prompts import VoiceTexts, said_channels, spoken_digits, spoken_ending, texts_for
+from gateway.deflection.prompts import (
+    VoiceTexts,
+    own_number_problem,
+    refusal_text,
+    said_channels,
+    spoken_ending,
+    texts_for,
+)
 from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome, Urls
 from gateway.flows.wait import wait_experience
-from gateway.phone import PhoneNumber, parse_number
+from gateway.logs import mask_number
+from gateway.phone import parse_number
 
 log = logging.getLogger(__name__)
 
-MAX_NUMBER_ATTEMPTS = 2
 SENDING_POLLS = 8  # one-second polls before the caller goes back to the hold music meanwhile
 
 
@@ -79,27 +90,62 @@ class DeflectionDesk:
         self.setup = setup
         self.enqueue_send = enqueue_send
         self.database = database
+        self.keyed = KeyedNumbers(
+            guards,
+            policy_for,
+            lambda flow, state, texts, urls, number: self._ask_consent(
+                flow, state, texts, urls, number, keyed=True
+            ),
+        )
 
     # -- before the offer is played --------------------------------------------------------------
 
     def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None:
         """Why this caller must not be offered a link now (None: offer it)."""
         policy = self.policy_for(flow)
-        reason = messaging_refusal(self.guards.messaging(now, is_open(flow.hours, now)), policy)
-        reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        reason = self._messaging_refusal(flow, state, policy, now)
         if reason:
             return reason
         offer = wait_experience(flow, state).offer
         if offer is not None and not self.setup.accounts.available(list(offer.channels)):
             return "no_channel_configured"  # a link that leads nowhere helps nobody
         reason = self._caller_refusal(state, policy, now)
-        return None if reason in KEYED_NUMBER_REASONS else reason
+        if reason in KEYED_NUMBER_REASONS:  # offered only if they may key in another number
+            return keyed_number_attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        return reason
+
+    def _messaging_refusal(self, flow: Flow, state: CallState, policy: Policy, now: float) -> str | None:
+        """What holds whatever number this caller would be texted at: asked before the offer, again at
+        the accepting key (an admin may have paused meanwhile), and in the claim itself."""
+        reason = messaging_refusal(self.guards.messaging(now, is_open(flow.hours, now)), policy)
+        reason = reason or attestation_refusal(state.deflection.get("stir_verstat"), policy)
+        if reason is None and state.caller and self.guards.sms_guard.caller_spent(state.caller, now):
+            reason = "caller_daily_limit"
+        return reason
 
     def _caller_refusal(self, state: CallState, policy: Policy, now: float) -> str | None:
         number = parse_number(state.caller)
-        opted_out = bool(number) and self.guards.opted_out(number.e164)  # type: ignore[union-attr]
-        recent = bool(number) and self.guards.texted_recently(number.e164, now)  # type: ignore[union-attr]
-        return caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+        if number is None:
+            return caller_refusal(None, policy, opted_out=False, texted_recently=False)
+        opted_out = self.guards.opted_out(number.e164)
+        recent = self.guards.texted_recently(number.e164, now)
+        reason = caller_refusal(number, policy, opted_out=opted_out, texted_recently=recent)
+        if reason is None and self.guards.range_pause(number.e164):
+            return "range_paused"
+        if reason is None and self.guards.line_types.needed(number):
+            reason = line_type_refusal(number, self.guards.line_types.in_background(number.e164), policy)
+        return reason
+
+    def prepare(self, flow: Flow, state: CallState) -> None:
+        """The caller entered a queue with an offer: what the offer will need and takes time starts now,
+        in a job (a line type lookup), so the wait loop never waits on the network."""
+        number = parse_number(state.caller)
+        if (
+            number is not None
+            and self.guards.line_types.needed(number)
+            and number_refusal(number, self.policy_for(flow)) is None
+        ):
+            self.guards.line_types.in_background(number.e164)
 
     def offer_channels(self, flow: Flow, offer: Offer) -> OfferChannels:
         """The flow's channels that are configured, as the flow's voice says them."""
@@ -120,7 +166,9 @@ class DeflectionDesk:
     def _accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
         texts = texts_for(flow.locale)
         policy = self.policy_for(flow)
-        reason = self._caller_refusal(state, policy, ctx.now)
+        reason = self._messaging_refusal(flow, state, policy, ctx.now) or self._caller_refusal(
+            state, policy, ctx.now
+        )
         offer = wait_experience(flow, state).offer
         state.deflection.update(
             offer_number=state.offers_made,
@@ -131,21 +179,25 @@ class DeflectionDesk:
             assert state.caller is not None
             return self._ask_consent(flow, state, texts, urls, state.caller, keyed=False)
         if reason in KEYED_NUMBER_REASONS:
-            state.deflection.update(stage="number_entry", attempts=0)
-            return Outcome(
-                twiml.ask_number(flow, texts.enter_number, urls.number_entry()),
-                state,
-                [Event("number.asked", {"reason": reason})],
-            )
-        return self._back_to_queue(flow, state, texts.no_number, urls, "refused", reason)
+            refused = keyed_number_attestation_refusal(state.deflection.get("stir_verstat"), policy)
+            if refused is None:
+                state.deflection.update(stage="number_entry", attempts=0)
+                why = own_number_problem(texts, reason)
+                return Outcome(
+                    twiml.ask_number(flow, texts.enter_number, urls.number_entry(), why),
+                    state,
+                    [Event("number.asked", {"reason": reason})],
+                )
+            reason = refused
+        return twiml.back_to_queue(flow, state, refusal_text(texts, reason), urls, "refused", reason)
 
     def step(
         self, name: str, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str | None
     ) -> Outcome:
         handler = {
             "consent": self._consent,
-            "number_entry": self._number_entry,
-            "number_confirm": self._number_confirm,
+            "number_entry": self.keyed.entered,
+            "number_confirm": self.keyed.confirmed,
             "sending": self._sending,
         }[name]
         return self._told_on_failure(
@@ -163,7 +215,7 @@ class DeflectionDesk:
         except Exception:
             log.exception("hand-over dialogue failed at stage %s", state.deflection.get("stage"))
             texts = texts_for(flow.locale)
-            return self._back_to_queue(
+            return twiml.back_to_queue(
                 flow, state.copy(), texts.failed, urls, "failed", "deflection.unavailable"
             )
 
@@ -198,10 +250,10 @@ class DeflectionDesk:
         if stage in ("sending", "sent"):  # a duplicate Gather POST: the offer is already accepted
             return self._sending(flow, state, ctx, urls, "")
         if stage != "consent":
-            return _resume(state, urls, "consent.stale")
+            return twiml.resume(state, urls, "consent.stale")
         if digit != "1":
             event = "consent.declined" if digit else "consent.no_input"
-            return self._back_to_queue(flow, state, texts.declined, urls, "declined", event)
+            return twiml.back_to_queue(flow, state, texts.declined, urls, "declined", event)
         number: str = state.deflection["number"]
         offer_key = f"{state.call_sid}:{state.deflection['offer_number']}"
         state.deflection["offer_key"] = offer_key
@@ -209,9 +261,20 @@ class DeflectionDesk:
             # The same key press posted twice (Twilio retried): the first one is sending it.
             state.deflection.update(stage="sending", polls=0)
             return self._sending(flow, state, ctx, urls, "")
-        refusal = self.guards.sms_guard.claim(number, ctx.now)
+        keyed = state.deflection.get("keyed", False)
+        stir_verstat, policy = state.deflection.get("stir_verstat"), self.policy_for(flow)
+        refusal = attestation_refusal(stir_verstat, policy) or (
+            keyed_number_attestation_refusal(stir_verstat, policy) if keyed else None
+        )
         if refusal:
-            return self._back_to_queue(flow, state, texts.refused, urls, "refused", refusal)
+            return twiml.back_to_queue(flow, state, refusal_text(texts, refusal), urls, "refused", refusal)
+        # Checked again at the last moment, atomically with the counters: a pause set (by an admin, or
+        # by a trip) after the offer was heard holds too.
+        claim = self.guards.sms_guard.claim(number, ctx.now, caller=state.caller, keyed=keyed)
+        if claim.refusal:
+            text = refusal_text(texts, claim.refusal)
+            return twiml.back_to_queue(flow, state, text, urls, "refused", claim.refusal)
+        tripped = [_range_paused(pause, number) for pause in claim.tripped]
         try:
             outbox_id = accept_offer(
                 self.database,
@@ -223,9 +286,9 @@ class DeflectionDesk:
         except Exception:
             # Nothing was recorded (one transaction), so nothing will be sent: say so, keep the place.
             log.exception("offer %s could not be recorded", offer_key)
-            self.guards.sms_guard.release(number, ctx.now)
+            self.guards.sms_guard.release(claim)
             self.guards.redis.delete(f"deflect:accept:{offer_key}")
-            return self._back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
+            return twiml.back_to_queue(flow, state, texts.failed, urls, "failed", "sms.not_recorded")
         try:
             self.enqueue_send(outbox_id)
         except Exception:  # the row is committed: the outbox sweeper sends it within a minute
@@ -237,6 +300,7 @@ class DeflectionDesk:
             [
                 Event("consent.granted", {"keyed_number": state.deflection.get("keyed", False)}),
                 Event("sms.queued", {"outbox_id": outbox_id}),
+                *tripped,
             ],
         )
 
@@ -277,64 +341,6 @@ class DeflectionDesk:
             sms_template=state.deflection["sms_template"],
         )
 
-    def _number_entry(
-        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str
-    ) -> Outcome:
-        texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_entry":
-            return _resume(state, urls, "number.stale")
-        digits = digits.rstrip("#")
-        typed = ("+" + digits[2:]) if digits.startswith("00") else digits
-        number = parse_number(typed if typed.startswith("+") else "+" + typed) or parse_number(
-            typed, default_region=flow.home_regions[0] if flow.home_regions else None
-        )
-        problem = self._keyed_number_problem(number, flow, ctx.now)
-        if problem is None:
-            assert number is not None
-            state.deflection.update(stage="number_confirm", candidate=number.e164)
-            read_back = texts.read_back.format(digits=spoken_digits(number.e164[1:]))
-            return Outcome(
-                twiml.ask_key(flow, read_back, urls.number_confirm()),
-                state,
-                [Event("number.entered", {"valid": True})],
-            )
-        return self._retry_number(flow, state, urls, texts, problem)
-
-    def _keyed_number_problem(self, number: PhoneNumber | None, flow: Flow, now: float) -> str | None:
-        if number is None:
-            return "number_invalid"
-        reason = number_refusal(number, self.policy_for(flow))
-        if reason is None and self.guards.opted_out(number.e164):
-            reason = "opted_out"
-        if reason is None and self.guards.texted_recently(number.e164, now):
-            reason = "texted_recently"
-        return reason
-
-    def _retry_number(
-        self, flow: Flow, state: CallState, urls: DeflectionUrls, texts: VoiceTexts, problem: str
-    ) -> Outcome:
-        attempts = state.deflection.get("attempts", 0) + 1
-        event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
-        if attempts >= MAX_NUMBER_ATTEMPTS or problem in ("opted_out", "texted_recently"):
-            outcome = self._back_to_queue(flow, state, texts.no_number, urls, "no_number", problem)
-            outcome.events.insert(0, event)
-            return outcome
-        state.deflection.update(stage="number_entry", attempts=attempts)
-        said = texts.number_invalid if problem == "number_invalid" else texts.number_not_mobile
-        return Outcome(twiml.ask_number(flow, texts.enter_number, urls.number_entry(), said), state, [event])
-
-    def _number_confirm(
-        self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
-    ) -> Outcome:
-        texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_confirm":
-            return _resume(state, urls, "number.stale")
-        if digit == "1":
-            return self._ask_consent(flow, state, texts, urls, state.deflection["candidate"], keyed=True)
-        if digit == "2":
-            return self._retry_number(flow, state, urls, texts, "re_entry")
-        return self._back_to_queue(flow, state, texts.declined, urls, "declined", "number.not_confirmed")
-
     def _sending(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, _digit: str
     ) -> Outcome:
@@ -354,7 +360,7 @@ class DeflectionDesk:
                 ],
             )
         if status in ("refused", "missing"):
-            return self._back_to_queue(
+            return twiml.back_to_queue(
                 flow,
                 state,
                 texts.failed,
@@ -391,26 +397,17 @@ class DeflectionDesk:
             )
         return outbox_id, "pending", None
 
-    def _back_to_queue(
-        self,
-        flow: Flow,
-        state: CallState,
-        text: str,
-        urls: DeflectionUrls,
-        stage: str,
-        reason: str,
-        data: dict[str, Any] | None = None,
-    ) -> Outcome:
-        """Tell the caller, then back to the wait loop: their place in the queue is kept."""
-        state.deflection["stage"] = stage
-        state.offer_declined = True  # no second offer on this call
-        kind = reason if "." in reason else f"deflection.{stage}"
-        return Outcome(
-            twiml.say_and_go(flow, text, urls.wait()),
-            state,
-            [Event(kind, {"reason": reason, **(data or {})})],
-        )
 
-
-def _resume(state: CallState, urls: DeflectionUrls, kind: str) -> Outcome:
-    return Outcome(twiml.say_and_go(None, None, urls.wait()), state, [Event(kind, {})])
+def _range_paused(pause: RangePause, number: str) -> Event:
+    """This SMS tripped a range: one alert line (numbers masked), and a durable event on this call."""
+    log.warning(
+        "SMS pumping trip: %d SMS to %s %s within %d s (the last to %s); offers to it are paused until "
+        "%s UTC. `deflect messaging status` lists range pauses; `deflect messaging resume --range` lifts one",
+        pause.count,
+        pause.kind,
+        mask_number(pause.range) if pause.kind == "prefix" else pause.range,
+        pause.window_seconds,
+        mask_number(number),
+        datetime.fromtimestamp(pause.until, UTC).strftime("%Y-%m-%d %H:%M"),
+    )
+    return Event("sms.range_paused", pause.__dict__.copy())

@@ -7,8 +7,9 @@ Redis). Every refusal has a short reason that is recorded as an event, so report
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from gateway.deflection.line_types import FAILED, PENDING
 from gateway.phone import PhoneNumber
 
 # Types a text must never go to, whatever the configuration says: the classic SMS pumping targets.
@@ -64,6 +65,16 @@ def number_refusal(number: PhoneNumber | None, policy: Policy) -> str | None:
     return None
 
 
+def line_type_refusal(number: PhoneNumber, line_type: str, policy: Policy) -> str | None:
+    """Why this number may not be texted, given its looked-up line type (or that there is none yet:
+    the offer waits for it; a failed lookup means no offer)."""
+    if line_type == PENDING:
+        return "line_type_pending"
+    if line_type == FAILED:
+        return "line_type_unknown"
+    return number_refusal(replace(number, number_type=line_type), policy)
+
+
 def messaging_refusal(facts: MessagingFacts, policy: Policy) -> str | None:
     """Why nobody may be offered a text now (None: offers may be made)."""
     if facts.paused:
@@ -81,9 +92,20 @@ def attestation_refusal(stir_verstat: str | None, policy: Policy) -> str | None:
     """A spoofed caller ID would make us text a stranger: with attestation required, only A (or A/B)."""
     if policy.require_attestation == "off" or not stir_verstat:
         return None
-    level = _attestation_level(stir_verstat)
+    return None if _attested(stir_verstat, policy) else "caller_id_not_attested"
+
+
+def keyed_number_attestation_refusal(stir_verstat: str | None, policy: Policy) -> str | None:
+    """Keying in another number is the SMS pumping path (any number, from any phone): with attestation
+    required, it is open only to a call whose StirVerstat is present and passes; none proves nothing."""
+    if policy.require_attestation == "off":
+        return None
+    return None if stir_verstat and _attested(stir_verstat, policy) else "keyed_number_not_attested"
+
+
+def _attested(stir_verstat: str, policy: Policy) -> bool:
     accepted = {"A"} if policy.require_attestation == "a" else {"A", "B"}
-    return None if level in accepted else "caller_id_not_attested"
+    return _attestation_level(stir_verstat) in accepted
 
 
 def _attestation_level(stir_verstat: str) -> str | None:

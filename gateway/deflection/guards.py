@@ -9,12 +9,20 @@ from sqlalchemy import func, select
 
 from gateway.deflection.consent import is_opted_out
 from gateway.deflection.eligibility import MessagingFacts
-from gateway.deflection.limits import SmsGuard
+from gateway.deflection.limits import (
+    PAUSE_KEY,
+    RANGE_KINDS,
+    RANGE_PAUSE_KEY,
+    RangePause,
+    SmsGuard,
+    range_pause_key,
+    ranges_of,
+)
+from gateway.deflection.line_types import LineTypes
 from gateway.deflection.sessions import WAITING_FOR_AGENT
 from gateway.store.db import Database
 from gateway.store.models import ChatSession, SmsOutbox
 
-PAUSE_KEY = "deflect:messaging:paused"
 _NOT_SENT = ("refused",)
 
 
@@ -26,12 +34,14 @@ class Guards:
         sms_guard: SmsGuard,
         retext_hours: int,
         max_chat_backlog: int,
+        line_types: LineTypes,
     ) -> None:
         self.database = database
         self.redis = connection
         self.sms_guard = sms_guard
         self.retext = timedelta(hours=retext_hours)
         self.max_chat_backlog = max_chat_backlog
+        self.line_types = line_types
 
     def messaging(self, now: float, chat_open: bool) -> MessagingFacts:
         backlog = 0
@@ -81,3 +91,22 @@ class Guards:
             self.redis.set(PAUSE_KEY, "1")
         else:
             self.redis.delete(PAUSE_KEY)
+
+    def paused(self) -> bool:
+        return bool(self.redis.exists(PAUSE_KEY))
+
+    def range_pause(self, number: str) -> RangePause | None:
+        """The pause of this number's prefix or destination code, if one is in force."""
+        ranges = ranges_of(number)
+        values = self.redis.mget([range_pause_key(kind, ranges.of_kind(kind)) for kind in RANGE_KINDS])
+        return next((RangePause.from_json(value) for value in values if value), None)
+
+    def range_pauses(self) -> list[RangePause]:
+        """Every range pause in force, oldest first."""
+        pattern = RANGE_PAUSE_KEY.format(kind="*", range="*")
+        values = [self.redis.get(key) for key in self.redis.scan_iter(match=pattern, count=500)]
+        return sorted((RangePause.from_json(v) for v in values if v), key=lambda p: p.since)
+
+    def lift(self, range_: str) -> int:
+        """Offers to this range (a prefix or a destination code, as status shows it) resume."""
+        return int(self.redis.delete(*(range_pause_key(kind, range_) for kind in RANGE_KINDS)))

@@ -29,6 +29,17 @@ class VoiceTexts:
     still_sending: str
     failed: str
     refused: str
+    # Why the caller's own number will not do, said before they are asked to key in a mobile number.
+    own_withheld: str
+    own_not_mobile: str
+    own_abroad: str
+    # Why no SMS, by class, each with something the caller can act on where there is something; all
+    # say the caller keeps their place in the queue.
+    refused_recently: str
+    refused_daily_limit: str
+    refused_not_mobile: str
+    refused_opted_out: str
+    refused_busy: str
     channel_names: dict[str, str]
 
 
@@ -68,6 +79,29 @@ TEXTS: dict[str, VoiceTexts] = {
             "К сожалению, на этот номер нельзя отправить сообщение. Вы остаётесь в очереди, "
             "оператор ответит, как только освободится."
         ),
+        own_withheld="Ваш номер скрыт, поэтому мы не можем отправить на него SMS.",
+        own_not_mobile="Номер, с которого вы звоните, не принимает SMS.",
+        own_abroad="На номер, с которого вы звоните, мы не отправляем SMS.",
+        refused_recently=(
+            "Мы уже недавно отправляли SMS на этот номер. Откройте ссылку из того сообщения. "
+            "Вы остаётесь в очереди."
+        ),
+        refused_daily_limit=(
+            "Сегодня по звонкам с вашего номера мы уже отправили столько SMS, сколько можно. "
+            "Вы остаётесь в очереди, оператор ответит, как только освободится."
+        ),
+        refused_not_mobile=(
+            "Мы отправляем SMS только на мобильные номера. Вы остаётесь в очереди, "
+            "оператор ответит, как только освободится."
+        ),
+        refused_opted_out=(
+            "Этот номер отказался от наших SMS, поэтому мы не будем на него писать. "
+            "Вы остаётесь в очереди, оператор ответит, как только освободится."
+        ),
+        refused_busy=(
+            "К сожалению, сейчас мы не можем отправлять SMS. Вы остаётесь в очереди, "
+            "оператор ответит, как только освободится."
+        ),
         channel_names={"whatsapp": "WhatsApp", "telegram": "Телеграм", "viber": "Вайбер"},
     ),
     "en": VoiceTexts(
@@ -104,6 +138,29 @@ TEXTS: dict[str, VoiceTexts] = {
             "Sorry, we cannot send a message to this number. You keep your place in the queue, "
             "and an agent will answer as soon as possible."
         ),
+        own_withheld="Your number is hidden, so we cannot text it.",
+        own_not_mobile="The number you are calling from cannot receive text messages.",
+        own_abroad="We do not send text messages to the number you are calling from.",
+        refused_recently=(
+            "We already sent a text message to this number recently. Please open the link in that "
+            "message. You keep your place in the queue."
+        ),
+        refused_daily_limit=(
+            "We have sent as many text messages for calls from your number as we can today. "
+            "You keep your place in the queue, and an agent will answer as soon as possible."
+        ),
+        refused_not_mobile=(
+            "We can only send text messages to mobile numbers. You keep your place in the queue, "
+            "and an agent will answer as soon as possible."
+        ),
+        refused_opted_out=(
+            "This number has opted out of our text messages, so we will not text it. You keep your "
+            "place in the queue, and an agent will answer as soon as possible."
+        ),
+        refused_busy=(
+            "Sorry, we cannot send text messages right now. You keep your place in the queue, "
+            "and an agent will answer as soon as possible."
+        ),
         channel_names={"whatsapp": "WhatsApp", "telegram": "Telegram", "viber": "Viber"},
     ),
 }
@@ -113,6 +170,52 @@ def said_channels(channels: list[str], locale: str) -> str:
     """The channels as the locale's voice says them, as one choice ("WhatsApp или Телеграм")."""
     names = texts_for(locale).channel_names
     return either([names.get(c) or WRITTEN_NAMES.get(c, c) for c in channels], locale)
+
+
+# Refusals that say nothing about the number: the caller can only wait (or call another day).
+BUSY_REASONS = frozenset(
+    {
+        "messaging_paused",
+        "range_paused",
+        "prefix_rate_limit",
+        "ndc_rate_limit",
+        "country_rate_limit",
+        "global_rate_limit",
+        "ndc_daily_limit",
+        "country_daily_limit",
+        "daily_budget_spent",
+        "chat_closed",
+        "chat_backlog",
+        "line_type_pending",
+        "line_type_unknown",
+    }
+)
+
+
+def refusal_text(texts: VoiceTexts, reason: str) -> str:
+    """What a caller hears when no SMS will be sent, by the class of the refusal reason."""
+    if reason in ("texted_recently", "keyed_number_limit"):
+        return texts.refused_recently  # the link is in the message already sent
+    if reason == "caller_daily_limit":
+        return texts.refused_daily_limit
+    if reason == "opted_out":
+        return texts.refused_opted_out
+    if reason == "not_mobile" or reason.startswith("number_type_"):
+        return texts.refused_not_mobile
+    if reason in BUSY_REASONS:
+        return texts.refused_busy
+    if reason in ("number_invalid", "re_entry"):  # no number was settled on
+        return texts.no_number
+    return texts.refused
+
+
+def own_number_problem(texts: VoiceTexts, reason: str) -> str:
+    """Why the caller's own number will not do (a reason after which they may key in a mobile one)."""
+    if reason == "no_number":
+        return texts.own_withheld
+    if reason == "region_not_allowed":
+        return texts.own_abroad
+    return texts.own_not_mobile
 
 
 def language_of(text: str) -> str:

@@ -4,9 +4,12 @@ Redirect, Play, Leave."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.flows.model import Flow
+from gateway.flows.state import CallState, Event, Outcome, Urls
 from gateway.flows.twiml import play_hold, say
 
 KEY_TIMEOUT = 8
@@ -63,3 +66,26 @@ def hold(flow: Flow, music_url: str, text: str | None = None) -> VoiceResponse:
         say(response, flow, text)
     play_hold(response, music_url)
     return response
+
+
+def back_to_queue(
+    flow: Flow,
+    state: CallState,
+    text: str,
+    urls: Urls,
+    stage: str,
+    reason: str,
+    data: dict[str, Any] | None = None,
+) -> Outcome:
+    """Tell the caller, then back to the wait loop: their place in the queue is kept."""
+    state.deflection["stage"] = stage
+    state.offer_declined = True  # no second offer on this call
+    kind = reason if "." in reason else f"deflection.{stage}"
+    return Outcome(
+        say_and_go(flow, text, urls.wait()), state, [Event(kind, {"reason": reason, **(data or {})})]
+    )
+
+
+def resume(state: CallState, urls: Urls, kind: str) -> Outcome:
+    """A stale or repeated request: back to the wait loop, nothing said."""
+    return Outcome(say_and_go(None, None, urls.wait()), state, [Event(kind, {})])

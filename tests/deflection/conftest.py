@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from rq import SimpleWorker
+from sqlalchemy import select
 
 from gateway.clock import ManualClock
+from gateway.store.models import CallEvent
 from tests.support.calls import ACCOUNT_SID, Call
 from tests.support.prism import PrismServer
 from tests.support.twilio_proxy import TwilioProxy
@@ -57,3 +59,24 @@ def reach_consent(call: Call, clock: ManualClock) -> Any:
     clock.advance(50)
     offered = call.wait()
     return call.press(offered, "1")
+
+
+def offer_heard(call: Call, clock: ManualClock) -> bool:
+    """Menu -> cards queue -> wait 50 s: whether the offer (a Gather in the wait loop) is played."""
+    greeting = call.incoming()
+    call.press(call.press(greeting, "1"), "2")
+    clock.advance(50)
+    return bool(call.wait().all("Gather"))
+
+
+def events_of(app: Any, call: Call, kind: str) -> list[dict[str, Any]]:
+    """The data of this call's recorded events of one kind, in order."""
+    with app.extensions["deflect"].database.session() as session:
+        return [
+            e.data
+            for e in session.scalars(
+                select(CallEvent)
+                .where(CallEvent.call_sid == call.call_sid, CallEvent.kind == kind)
+                .order_by(CallEvent.id)
+            )
+        ]

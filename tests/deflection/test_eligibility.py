@@ -1,8 +1,6 @@
-"""Eligibility rules (pure) and the atomic SMS guards (real Redis)."""
+"""Eligibility rules (pure); the atomic SMS guards are in test_limits.py."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -11,10 +9,10 @@ from gateway.deflection.eligibility import (
     Policy,
     attestation_refusal,
     caller_refusal,
+    keyed_number_attestation_refusal,
     messaging_refusal,
     number_refusal,
 )
-from gateway.deflection.limits import Limits, SmsGuard
 from gateway.phone import parse_number
 
 POLICY = Policy.build(["RU", "KZ"], [], ["mobile", "fixed_line_or_mobile", "premium_rate"], "off", 10)
@@ -78,39 +76,19 @@ def test_attestation(required: str, verstat: str | None, reason: str | None) -> 
     assert attestation_refusal(verstat, policy) == reason
 
 
-@pytest.fixture
-def guard(app: Any) -> SmsGuard:
-    return SmsGuard(
-        app.extensions["deflect"].redis,
-        Limits(retext_seconds=3600, per_prefix_hour=2, per_minute=3, per_day=4, sender_mps=2),
-    )
-
-
-NOW = 1_795_510_800.0
-
-
-def test_guard_claims_atomically_and_in_order(guard: SmsGuard) -> None:
-    assert guard.claim("+79161234567", NOW) is None
-    assert guard.claim("+79161234567", NOW) == "texted_recently"
-    assert guard.claim("+79161234568", NOW) is None
-    assert guard.claim("+79161234569", NOW) == "prefix_rate_limit"  # same +7916123 prefix, 2 an hour
-    assert guard.claim("+77011234567", NOW) is None
-    assert guard.claim("+77021234567", NOW) == "global_rate_limit"  # 3 a minute
-    assert guard.claim("+77021234567", NOW + 60) is None
-    assert guard.budget_left(NOW) == 0
-    assert guard.claim("+77031234567", NOW + 120) == "daily_budget_spent"
-
-
-def test_released_slot_can_be_claimed_again(guard: SmsGuard) -> None:
-    assert guard.claim("+79161234567", NOW) is None
-    guard.release("+79161234567", NOW)
-    assert guard.claim("+79161234567", NOW) is None
-    assert guard.budget_left(NOW) == 3
-
-
-def test_sender_throughput_makes_bursts_wait(guard: SmsGuard) -> None:
-    assert guard.sender_slot("+77012345678", NOW + 0.1) == 0
-    assert guard.sender_slot("+77012345678", NOW + 0.2) == 0
-    wait = guard.sender_slot("+77012345678", NOW + 0.3)
-    assert 0.7 <= wait <= 0.72
-    assert guard.sender_slot("+77012345678", NOW + 1.0) == 0
+@pytest.mark.parametrize(
+    ("required", "verstat", "reason"),
+    [
+        ("off", None, None),
+        ("a", None, "keyed_number_not_attested"),  # nothing to judge is not a pass here
+        ("a", "TN-Validation-Passed-A", None),
+        ("a", "TN-Validation-Passed-B", "keyed_number_not_attested"),
+        ("ab", "TN-Validation-Passed-B", None),
+        ("ab", "No-TN-Validation", "keyed_number_not_attested"),
+    ],
+)
+def test_keying_in_a_number_needs_a_passing_attestation_when_required(
+    required: str, verstat: str | None, reason: str | None
+) -> None:
+    policy = Policy.build(["RU"], [], ["mobile"], required, 0)
+    assert keyed_number_attestation_refusal(verstat, policy) == reason

@@ -6,32 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from gateway.clock import ManualClock
-from gateway.store.models import CallEvent
-from tests.deflection.conftest import reach_consent, run_jobs
+from tests.deflection.conftest import events_of, offer_heard, reach_consent, run_jobs
 from tests.support.calls import Call, sign
 from tests.support.twilio_proxy import TwilioProxy
 
 pytestmark = pytest.mark.contract
-
-
-def _events(app: Any, call: Call, kind: str) -> list[dict[str, Any]]:
-    with app.extensions["deflect"].database.session() as session:
-        return [
-            e.data
-            for e in session.scalars(
-                select(CallEvent).where(CallEvent.call_sid == call.call_sid, CallEvent.kind == kind)
-            )
-        ]
-
-
-def _offer_heard(call: Call, clock: ManualClock) -> bool:
-    greeting = call.incoming()
-    call.press(call.press(greeting, "1"), "2")
-    clock.advance(50)
-    return bool(call.wait().all("Gather"))
 
 
 def _key_in_number(call: Call, prompt: Any, digits: str) -> Any:
@@ -49,25 +30,27 @@ def test_caller_who_said_stop_is_not_offered(
         "/twilio/messaging/inbound", data=params, headers={"X-Twilio-Signature": sign(url, params)}
     )
     assert "отписались" in stop.get_data(as_text=True)
-    assert not _offer_heard(caller, clock)
-    assert _events(twilio_app, caller, "offer.refused") == [{"reason": "opted_out", "queue": "bank-cards"}]
+    assert not offer_heard(caller, clock)
+    assert events_of(twilio_app, caller, "offer.refused") == [{"reason": "opted_out", "queue": "bank-cards"}]
     assert proxy.created_messages() == []
 
 
 @pytest.mark.parametrize(
-    ("own_number", "why"),
+    ("own_number", "why", "said_first"),
     [
-        ("+74951234567", "landline"),
-        ("+447911123456", "foreign mobile"),
-        ("anonymous", "withheld"),
+        ("+74951234567", "landline", "Номер, с которого вы звоните, не принимает SMS."),
+        ("+447911123456", "foreign mobile", "На номер, с которого вы звоните, мы не отправляем SMS."),
+        ("anonymous", "withheld", "Ваш номер скрыт"),
     ],
+    ids=["landline", "foreign mobile", "withheld"],
 )
 def test_caller_without_a_textable_number_can_key_in_a_mobile_one(
-    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy, own_number: str, why: str
+    twilio_app: Any, clock: ManualClock, proxy: TwilioProxy, own_number: str, why: str, said_first: str
 ) -> None:
     call = Call(twilio_app.test_client(), caller=own_number)
     number_prompt = reach_consent(call, clock)
     assert "Введите" in number_prompt.said(), why
+    assert said_first in number_prompt.said(), why  # why their own number will not do
     bad = call.press(number_prompt, "12#")
     assert "не удалось распознать" in bad.said()
     read_back = call.press(bad, "79031234567#")
@@ -89,6 +72,7 @@ def test_keyed_landline_is_refused_twice_then_the_caller_keeps_waiting(
     again = call.press(prompt, "74957654321#")
     assert "мобильного" in again.said()
     gave_up = call.press(again, "74957654321#")
+    assert "только на мобильные номера" in gave_up.said()
     assert gave_up.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
     assert proxy.created_messages() == []
 
@@ -100,8 +84,8 @@ def test_daily_budget_stops_offers_once_spent(
     first = Call(app.test_client())
     first.press(reach_consent(first, clock), "1")
     second = Call(app.test_client(), caller="+79169876543")
-    assert not _offer_heard(second, clock)
-    assert _events(app, second, "offer.refused")[0]["reason"] == "daily_budget_spent"
+    assert not offer_heard(second, clock)
+    assert events_of(app, second, "offer.refused")[0]["reason"] == "daily_budget_spent"
     run_jobs(app)
     assert len(proxy.created_messages()) == 1
 
@@ -114,8 +98,8 @@ def test_prefix_rate_limit_refuses_at_consent(
     first_consent, second_consent = reach_consent(first, clock), reach_consent(second, clock)
     first.press(first_consent, "1")
     refused = second.press(second_consent, "1")  # same +7916123 prefix within the hour
-    assert "нельзя отправить" in refused.said()
-    assert _events(app, second, "deflection.refused") == [{"reason": "prefix_rate_limit"}]
+    assert "сейчас мы не можем отправлять SMS" in refused.said()  # not "this number": try another day
+    assert events_of(app, second, "deflection.refused") == [{"reason": "prefix_rate_limit"}]
     run_jobs(app)
     assert [m["to"] for m in proxy.created_messages()] == ["+79161234567"]
 
@@ -128,8 +112,8 @@ def test_caller_texted_recently_is_not_offered_again(
     run_jobs(twilio_app)
     again = Call(twilio_app.test_client())  # the same caller rings back an hour later
     clock.advance(3600)
-    assert not _offer_heard(again, clock)
-    assert _events(twilio_app, again, "offer.refused")[0]["reason"] == "texted_recently"
+    assert not offer_heard(again, clock)
+    assert events_of(twilio_app, again, "offer.refused")[0]["reason"] == "texted_recently"
     assert len(proxy.created_messages()) == 1
 
 
@@ -145,10 +129,37 @@ def test_declining_consent_sends_nothing(
 
 def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock: ManualClock) -> None:
     twilio_app.extensions["deflect"].extra["guards"].pause(True)
-    assert not _offer_heard(caller, clock)
+    assert not offer_heard(caller, clock)
     twilio_app.extensions["deflect"].extra["guards"].pause(False)
     clock.advance(61)  # a messaging refusal is looked at again a minute later
     assert caller.wait().all("Gather")
+
+
+def test_a_pause_set_while_the_offer_plays_is_heard_at_the_accepting_key(
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    greeting = caller.incoming()
+    caller.press(caller.press(greeting, "1"), "2")
+    clock.advance(50)
+    offered = caller.wait()
+    twilio_app.extensions["deflect"].extra["guards"].pause(True)
+    told = caller.press(offered, "1")
+    assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    assert events_of(twilio_app, caller, "deflection.refused") == [{"reason": "messaging_paused"}]
+    assert events_of(twilio_app, caller, "consent.asked") == []
+
+
+def test_offer_heard_just_before_an_admin_paused_sends_nothing(
+    twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    consent = reach_consent(caller, clock)
+    twilio_app.extensions["deflect"].extra["guards"].pause(True)
+    told = caller.press(consent, "1")
+    assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
+    assert events_of(twilio_app, caller, "deflection.refused") == [{"reason": "messaging_paused"}]
+    assert events_of(twilio_app, caller, "consent.granted") == []
+    run_jobs(twilio_app)
+    assert proxy.created_messages() == []
 
 
 def test_caller_is_told_and_kept_in_queue_when_the_offer_cannot_be_recorded(
@@ -179,8 +190,8 @@ def test_no_offer_when_no_messenger_is_configured(
 ) -> None:
     app = make_app(**twilio_config, DEFLECT_WHATSAPP_NUMBER="", DEFLECT_TELEGRAM_BOT="")
     call = Call(app.test_client())
-    assert not _offer_heard(call, clock)
-    assert _events(app, call, "offer.refused")[0]["reason"] == "no_channel_configured"
+    assert not offer_heard(call, clock)
+    assert events_of(app, call, "offer.refused")[0]["reason"] == "no_channel_configured"
 
 
 def test_database_down_when_the_caller_presses_1_is_said_and_the_place_kept(

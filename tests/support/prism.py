@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("DEFLECT_TEST_CACHE", ROOT / ".cache"))
 PRISM_PACKAGE = "@stoplight/prism-cli@5"
 SPEC_PACKAGE = "@twilio-alpha/mcp@0.7.0"
-SPECS = ("twilio_api_v2010.json", "twilio_conversations_v1.json")
+SPECS = ("twilio_api_v2010.json", "twilio_conversations_v1.json", "twilio_lookups_v2.json")
 
 
 class PrismUnavailable(RuntimeError):

@@ -17,6 +17,9 @@ stateless, always answers the same example SID and cannot fail like Twilio does.
   is returned as is); then `messages` becomes the created messages to the `To` query parameter (all
   without one), newest first. DateSent filters and paging are ignored: `next_page_uri` is null.
 - `plan()` queues faults per (method, path suffix), each matching request consumes one, FIFO.
+- Prism always answers the spec's first example; `Fault.answer_with(...)` forwards (the request is
+  still contract-checked) and replaces top-level fields of the answer, e.g. a Lookup's
+  `line_type_intelligence` to make a number a landline.
 """
 
 from __future__ import annotations
@@ -56,11 +59,12 @@ def num_segments(body: str) -> int:
 class Fault:
     """What the proxy does to one matching request instead of a plain pass-through."""
 
-    kind: str  # "error" | "drop_after_forward" | "delay"
+    kind: str  # "error" | "drop_after_forward" | "delay" | "answer_with"
     status: int = 0
     code: int | None = None
     message: str = ""
     seconds: float = 0.0
+    fields: dict[str, Any] | None = None
 
     @classmethod
     def error(cls, status: int, code: int | None = None, message: str = "Twilio error") -> Fault:
@@ -80,6 +84,11 @@ class Fault:
     def drop_after_forward(cls) -> Fault:
         """Forward (Twilio accepts, the message exists), then close the connection without answering."""
         return cls("drop_after_forward")
+
+    @classmethod
+    def answer_with(cls, **fields: Any) -> Fault:
+        """Forward, then answer upstream's JSON with these top-level fields replaced."""
+        return cls("answer_with", fields=fields)
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:
@@ -193,6 +202,9 @@ class TwilioProxy:
         content_type = upstream.headers.get("Content-Type", "application/json")
         record.status, payload = upstream.status_code, upstream.content
         record.response = self._rewrite(record, upstream)
+        if fault is not None and fault.kind == "answer_with" and record.response is not None:
+            record.response = {**record.response, **(fault.fields or {})}
+            payload = json.dumps(record.response).encode()
         if record.response is not None and parts.path.endswith("/Messages.json"):
             payload = json.dumps(record.response).encode()
         if fault is not None and fault.kind == "drop_after_forward":

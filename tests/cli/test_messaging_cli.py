@@ -1,0 +1,39 @@
+"""`deflect messaging pause|resume|status`: what an admin sees of offers, the budget and range pauses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.deflection.limits import Limits, SmsGuard
+
+
+def test_status_shows_a_tripped_range_and_how_to_lift_it(app: Any, cli_env: None) -> None:
+    now = app.extensions["deflect"].clock.time()
+    guard = SmsGuard(
+        app.extensions["deflect"].redis,
+        Limits(
+            retext_seconds=0, per_prefix_hour=100, per_minute=100, per_day=100, sender_mps=1, trip_per_ndc=2
+        ),
+    )
+    guard.claim("+79161110000", now)
+    assert guard.claim("+79162220000", now).tripped
+    status = CliRunner().invoke(main, ["messaging", "status"])
+    assert status.exit_code == 0, status.output
+    assert "offers         on" in status.output
+    assert "ndc    +7916" in status.output and "2 SMS within 600 s" in status.output
+    assert "deflect messaging resume --range +7916" in status.output
+    lifted = CliRunner().invoke(main, ["messaging", "resume", "--range", "+7916"])
+    assert lifted.exit_code == 0 and "offers to +7916 resumed" in lifted.output
+    assert "range pauses   none" in CliRunner().invoke(main, ["messaging", "status"]).output
+    unknown = CliRunner().invoke(main, ["messaging", "resume", "--range", "+7916"])
+    assert unknown.exit_code == 1 and "no pause of range +7916" in unknown.output
+
+
+def test_status_shows_the_manual_pause(app: Any, cli_env: None) -> None:
+    assert CliRunner().invoke(main, ["messaging", "pause"]).exit_code == 0
+    assert "PAUSED" in CliRunner().invoke(main, ["messaging", "status"]).output
+    assert CliRunner().invoke(main, ["messaging", "resume"]).exit_code == 0
+    assert "offers         on" in CliRunner().invoke(main, ["messaging", "status"]).output

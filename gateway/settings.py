@@ -166,6 +166,12 @@ SPECS: tuple[Spec, ...] = (
         "the URL Twilio reaches us at (https://voice.example.bank); used for signatures and links",
     ),
     Spec(
+        "DEFLECT_MAX_BODY_KB",
+        _int(16, 4096),
+        "128",
+        "largest request body accepted, in KiB (413 past it); a webhook is a few KiB",
+    ),
+    Spec(
         "TRUSTED_PROXY_COUNT",
         _int(0, 5),
         "0",
@@ -368,6 +374,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     public_base_url: str | None
+    deflect_max_body_kb: int
     trusted_proxy_count: int
     secret_key: str
     deflect_data_dir: Path

@@ -47,6 +47,7 @@ def test_defaults_give_a_working_development_setup(tmp_path: Path) -> None:
             "TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
         ),
         ({"TWILIO_API_BASE_URL_OVERRIDES": "conversations"}, "entries must look like host=URL"),
+        ({"DEFLECT_MAX_BODY_KB": "100000"}, "DEFLECT_MAX_BODY_KB must be between"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str, tmp_path: Path) -> None:

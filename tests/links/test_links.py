@@ -4,12 +4,14 @@ and never shows personal data or a 500, whatever the token or the database does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.deflection.sessions import open_session
 from gateway.store.models import CallEvent, ChatSession
@@ -104,7 +106,7 @@ def test_one_channel_redirects_to_whatsapp_with_the_reference_prefilled(links_ap
     assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
 
 
-def test_second_click_is_not_first_and_keeps_the_first_click_time(links_app: Any, web: Any) -> None:
+def test_second_click_is_not_counted_again_and_keeps_the_first_click_time(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["whatsapp"])
     web.get(f"/l/{row.link_token}")
     first_time = _reload(links_app, row).clicked_at
@@ -115,10 +117,50 @@ def test_second_click_is_not_first_and_keeps_the_first_click_time(links_app: Any
     again = _reload(links_app, row)
     assert again.clicked_at == first_time
     assert again.state == "link_clicked"
-    assert _events(links_app, "link.clicked") == [
-        {"channel": "whatsapp", "first": True},
-        {"channel": "whatsapp", "first": False},
-    ]
+    assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
+
+
+@pytest.mark.parametrize("channels", [["whatsapp"], ["whatsapp", "telegram"]])
+def test_later_visits_to_a_clicked_link_write_nothing(links_app: Any, web: Any, channels: list[str]) -> None:
+    row = _session(links_app, channels)
+    web.get(f"/l/{row.link_token}")
+    web.get(f"/l/{row.link_token}/whatsapp")
+
+    with _writes(links_app) as writes:
+        for _ in range(5):
+            assert web.get(f"/l/{row.link_token}").status_code in (200, 302)
+            assert web.get(f"/l/{row.link_token}/whatsapp").status_code == 302
+
+    assert writes == []
+    assert len(_events(links_app, "link.clicked")) == 1
+    assert _events(links_app, "link.channel_chosen") == [{"channel": "whatsapp"}]
+
+
+def test_each_channel_chosen_is_noted_once(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"])
+    web.get(f"/l/{row.link_token}")
+
+    for channel in ("whatsapp", "whatsapp", "telegram", "whatsapp", "telegram"):
+        assert web.get(f"/l/{row.link_token}/{channel}").status_code == 302
+
+    assert _events(links_app, "link.channel_chosen") == [{"channel": "whatsapp"}, {"channel": "telegram"}]
+
+
+@contextmanager
+def _writes(app: Any) -> Iterator[list[str]]:
+    """The INSERT, UPDATE and DELETE statements the app sends to its database meanwhile."""
+    engine = app.extensions["deflect"].database.engine
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_click_after_the_chat_started_does_not_move_the_session_back(links_app: Any, web: Any) -> None:

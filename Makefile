@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.wait_loop
 	$(BIN)/python -m bench.accept_latency
+	$(BIN)/python -m bench.edge
 
 clean:
 	rm -rf $(VENV) .cache var

@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.accept_latency
 	$(BIN)/python -m bench.reference_extraction
 	$(BIN)/python -m bench.pumping
+	$(BIN)/python -m bench.edge
 
 clean:
 	rm -rf $(VENV) .cache var

@@ -1,6 +1,7 @@
 """Load benchmark: the wait loop (Twilio's waitUrl, requested again and again by every queued caller) and
-the incoming-call webhook, over real HTTP against gunicorn, next to a bare Flask endpoint that returns a
-fixed TwiML document: the ceiling for this machine, server and client.
+the incoming-call webhook, over real HTTP against gunicorn (gateway/gunicorn_config.py, as in
+production), next to a bare Flask endpoint that returns a fixed TwiML document: the ceiling for this
+machine, server and client.
 
     python -m bench.wait_loop [--requests 3000] [--concurrency 8] [--workers 2]
 
@@ -54,6 +55,8 @@ def start_gunicorn(
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",  # the configuration production runs (gevent workers)
+            "python:gateway.gunicorn_config",
             "--chdir",
             str(chdir),
             "-w",
@@ -214,7 +217,8 @@ def main() -> None:
             embedded.shutdown()
     db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     print(
-        f"gunicorn -w {args.workers} (sync), {args.concurrency} concurrent keep-alive clients, {db}, "
+        f"gunicorn -c python:gateway.gunicorn_config -w {args.workers} (gevent), "
+        f"{args.concurrency} concurrent keep-alive clients, {db}, "
         f"Redis {'external' if embedded is None else 'embedded'}; machine: {os.cpu_count()} cores"
     )
     print(f"{'endpoint':40} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")

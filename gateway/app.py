@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway import edge
 from gateway.clock import Clock
-from gateway.logs import call_sid_var, configure_logging, request_id_var
+from gateway.logs import configure_logging
 from gateway.services import Services, build_domain, build_services
 from gateway.settings import Settings, load_settings
 
@@ -40,7 +40,7 @@ def create_app(
     services = build_services(settings, clock)
     build_domain(services)
     app.extensions["deflect"] = services
-    _install_request_context(app)
+    edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
     _register_blueprints(app)
     return app
 
@@ -53,29 +53,6 @@ def services() -> Services:
 
 def settings() -> Settings:
     return services().settings
-
-
-def _install_request_context(app: Flask) -> None:
-    @app.before_request
-    def _bind_context() -> None:
-        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        g.request_id = rid
-        g._ctx_tokens = (
-            request_id_var.set(rid[:64]),
-            call_sid_var.set(request.form.get("CallSid") if request.form else None),
-        )
-
-    @app.after_request
-    def _echo_request_id(response: Any) -> Any:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        return response
-
-    @app.teardown_request
-    def _unbind_context(_exc: BaseException | None) -> None:
-        tokens = g.pop("_ctx_tokens", None)
-        if tokens:
-            request_id_var.reset(tokens[0])
-            call_sid_var.reset(tokens[1])
 
 
 def _register_blueprints(app: Flask) -> None:

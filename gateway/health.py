@@ -1,4 +1,8 @@
-"""`/healthz` (the process answers) and `/readyz` (database, migrations and Redis are usable)."""
+"""`/healthz` (the process answers) and `/readyz` (database, migrations and Redis are usable).
+
+Both are public (load balancers ask them): `/readyz` names what is down, and the details (hosts,
+ports, revisions, the driver's error) go to the log only.
+"""
 
 from __future__ import annotations
 
@@ -31,24 +35,24 @@ def readiness(svc: Any) -> dict[str, dict[str, Any]]:
         svc.database.ping()
         applied, expected = svc.database.migration_state()
         checks["database"] = {"ok": True}
-        checks["migrations"] = (
-            {"ok": True, "revision": sorted(applied)}
-            if applied == expected
-            else {
-                "ok": False,
-                "error": f"schema at {sorted(applied) or 'nothing'}, "
-                f"code expects {sorted(expected)}: run `deflect db upgrade`",
-            }
-        )
+        if applied == expected:
+            checks["migrations"] = {"ok": True}
+        else:
+            log.warning(
+                "database schema at %s, the code expects %s: run `deflect db upgrade`",
+                sorted(applied) or "nothing",
+                sorted(expected),
+            )
+            checks["migrations"] = {"ok": False, "error": "schema out of date: run `deflect db upgrade`"}
     except Exception as exc:
-        log.warning("database not ready: %s", exc.__class__.__name__)
-        checks["database"] = {"ok": False, "error": _brief(exc)}
+        log.warning("database not ready: %s", _brief(exc))
+        checks["database"] = {"ok": False, "error": "unavailable"}
     try:
         svc.redis.ping()
         checks["redis"] = {"ok": True}
     except Exception as exc:
-        log.warning("redis not ready: %s", exc.__class__.__name__)
-        checks["redis"] = {"ok": False, "error": _brief(exc)}
+        log.warning("redis not ready: %s", _brief(exc))
+        checks["redis"] = {"ok": False, "error": "unavailable"}
     return checks
 
 

@@ -3,25 +3,33 @@ button per channel. Thin handlers over `gateway.deflection.clicks`.
 
 The customer never sees a 500: an unknown link is a 404 page, an expired one a 410 page, a database
 failure a 503 "try again in a minute" page. Pages carry no personal data beyond the reference, are
-not cached, not indexed, and send no Referer (the token is in the URL).
+not cached, not indexed, send no Referer (the token is in the URL), and run under a strict
+Content-Security-Policy.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request
 
 from gateway.app import services
 from gateway.deflection.clicks import LinkOutcome, choose_channel, is_link_preview, open_link
-from gateway.private_pages import make_private
+from gateway.private_pages import PRIVATE_HEADERS, make_private, strict_policy
 from gateway.store.call_log import CallLog
 
 log = logging.getLogger(__name__)
 bp = Blueprint("links", __name__, template_folder="templates")
 
 LANGUAGES = ("ru", "en")
+# The pages carry the customer's reference behind a bearer link: no script, nothing external, no
+# framing; the only style is the inline block of links/base.html, allowed by its hash.
+LINK_HEADERS = {
+    **PRIVATE_HEADERS,
+    "Content-Security-Policy": strict_policy(*(Path(__file__).parent / "templates" / "links").glob("*.html")),
+}
 
 _PAGES: dict[str, tuple[str, int]] = {
     "unknown": ("links/unknown.html", 404),
@@ -100,4 +108,4 @@ def _language(locale: str | None) -> str:
     return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
 
 
-make_private(bp, "short link", _unavailable)
+make_private(bp, "short link", _unavailable, LINK_HEADERS)

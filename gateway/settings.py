@@ -8,6 +8,7 @@ instead of on the first call.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import secrets
@@ -165,6 +166,12 @@ SPECS: tuple[Spec, ...] = (
         "the URL Twilio reaches us at (https://voice.example.bank); used for signatures and links",
     ),
     Spec(
+        "DEFLECT_MAX_BODY_KB",
+        _int(16, 4096),
+        "128",
+        "largest request body accepted, in KiB (413 past it); a webhook is a few KiB",
+    ),
+    Spec(
         "TRUSTED_PROXY_COUNT",
         _int(0, 5),
         "0",
@@ -191,7 +198,7 @@ SPECS: tuple[Spec, ...] = (
         "DEFLECT_SKIP_SIGNATURE_CHECK",
         _bool,
         "false",
-        "DEVELOPMENT ONLY: accept unsigned Twilio webhooks; refused in production",
+        "DEVELOPMENT ONLY (with a loopback PUBLIC_BASE_URL): accept unsigned Twilio webhooks",
     ),
     Spec(
         "DEFLECT_HOLD_MUSIC_URL",
@@ -466,6 +473,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     public_base_url: str | None
+    deflect_max_body_kb: int
     trusted_proxy_count: int
     secret_key: str
     deflect_data_dir: Path
@@ -605,10 +613,7 @@ def _check_combinations(raw: dict[str, Any]) -> None:
     production = raw["deflect_env"] == "production"
     if production and len(raw["secret_key"]) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production")
-    if production and raw["deflect_skip_signature_check"]:
-        raise SettingsError("DEFLECT_SKIP_SIGNATURE_CHECK cannot be set in production")
-    if production and not raw["public_base_url"]:
-        raise SettingsError("PUBLIC_BASE_URL is required in production (the URL Twilio calls)")
+    _check_public_url(raw)
     if raw["twilio_api_key"] and not raw["twilio_api_secret"]:
         raise SettingsError("TWILIO_API_SECRET is required when TWILIO_API_KEY is set")
     if raw["twilio_account_sid"] and not (raw["twilio_auth_token"] or raw["twilio_api_key"]):
@@ -629,6 +634,26 @@ def _check_combinations(raw: dict[str, Any]) -> None:
             _url(("http", "https"))("TWILIO_API_BASE_URL_OVERRIDES", url)
 
 
+def _check_public_url(raw: dict[str, Any]) -> None:
+    """Where Twilio reaches us, and whether its signatures may be skipped."""
+    production = raw["deflect_env"] == "production"
+    if production and raw["deflect_skip_signature_check"]:
+        raise SettingsError("DEFLECT_SKIP_SIGNATURE_CHECK cannot be set in production")
+    if raw["deflect_skip_signature_check"] and not (
+        raw["deflect_env"] == "development" and _is_loopback(raw["public_base_url"])
+    ):
+        # Anyone who can reach the gateway could post fake calls: only a developer's own machine may.
+        raise SettingsError(
+            "DEFLECT_SKIP_SIGNATURE_CHECK is allowed only with DEFLECT_ENV=development and a loopback "
+            "PUBLIC_BASE_URL (such as http://127.0.0.1:5000)"
+        )
+    if production and not raw["public_base_url"]:
+        raise SettingsError("PUBLIC_BASE_URL is required in production (the URL Twilio calls)")
+    if production and urlsplit(raw["public_base_url"]).scheme != "https":
+        # Twilio would post callers' numbers in clear, and the SMS links would be readable on the way.
+        raise SettingsError("PUBLIC_BASE_URL must be an https:// URL in production")
+
+
 def _check_handoff(raw: dict[str, Any]) -> None:
     adapters = {a.strip() for a in raw["deflect_handoff_adapters"].split(",") if a.strip()}
     unknown = adapters - {"conversations", "webhook", "card"}
@@ -646,6 +671,19 @@ def _check_handoff(raw: dict[str, Any]) -> None:
             "DEFLECT_TELEGRAM_SECRET is required with DEFLECT_TELEGRAM_BOT_TOKEN "
             "(Telegram updates must be authenticated)"
         )
+
+
+def _is_loopback(url: str | None) -> bool:
+    """True for a URL on this machine only (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname if url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _development_secret(data_dir: Path) -> str:

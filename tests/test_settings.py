@@ -47,6 +47,7 @@ def test_defaults_give_a_working_development_setup(tmp_path: Path) -> None:
             "TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
         ),
         ({"TWILIO_API_BASE_URL_OVERRIDES": "conversations"}, "entries must look like host=URL"),
+        ({"DEFLECT_MAX_BODY_KB": "100000"}, "DEFLECT_MAX_BODY_KB must be between"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str, tmp_path: Path) -> None:
@@ -82,3 +83,52 @@ def test_env_example_lists_every_setting() -> None:
     assert text == env_example()
     for spec in SPECS:
         assert f"#{spec.name}=" in text
+
+
+SKIP = "DEFLECT_SKIP_SIGNATURE_CHECK"
+LOOPBACK_ONLY = "allowed only with DEFLECT_ENV=development and a loopback PUBLIC_BASE_URL"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {SKIP: "1"},  # DEFLECT_ENV unset means development, but where Twilio reaches us is unknown
+        {SKIP: "1", "DEFLECT_ENV": "test", "PUBLIC_BASE_URL": "http://127.0.0.1:5000"},
+        {SKIP: "1", "DEFLECT_ENV": "development", "PUBLIC_BASE_URL": "https://voice.example.test"},
+        {SKIP: "1", "DEFLECT_ENV": "development", "PUBLIC_BASE_URL": "http://10.0.0.5:5000"},
+        {SKIP: "1", "DEFLECT_ENV": "development", "PUBLIC_BASE_URL": "http://localhost.example.test"},
+    ],
+)
+def test_unsigned_webhooks_are_refused_anywhere_but_a_developers_own_machine(
+    environ: dict[str, str], tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError, match=LOOPBACK_ONLY):
+        load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ=environ)
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:5000", "http://localhost:5000", "http://[::1]:5000"])
+def test_unsigned_webhooks_may_be_accepted_in_development_on_loopback(base: str, tmp_path: Path) -> None:
+    settings = load_settings(
+        {"DEFLECT_DATA_DIR": str(tmp_path)},
+        environ={SKIP: "true", "DEFLECT_ENV": "development", "PUBLIC_BASE_URL": base},
+    )
+    assert settings.deflect_skip_signature_check is True
+
+
+PRODUCTION = {"DEFLECT_ENV": "production", "SECRET_KEY": "s" * 40}
+
+
+def test_production_refuses_a_plain_http_public_url(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL must be an https:// URL in production"):
+        load_settings(
+            {"DEFLECT_DATA_DIR": str(tmp_path)},
+            environ={**PRODUCTION, "PUBLIC_BASE_URL": "http://voice.example.test"},
+        )
+
+
+def test_production_starts_with_an_https_public_url(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"DEFLECT_DATA_DIR": str(tmp_path)},
+        environ={**PRODUCTION, "PUBLIC_BASE_URL": "https://voice.example.test"},
+    )
+    assert settings.production and settings.public_base_url == "https://voice.example.test"

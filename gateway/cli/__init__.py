@@ -71,6 +71,8 @@ def serve(host: str, port: int, web_workers: int, job_workers: int) -> None:
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "-c",  # the same web server configuration as production (worker class, limits)
+                "python:gateway.gunicorn_config",
                 "--chdir",
                 str(PROJECT_ROOT),
                 "-w",

@@ -1,5 +1,6 @@
 """Clicks on our short link (``/l/<token>``): find the session, decide what the customer sees, and
-note the click (the first one moves the session to ``link_clicked``) as call events.
+note the first click (it moves the session to ``link_clicked``) and each channel chosen, once per
+session, as call events: later visits read and redirect, and write nothing.
 
 No Flask here: the handler passes the database, the channel accounts, the brand, an event recorder
 and the time, and renders the `LinkOutcome` it gets back.
@@ -74,9 +75,9 @@ def open_link(
 ) -> LinkOutcome:
     """A visit to ``/l/<token>``: a redirect when one channel is available, else the channel page.
 
-    Every visit to a live link is a ``link.clicked`` event (``first`` true once per session); the
-    first also sets ``clicked_at`` and moves ``created`` to ``link_clicked`` (later states stay).
-    Database errors propagate: the caller shows a "try again" page.
+    The first visit to a live link is the session's ``link.clicked`` event (the one reports count):
+    it sets ``clicked_at`` and moves ``created`` to ``link_clicked`` (later states stay). Later
+    visits write nothing. Database errors propagate: the caller shows a "try again" page.
     """
     if not is_link_token(token):
         return LinkOutcome("unknown")
@@ -100,8 +101,8 @@ def choose_channel(
     """A button on the channel page (``/l/<token>/<channel>``): a redirect to that messenger.
 
     A channel the session was not offered (or that is no longer configured) is ``unknown_channel``.
-    The choice is a ``link.channel_chosen`` event; if the page visit was never noted (the address
-    was typed or shared), the click is noted here too.
+    The first choice of each channel is a ``link.channel_chosen`` event; if the page visit was never
+    noted (the address was typed or shared), the click is noted here too.
     """
     if not is_link_token(token):
         return LinkOutcome("unknown")
@@ -156,7 +157,7 @@ def _open(
     if not is_live(row, now):
         return _Visit(LinkOutcome("expired", locale=row.locale))
     channels = available_channels(row, accounts)
-    first = _mark_clicked(session, row, now) if counted else False
+    first = counted and _mark_clicked(session, row, now)
     if len(channels) == 1:
         outcome = LinkOutcome(
             "redirect",
@@ -169,7 +170,7 @@ def _open(
     else:
         outcome = LinkOutcome("choose", locale=row.locale, reference=row.reference, channels=channels)
         chosen = None
-    events = (Event("link.clicked", {"channel": chosen, "first": first}),) if counted else ()
+    events = (_clicked(row, chosen),) if first else ()
     return _Visit(outcome, row.call_sid, events)
 
 
@@ -192,9 +193,10 @@ def _choose(
         return _Visit(LinkOutcome("unknown_channel", locale=row.locale))
     events = []
     if counted and _mark_clicked(session, row, now):
-        events.append(Event("link.clicked", {"channel": channel, "first": True}))
+        events.append(_clicked(row, channel))
     if counted:
-        events.append(Event("link.channel_chosen", {"channel": channel}))
+        # Keyed: the same button tapped again is stored once (see gateway.store.call_log).
+        events.append(Event("link.channel_chosen", {"channel": channel}, key=f"{row.id}:{channel}"))
     outcome = LinkOutcome(
         "redirect",
         locale=row.locale,
@@ -209,12 +211,19 @@ def _find(session: Session, token: str) -> ChatSession | None:
     return session.scalar(select(ChatSession).where(ChatSession.link_token == token))
 
 
+def _clicked(row: ChatSession, channel: str | None) -> Event:
+    return Event("link.clicked", {"channel": channel, "first": True}, key=str(row.id))
+
+
 def _mark_clicked(session: Session, row: ChatSession, now: datetime) -> bool:
     """Note the first click; True when this visit is it.
 
-    One conditional UPDATE, so two simultaneous first visits (a double tap, a link preview) give
-    exactly one ``first``; a session already further on (chat_started...) keeps its state.
+    A session clicked before is not written to again. Otherwise one conditional UPDATE, so two
+    simultaneous first visits (a double tap) give exactly one ``first``; a session already further
+    on (chat_started...) keeps its state.
     """
+    if row.clicked_at is not None:
+        return False
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(ChatSession)
         .where(ChatSession.id == row.id, ChatSession.clicked_at.is_(None))

@@ -157,10 +157,15 @@ class Urls(Protocol):
 
 @dataclass(frozen=True)
 class Event:
-    """Something reports will count: kind such as 'menu.choice', plain JSON-ready data."""
+    """Something reports will count: kind such as 'menu.choice', plain JSON-ready data.
+
+    `key`, when given, is the event's natural key within its call: an event with a key already
+    stored for the call is not stored again (a customer opening the same link twice).
+    """
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
 
 
 @dataclass

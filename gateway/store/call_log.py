@@ -7,6 +7,7 @@ carries its own id, so a replay never stores one twice).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -30,9 +31,17 @@ PENDING_KEY = "deflect:events:pending"
 def event_rows(call_sid: str, events: Iterable[Event], now: float) -> list[dict[str, Any]]:
     at = datetime.fromtimestamp(now, UTC).isoformat()
     return [
-        {"event_id": uuid.uuid4().hex, "call_sid": call_sid, "kind": e.kind, "at": at, "data": e.data}
+        {"event_id": _event_id(call_sid, e), "call_sid": call_sid, "kind": e.kind, "at": at, "data": e.data}
         for e in events
     ]
+
+
+def _event_id(call_sid: str, event: Event) -> str:
+    """A random id, or one derived from the event's natural key: the unique event_id then stores a
+    keyed event once, however often it is recorded (and replayed)."""
+    if event.key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{call_sid}:{event.kind}:{event.key}".encode()).hexdigest()[:32]
 
 
 class CallLog:

@@ -4,6 +4,10 @@ Twilio signs the URL it called. Behind a TLS-terminating proxy our request URL s
 so the URL is rebuilt from PUBLIC_BASE_URL (or from the X-Forwarded-* headers of TRUSTED_PROXY_COUNT
 proxies, applied by ProxyFix). A forged, unsigned or wrongly signed request gets 403 and reaches no
 handler, so it changes nothing.
+
+The body is read as late as possible: a request without a signature is refused from its headers
+alone, a body that is not a form (Twilio only ever posts forms) gets 415 unread, and the form read to
+check the signature is bounded by MAX_CONTENT_LENGTH (413). Only then is the CallSid bound to the logs.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, abort, request
+from flask import Response, request
 from twilio.request_validator import RequestValidator
 
 from gateway.app import settings
+from gateway.edge import bind_call_sid
 
 log = logging.getLogger(__name__)
+
+FORM = "application/x-www-form-urlencoded"
 
 
 def public_url() -> str:
@@ -35,21 +42,38 @@ def is_signed_by_twilio() -> bool:
     if not signature:
         return False
     validator = RequestValidator(settings().signature_token)
-    params = request.form if request.mimetype == "application/x-www-form-urlencoded" else {}
+    params = request.form if request.mimetype == FORM else {}
     return bool(validator.validate(public_url(), params, signature))
 
 
 def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        if settings().deflect_skip_signature_check:
-            log.warning("signature NOT checked (DEFLECT_SKIP_SIGNATURE_CHECK)")
-        elif not is_signed_by_twilio():
-            log.warning(
-                "refused a webhook without a valid Twilio signature",
-                extra={"url": public_url(), "remote": request.remote_addr},
-            )
-            abort(Response("invalid Twilio signature\n", status=403, mimetype="text/plain"))
+        refusal = _refusal()
+        if refusal is not None:
+            return refusal
+        bind_call_sid(request.form.get("CallSid"))
         return view(*args, **kwargs)
 
     return checked
+
+
+def _refusal() -> Response | None:
+    """Why this request may not reach the handler, or None. Cheap checks on the headers come first."""
+    skip = settings().deflect_skip_signature_check
+    if skip:
+        log.warning("signature NOT checked (DEFLECT_SKIP_SIGNATURE_CHECK)")
+    elif not request.headers.get("X-Twilio-Signature"):
+        return _forged("refused a webhook without a Twilio signature")
+    if request.method == "POST" and request.mimetype != FORM:
+        # A multipart or JSON body would be checked as if it had no parameters: a signature made for
+        # the URL alone would pass with any body.
+        return Response(f"Twilio webhooks are {FORM}\n", status=415, mimetype="text/plain")
+    if not skip and not is_signed_by_twilio():  # reads the form: 413 past MAX_CONTENT_LENGTH
+        return _forged("refused a webhook without a valid Twilio signature")
+    return None
+
+
+def _forged(message: str) -> Response:
+    log.warning(message, extra={"url": public_url(), "remote": request.remote_addr})
+    return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")

@@ -3,13 +3,18 @@ and never shows personal data or a 500, whatever the token or the database does.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.deflection.sessions import open_session
 from gateway.store.models import CallEvent, ChatSession
@@ -104,7 +109,7 @@ def test_one_channel_redirects_to_whatsapp_with_the_reference_prefilled(links_ap
     assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
 
 
-def test_second_click_is_not_first_and_keeps_the_first_click_time(links_app: Any, web: Any) -> None:
+def test_second_click_is_not_counted_again_and_keeps_the_first_click_time(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["whatsapp"])
     web.get(f"/l/{row.link_token}")
     first_time = _reload(links_app, row).clicked_at
@@ -115,10 +120,50 @@ def test_second_click_is_not_first_and_keeps_the_first_click_time(links_app: Any
     again = _reload(links_app, row)
     assert again.clicked_at == first_time
     assert again.state == "link_clicked"
-    assert _events(links_app, "link.clicked") == [
-        {"channel": "whatsapp", "first": True},
-        {"channel": "whatsapp", "first": False},
-    ]
+    assert _events(links_app, "link.clicked") == [{"channel": "whatsapp", "first": True}]
+
+
+@pytest.mark.parametrize("channels", [["whatsapp"], ["whatsapp", "telegram"]])
+def test_later_visits_to_a_clicked_link_write_nothing(links_app: Any, web: Any, channels: list[str]) -> None:
+    row = _session(links_app, channels)
+    web.get(f"/l/{row.link_token}")
+    web.get(f"/l/{row.link_token}/whatsapp")
+
+    with _writes(links_app) as writes:
+        for _ in range(5):
+            assert web.get(f"/l/{row.link_token}").status_code in (200, 302)
+            assert web.get(f"/l/{row.link_token}/whatsapp").status_code == 302
+
+    assert writes == []
+    assert len(_events(links_app, "link.clicked")) == 1
+    assert _events(links_app, "link.channel_chosen") == [{"channel": "whatsapp"}]
+
+
+def test_each_channel_chosen_is_noted_once(links_app: Any, web: Any) -> None:
+    row = _session(links_app, ["whatsapp", "telegram"])
+    web.get(f"/l/{row.link_token}")
+
+    for channel in ("whatsapp", "whatsapp", "telegram", "whatsapp", "telegram"):
+        assert web.get(f"/l/{row.link_token}/{channel}").status_code == 302
+
+    assert _events(links_app, "link.channel_chosen") == [{"channel": "whatsapp"}, {"channel": "telegram"}]
+
+
+@contextmanager
+def _writes(app: Any) -> Iterator[list[str]]:
+    """The INSERT, UPDATE and DELETE statements the app sends to its database meanwhile."""
+    engine = app.extensions["deflect"].database.engine
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_click_after_the_chat_started_does_not_move_the_session_back(links_app: Any, web: Any) -> None:
@@ -296,3 +341,75 @@ def test_link_previews_are_not_clicks(links_app: Any, web: Any, method: str, age
     assert _reload(links_app, row).state == "created"
     assert _reload(links_app, row).clicked_at is None
     assert _events(links_app, "link.clicked") == []
+
+
+class _PageParts(HTMLParser):
+    """The inline <style> blocks, scripts and style attributes of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.styles: list[str] = []
+        self.scripts = 0
+        self.style_attributes = 0
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        self.style_attributes += any(name == "style" for name, _ in attrs)
+        if tag == "style":
+            self._in_style = True
+            self.styles.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = self._in_style and tag != "style"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles[-1] += data
+
+
+def _policy(response: Any) -> dict[str, list[str]]:
+    header = response.headers["Content-Security-Policy"]
+    return {parts[0]: parts[1:] for parts in (d.split() for d in header.split(";") if d.strip())}
+
+
+@pytest.mark.parametrize(
+    ("page", "status"),
+    [("choose", 200), ("redirect", 302), ("expired", 410), ("unknown", 404), ("unavailable", 503)],
+)
+def test_link_pages_run_under_a_strict_content_security_policy(
+    links_app: Any, make_app: Any, page: str, status: int
+) -> None:
+    if page == "unavailable":
+        web = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")).test_client()
+        path = "/l/" + "A" * 22
+    else:
+        web = links_app.test_client()
+        token = "A" * 22
+        if page != "unknown":
+            row = _session(
+                links_app,
+                ["whatsapp", "telegram"] if page == "choose" else ["whatsapp"],
+                lifetime=timedelta(hours=1 if page != "expired" else -1),
+            )
+            token = row.link_token
+        path = f"/l/{token}"
+
+    response = web.get(path)
+
+    assert response.status_code == status
+    policy = _policy(response)
+    assert policy["default-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["form-action"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "script-src" not in policy and "'unsafe-inline'" not in " ".join(sum(policy.values(), []))
+    if status == 302:
+        return
+    parts = _PageParts()
+    parts.feed(response.get_data(as_text=True))
+    assert parts.scripts == 0 and parts.style_attributes == 0
+    assert parts.styles  # the page is styled, and each block is allowed by its hash
+    for block in parts.styles:
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["style-src"]

@@ -1,0 +1,44 @@
+"""The web server's configuration, the same for `deflect serve` and for production:
+
+    gunicorn -c python:gateway.gunicorn_config -w 4 -b 127.0.0.1:8000 wsgi:app
+
+(command-line options override what is here: the bind address and the number of processes are the
+installation's; the rest is the gateway's.)
+
+Why gevent workers. gunicorn's default `sync` worker serves one connection per process from its first
+byte to its last: two clients that open a connection and send nothing (or announce a body and stall)
+hold two processes until the worker timeout kills them, and `/healthz` waits behind them. `gthread`
+moves idle connections back to its poller (gunicorn 27), but a client that has sent part of its
+request keeps a thread until it finishes, and a handful of threads is a handful of slow clients.
+With `gevent` a connection is a greenlet: a slow or idle client costs a socket and a few kilobytes,
+up to `worker_connections` of them per process, and the request head has `keepalive` seconds to
+arrive. The gateway's own work is waiting on Redis, the database and Twilio, which gevent's patched
+sockets turn into cooperative waits: redis-py and requests use Python sockets, psycopg 3 (3.1.14 on)
+waits with gevent when the process is patched, SQLAlchemy's pool and the flow registry's lock use the
+patched threading. `bench/edge.py` measures the three worker classes under slow clients.
+
+This is not a replacement for the reverse proxy that terminates TLS in production (README, "Running
+in production"): it keeps the process answering when a proxy is absent (`deflect serve`) or lets a
+slow client through unbuffered.
+"""
+
+from __future__ import annotations
+
+worker_class = "gevent"
+# Simultaneous connections per process, idle and slow ones included.
+worker_connections = 1000
+# Seconds a kept-alive connection may stay idle and, with gevent, the time a client has to send the
+# request line and headers: a client that trickles its head is dropped after this.
+keepalive = 10
+# A process that does not report for this long (a hung hub) is killed and replaced.
+timeout = 30
+graceful_timeout = 10
+# The request head: gunicorn's limits made explicit, with fewer headers (gunicorn allows 100; a
+# browser sends about 15, Twilio about 10, a proxy adds a few X-Forwarded-*).
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+# gunicorn 25.1+ opens a control socket for `gunicornc` at one path per user ($HOME/.gunicorn): the
+# gateway does not use it, and two gunicorns on one host (`deflect serve` beside a test run) would take
+# each other's.
+control_socket_disable = True

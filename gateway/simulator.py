@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from gateway.clock import ManualClock
@@ -31,6 +32,7 @@ class Simulator:
         called: str | None,
         echo: Callable[[str], None],
         ask: Callable[[str], str],
+        base_url: str,
     ) -> None:
         self.app = app
         self.client = app.test_client()
@@ -43,8 +45,14 @@ class Simulator:
         self.called = called or (flows.default.numbers[0] if flows.default.numbers else "+10000000000")
         self.caller = caller
         self.call_sid = "CA" + secrets.token_hex(16)
+        # The call's jobs (its SMS) go to a queue of its own and run here, on the simulated clock: a
+        # running gateway's worker, sharing this Redis, neither takes them nor races the simulation.
+        self.services.queue = Queue(f"simulate-{self.call_sid}", connection=self.services.queue.connection)
         self.echo = echo
         self.ask = ask
+        # Where the webhooks are "reached": the links in the SMS are made from it, so it is the
+        # address of the running server (PUBLIC_BASE_URL, or `deflect serve`'s own).
+        self.base_url = base_url.rstrip("/")
         self.script: list[str] | None = None
         self.queued_since: float | None = None
         self.queue_action = "/twilio/voice/queue-result"
@@ -58,6 +66,8 @@ class Simulator:
             if next_step is None:
                 break
             url, params = next_step
+        if not self.services.queue.count:
+            self.services.queue.delete()
         self.echo("-- call ended")
 
     def _next_keys(self, prompt: str) -> str:
@@ -80,11 +90,12 @@ class Simulator:
             "Direction": "inbound",
             **params,
         }
-        base = self.services.settings.public_base_url or "http://localhost"
         signature = RequestValidator(self.services.settings.signature_token).compute_signature(
-            base + path, data
+            self.base_url + path, data
         )
-        response = self.client.post(path, data=data, headers={"X-Twilio-Signature": signature}, base_url=base)
+        response = self.client.post(
+            path, data=data, headers={"X-Twilio-Signature": signature}, base_url=self.base_url
+        )
         return ET.fromstring(response.get_data(as_text=True))
 
     def _play(self, root: ET.Element) -> tuple[str, dict[str, str]] | None:

@@ -1,8 +1,14 @@
-"""`deflect handoff dead-letters [--replay ID | --replay-all]`: hand-offs that kept failing."""
+"""`deflect handoff dead-letters [--replay ID | --replay-all]`: hand-offs that kept failing.
+
+Listing reads the database only; replaying queues jobs, so it needs the running gateway's Redis."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from gateway.cli import base
 
 
 @click.group()
@@ -15,21 +21,43 @@ def handoff() -> None:
 @click.option("--replay-all", is_flag=True, help="send every dead letter again")
 def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool) -> None:
     """List the hand-offs that failed for good, or queue them again once the platform is back."""
-    from gateway.cli import _app
+    from gateway.handoff.dispatch import dead_letters
+
+    if not (replay_ids or replay_all):
+        _list(dead_letters(base.database()))
+        return
+    _replay(set(replay_ids), replay_all)
+
+
+def _list(rows: list[Any]) -> None:
+    listed = [
+        {
+            "id": row.id,
+            "adapter": row.adapter,
+            "attempts": row.attempts,
+            "updated_at": row.updated_at.isoformat(),
+            # The first line only: enough to tell the failures apart, without the payload.
+            "last_error": (row.last_error or "").splitlines()[0][:100] if row.last_error else "",
+        }
+        for row in rows
+    ]
+    if not rows:
+        click.echo("no dead letters")
+    for row, item in zip(rows, listed, strict=True):
+        click.echo(
+            f"{row.id}  {row.adapter}  attempts {row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  "
+            f"{item['last_error']}"
+        )
+
+
+def _replay(replay_ids: set[int], replay_all: bool) -> None:
     from gateway.handoff.dispatch import dead_letters, revive
     from gateway.jobs import enqueue_handoff
 
-    svc = _app().extensions["deflect"]
-    rows = dead_letters(svc.database)
-    wanted = {row.id for row in rows} if replay_all else set(replay_ids)
+    svc = base.build_app().extensions["deflect"]  # before anything changes: no Redis, no replay
+    wanted = {row.id for row in dead_letters(svc.database)} if replay_all else replay_ids
     if not wanted:
-        if not rows:
-            click.echo("no dead letters")
-        for row in rows:
-            error = (row.last_error or "").splitlines()[0][:100] if row.last_error else ""
-            click.echo(
-                f"{row.id}  {row.adapter}  attempts {row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  {error}"
-            )
+        click.echo("no dead letters")
         return
     now = svc.clock.now()
     for handoff_id in sorted(wanted):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gateway.settings import load_settings
+from gateway.cli import base
 
 
 @click.group()
@@ -23,7 +23,7 @@ def check(path: Path | None, max_segments: int | None) -> None:
     """Render every template with sample values: encoding, length, segments, warnings."""
     from gateway.messaging.templates import check_templates
 
-    settings = load_settings()
+    settings = base.settings()
     reports = check_templates(
         path or settings.deflect_templates_dir, max_segments=max_segments or settings.deflect_max_segments
     )
@@ -57,9 +57,8 @@ def messaging() -> None:
 
 
 def _guards() -> Any:
-    from gateway.cli import _app
-
-    return _app().extensions["deflect"].extra["guards"]
+    """The switch lives in the running gateway's Redis (REDIS_URL, or `deflect serve`'s own)."""
+    return base.build_app().extensions["deflect"].extra["guards"]
 
 
 @messaging.command("pause")

@@ -29,8 +29,8 @@ def main() -> None:
 @click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn processes")
 @click.option("--job-workers", default=1, show_default=True, type=int, help="RQ worker processes")
 def serve(host: str, port: int, web_workers: int, job_workers: int) -> None:
-    """Run everything on one machine: web server, job workers and (if REDIS_URL is unset) an embedded
-    Redis, which the other deflect commands use while it runs."""
+    """Run everything on one machine: web server, job workers, the periodic jobs and (if REDIS_URL is
+    unset) an embedded Redis, which the other deflect commands use while it runs."""
     from gateway.cli.serving import Runtime
 
     settings = base.settings()
@@ -64,17 +64,26 @@ def serve(host: str, port: int, web_workers: int, job_workers: int) -> None:
     ]
     runtime.children = children  # stopped when the command ends, however it ends
     # Each child leads its own process group (process_group=0), so that what it starts itself (gunicorn's
-    # workers, RQ's work horses) is stopped with it, and Ctrl-C reaches `serve` alone,
+    # workers, RQ's scheduler and work horses) is stopped with it, and Ctrl-C reaches `serve` alone,
     # which stops them in order and Redis last.
     children += [
         subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, process_group=0)
         for _ in range(job_workers)
+    ]
+    # The periodic jobs production runs with `deflect scheduler`: the outbox sweeper, event and parked
+    # webhook replay, session expiry.
+    children += [
+        subprocess.Popen([sys.executable, "-m", "gateway.cli", "scheduler"], env=env, process_group=0)
     ]
     _print_urls(runtime.base_url, settings.twilio_enabled)
     click.get_current_context().exit(runtime.supervise(children))
 
 
 def _print_urls(base_url: str, twilio_enabled: bool) -> None:
+    from gateway.jobs import PERIODIC
+
+    jobs = ", ".join(f"{job.name} every {job.every_seconds} s" for job in PERIODIC)
+    click.echo(f"scheduler {jobs}")
     click.echo("")
     click.echo(f"gateway   {base_url}   (ready when {base_url}/readyz says so)")
     click.echo("Configure these in the Twilio console (phone number > Voice / Messaging):")

@@ -1,6 +1,6 @@
-"""The README's first command: `deflect serve` brings up web, worker and an embedded Redis, answers
-/readyz, lets the other commands use its Redis without stopping it, and stops cleanly; a start that
-cannot succeed ends with one line and a failure code."""
+"""The README's first command: `deflect serve` brings up web, worker, scheduler and an embedded Redis,
+answers /readyz, lets the other commands use its Redis without stopping it, runs the periodic jobs,
+and stops cleanly; a start that cannot succeed ends with one line and a failure code."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from rq.cron import get_cron_job_ids
+from rq.job import Job
 
 from gateway.cli import main
-from gateway.store.redis import read_record
+from gateway.jobs import PERIODIC
+from gateway.store.redis import connect, read_record
 from tests.support.prism import free_port
 from tests.support.serve import Served
 
@@ -85,6 +88,22 @@ def test_cli_commands_use_the_running_gateways_redis_and_leave_it_running(gatewa
         assert result.exit_code == 0, (args, result.output)
         ready = gateway.readiness()
         assert ready is not None and ready["status"] == "ready", (args, ready)
+
+
+def test_serve_runs_the_periodic_jobs(gateway: Served) -> None:
+    record = read_record(gateway.data_dir)
+    assert record is not None
+    redis = connect(record.url)
+    deadline = time.monotonic() + 45
+    finished: set[str] = set()
+    while time.monotonic() < deadline and len(finished) < len(PERIODIC):
+        for job in PERIODIC:
+            ids = get_cron_job_ids(job.name, redis)
+            if ids and Job.fetch(ids[0], connection=redis).get_status() == "finished":
+                finished.add(job.name)
+        time.sleep(0.5)
+    redis.close()
+    assert finished == {job.name for job in PERIODIC}
 
 
 def test_a_second_serve_on_the_same_data_directory_is_refused(gateway: Served, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -33,6 +34,10 @@ class Unavailable(click.ClickException):
 def note(text: str) -> None:
     """What a person should know about how the command ran (stderr: stdout stays for the result)."""
     click.echo(text, err=True)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def settings() -> Settings:

@@ -1,4 +1,4 @@
-"""`deflect handoff dead-letters [--replay ID | --replay-all]`: hand-offs that kept failing.
+"""`deflect handoff dead-letters [--json] [--replay ID | --replay-all]`: hand-offs that kept failing.
 
 Listing reads the database only; replaying queues jobs, so it needs the running gateway's Redis."""
 
@@ -19,17 +19,18 @@ def handoff() -> None:
 @handoff.command("dead-letters")
 @click.option("--replay", "replay_ids", multiple=True, type=int, help="send this dead letter again")
 @click.option("--replay-all", is_flag=True, help="send every dead letter again")
-def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="list them as a JSON array")
+def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool, as_json: bool) -> None:
     """List the hand-offs that failed for good, or queue them again once the platform is back."""
     from gateway.handoff.dispatch import dead_letters
 
     if not (replay_ids or replay_all):
-        _list(dead_letters(base.database()))
+        _list(dead_letters(base.database()), as_json)
         return
     _replay(set(replay_ids), replay_all)
 
 
-def _list(rows: list[Any]) -> None:
+def _list(rows: list[Any], as_json: bool) -> None:
     listed = [
         {
             "id": row.id,
@@ -41,6 +42,9 @@ def _list(rows: list[Any]) -> None:
         }
         for row in rows
     ]
+    if as_json:
+        base.echo_json(listed)
+        return
     if not rows:
         click.echo("no dead letters")
     for row, item in zip(rows, listed, strict=True):

@@ -73,3 +73,16 @@ def resume() -> None:
     """Offer SMS links again."""
     _guards().pause(False)
     click.echo("offers resumed")
+
+
+@messaging.command("status")
+@click.option("--json", "as_json", is_flag=True, help='{"paused": true|false}')
+def status(as_json: bool) -> None:
+    """Whether offers are paused."""
+    from gateway.deflection.guards import PAUSE_KEY
+
+    paused = bool(_guards().redis.exists(PAUSE_KEY))
+    if as_json:
+        base.echo_json({"paused": paused})
+    else:
+        click.echo("offers paused" if paused else "offers on")

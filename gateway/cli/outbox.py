@@ -1,4 +1,4 @@
-"""`deflect outbox list`: the SMS the local outbox kept instead of sending (no Twilio account).
+"""`deflect outbox list [--json]`: the SMS the local outbox kept instead of sending (no Twilio account).
 
 Reads the database only: it starts no Redis and works the same with the gateway running or not.
 """
@@ -21,7 +21,8 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--limit", default=20, show_default=True)
-def outbox_list(limit: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="a JSON array, newest first, with each message's links")
+def outbox_list(limit: int, as_json: bool) -> None:
     """Show the newest messages in the local outbox."""
     from sqlalchemy import select
 
@@ -42,6 +43,9 @@ def outbox_list(limit: int) -> None:
             }
             for row in rows
         ]
+    if as_json:
+        base.echo_json([{**m, "created_at": m["created_at"].isoformat()} for m in messages])
+        return
     if not messages:
         click.echo("the local outbox is empty")
     for m in messages:

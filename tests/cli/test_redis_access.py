@@ -61,7 +61,9 @@ def test_commands_use_the_gateways_redis_and_leave_it_running(gateways_redis: Em
     watcher.close()
 
 
-@pytest.mark.parametrize("args", [["messaging", "pause"], ["worker", "--burst"], ["scheduler"]])
+@pytest.mark.parametrize(
+    "args", [["messaging", "pause"], ["messaging", "status"], ["worker", "--burst"], ["scheduler"]]
+)
 def test_commands_that_need_the_gateway_say_so_when_it_is_not_running(
     no_gateway: Path, args: list[str]
 ) -> None:

@@ -4,6 +4,7 @@ and stops cleanly; a start that cannot succeed ends with one line and a failure 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -82,12 +83,14 @@ def test_cli_commands_use_the_running_gateways_redis_and_leave_it_running(gatewa
         ["consent", "verify"],
         ["handoff", "dead-letters"],
         ["messaging", "pause"],
+        ["messaging", "status", "--json"],
         ["messaging", "resume"],
     ):
         result = _deflect(gateway, *args)
         assert result.exit_code == 0, (args, result.output)
         ready = gateway.readiness()
         assert ready is not None and ready["status"] == "ready", (args, ready)
+    assert json.loads(_deflect(gateway, "messaging", "status", "--json").stdout) == {"paused": False}
 
 
 def test_serve_runs_the_periodic_jobs(gateway: Served) -> None:

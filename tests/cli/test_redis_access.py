@@ -4,6 +4,8 @@ no gateway runs. `simulate` alone starts a private Redis then, and stops it."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.store.redis import EmbeddedRedis, connect, forget, record
+from tests.support.readme import readme_commands
 
 
 @pytest.fixture
@@ -72,3 +75,22 @@ def test_commands_that_need_the_gateway_say_so_when_it_is_not_running(
     assert f"no gateway is running with DEFLECT_DATA_DIR={no_gateway}" in result.output
     assert "`deflect serve`" in result.output and "REDIS_URL" in result.output
     assert "offers paused" not in result.output
+
+
+def _private_redis_servers() -> list[str]:
+    found = subprocess.run(["pgrep", "-f", "deflect-simulate-"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_the_readme_example_without_a_gateway_runs_on_a_private_redis_and_stops_it(no_gateway: Path) -> None:
+    simulate, outbox = readme_commands()
+    result = CliRunner().invoke(main, simulate)
+    assert result.exit_code == 0, result.output
+    assert "a private Redis for this call, stopped when it ends" in result.output
+    assert "↪ leaves the queue" in result.output
+    assert _private_redis_servers() == []
+    listed = CliRunner().invoke(main, [*outbox, "--json"])
+    assert listed.exit_code == 0, listed.output
+    [message] = json.loads(listed.stdout)
+    # Where `make run` would open it (no gateway runs, no PUBLIC_BASE_URL): not a port-less localhost.
+    assert [link.rsplit("/", 1)[0] for link in message["links"]] == ["http://127.0.0.1:5000/l"]

@@ -9,6 +9,8 @@ import os
 import shutil
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from gateway.cli import main
 from gateway.jobs import PERIODIC
 from gateway.store.redis import connect, read_record
 from tests.support.prism import free_port
+from tests.support.readme import readme_commands
 from tests.support.serve import Served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +94,32 @@ def test_cli_commands_use_the_running_gateways_redis_and_leave_it_running(gatewa
         ready = gateway.readiness()
         assert ready is not None and ready["status"] == "ready", (args, ready)
     assert json.loads(_deflect(gateway, "messaging", "status", "--json").stdout) == {"paused": False}
+
+
+def test_the_readme_example_sends_an_sms_whose_link_opens_on_the_running_gateway(gateway: Served) -> None:
+    simulate, outbox = readme_commands()
+    result = _deflect(gateway, *simulate)
+    assert result.exit_code == 0, result.output
+    assert "the running gateway's" in result.output
+    listed = _deflect(gateway, *outbox, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout), result.output
+    [link] = json.loads(listed.stdout)[0]["links"]
+    assert link.startswith(f"{gateway.base_url}/l/")
+
+    class Keep(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None  # look at the redirect, do not follow it to WhatsApp
+
+    try:  # it opens: the messenger (a redirect), or the page to choose one
+        with urllib.request.build_opener(Keep).open(link, timeout=5) as page:
+            assert page.status == 200
+            assert "https://wa.me/77001234567" in page.read().decode()
+    except urllib.error.HTTPError as answer:
+        assert answer.code == 302
+        assert answer.headers["Location"].startswith("https://wa.me/77001234567")
+    ready = gateway.readiness()
+    assert ready is not None and ready["status"] == "ready"
 
 
 def test_serve_runs_the_periodic_jobs(gateway: Served) -> None:

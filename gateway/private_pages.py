@@ -40,8 +40,7 @@ def strict_policy(*templates: Path) -> str:
     )
     style = " ".join(sources) or "'none'"
     return (
-        f"default-src 'none'; style-src {style}; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
+        f"default-src 'none'; style-src {style}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
 

@@ -33,24 +33,20 @@ class Services:
     queue: Queue
     provider: MessageProvider
     clock: Clock = field(default_factory=SystemClock)  # the one clock: every "now" comes from here
-    embedded_redis: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
+        """Close this process's connections. A Redis server is never stopped here: only the process
+        that started it (`deflect serve`) stops it."""
         self.database.dispose()
         self.redis.close()
-        if self.embedded_redis is not None:
-            self.embedded_redis.shutdown()
+        self.queue.connection.close()
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     database = Database(settings.database_url)
-    embedded = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = redis_store.EmbeddedRedis(settings.deflect_data_dir)
-        redis_url = embedded.url
+    redis_url = settings.redis_url or _running_redis(settings)
     connection = redis_store.connect(redis_url)
     # RQ needs its own connection without the short webhook timeouts: a worker blocks on the queue.
     queue = Queue("default", connection=redis_store.connect(redis_url, socket_timeout=5.0))
@@ -61,8 +57,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         queue=queue,
         provider=make_provider(settings, database, clock),
         clock=clock,
-        embedded_redis=embedded,
     )
+
+
+def _running_redis(settings: Settings) -> str:
+    """REDIS_URL unset: the embedded Redis `deflect serve` started for this data directory."""
+    found = redis_store.find_running(settings.deflect_data_dir)
+    if found is None:
+        raise redis_store.NoRedis(settings.deflect_data_dir)
+    return found.url
 
 
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"

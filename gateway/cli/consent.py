@@ -1,4 +1,4 @@
-"""`deflect consent export --number ...` and `deflect consent verify`."""
+"""`deflect consent export --number ...` and `deflect consent verify`: the database only, no Redis."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import sys
 
 import click
+
+from gateway.cli import base
 
 
 @click.group()
@@ -18,7 +20,6 @@ def consent() -> None:
 @click.option("--region", default="RU", show_default=True, help="region for numbers written without +")
 def export(number: str, region: str) -> None:
     """Print a caller's consent and opt-out records as JSON lines."""
-    from gateway.cli import _app
     from gateway.deflection.consent import export as export_rows
     from gateway.deflection.consent import records_for
     from gateway.phone import parse_number
@@ -26,7 +27,7 @@ def export(number: str, region: str) -> None:
     parsed = parse_number(number, default_region=region.upper())
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a valid phone number", param_hint="--number")
-    with _app().extensions["deflect"].database.session() as session:
+    with base.database().session() as session:
         rows = records_for(session, parsed.e164)
         for record in export_rows(rows):
             click.echo(json.dumps(record, ensure_ascii=False))
@@ -39,11 +40,10 @@ def verify() -> None:
     """Recompute the ledger's hash chain; exits 1 if any record was changed, added or removed."""
     from sqlalchemy import select
 
-    from gateway.cli import _app
     from gateway.deflection.consent import verify_chain
     from gateway.store.models import ConsentRecord
 
-    with _app().extensions["deflect"].database.session() as session:
+    with base.database().session() as session:
         rows = list(session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)))
         problems = verify_chain(rows)
     for problem in problems:

@@ -1,13 +1,15 @@
-"""`deflect flows ...` (validate, publish, rollback, schema) and `deflect simulate`."""
+"""`deflect flows ...` (validate, publish, rollback, schema). Publishing writes the database only; every
+running process picks the new version up by itself."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from gateway.cli import base
+from gateway.clock import SystemClock
 from gateway.settings import PROJECT_ROOT
 
 
@@ -38,9 +40,8 @@ def _missing_templates(target: Path) -> list[str]:
     from gateway.flows.loader import flow_files, load_flow
     from gateway.messaging.templates import TemplateError, TemplateSet
     from gateway.services import missing_templates
-    from gateway.settings import load_settings
 
-    templates_dir = load_settings().deflect_templates_dir
+    templates_dir = base.settings().deflect_templates_dir
     try:
         templates = TemplateSet.load(templates_dir)
     except TemplateError as exc:
@@ -69,13 +70,12 @@ def publish(path: Path, by: str) -> None:
     from gateway.flows.loader import FlowError, format_problem
     from gateway.flows.registry import publish as publish_flow
 
-    svc = _app().extensions["deflect"]
     try:
         row = publish_flow(
-            svc.database,
+            base.database(),
             path.read_text(encoding="utf-8"),
             by=by,
-            now=svc.clock.now(),
+            now=SystemClock().now(),
             source_name=str(path),
         )
     except FlowError as exc:
@@ -93,43 +93,14 @@ def rollback(flow_id: str, by: str) -> None:
     from gateway.flows.registry import file_source
     from gateway.flows.registry import rollback as rollback_flow
 
-    svc = _app().extensions["deflect"]
     try:
         row = rollback_flow(
-            svc.database,
+            base.database(),
             flow_id,
             by=by,
-            now=svc.clock.now(),
-            file_source=file_source(svc.settings.deflect_flows_dir, flow_id),
+            now=SystemClock().now(),
+            file_source=file_source(base.settings().deflect_flows_dir, flow_id),
         )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{flow_id} is back to the text of its previous version, published as version {row.version}")
-
-
-@click.command()
-@click.option(
-    "--to", "called", default=None, help="the number called (picks the flow); default flow if unset"
-)
-@click.option("--from", "caller", default="+79161234567", show_default=True, help="the caller's number")
-@click.option("--keys", default=None, help="play keys without asking, e.g. '1,2,w60,1,1' (w60: wait 60 s)")
-def simulate(called: str | None, caller: str, keys: str | None) -> None:
-    """Play a call in the terminal: hear what the caller hears and press keys (w: wait in queue)."""
-    from gateway.clock import ManualClock, SystemClock
-    from gateway.simulator import Simulator
-
-    app = _app(clock=ManualClock(SystemClock().time()))
-    script = keys.split(",") if keys is not None else None
-    Simulator(
-        app,
-        caller=caller,
-        called=called,
-        echo=click.echo,
-        ask=(lambda prompt: click.prompt(prompt, default="", show_default=False)),
-    ).run(script)
-
-
-def _app(clock: Any = None) -> Any:
-    from gateway.cli import _app as build
-
-    return build(clock)

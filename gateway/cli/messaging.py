@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gateway.settings import load_settings
+from gateway.cli import base
 
 
 @click.group()
@@ -23,7 +23,7 @@ def check(path: Path | None, max_segments: int | None) -> None:
     """Render every template with sample values: encoding, length, segments, warnings."""
     from gateway.messaging.templates import check_templates
 
-    settings = load_settings()
+    settings = base.settings()
     reports = check_templates(
         path or settings.deflect_templates_dir, max_segments=max_segments or settings.deflect_max_segments
     )
@@ -57,9 +57,8 @@ def messaging() -> None:
 
 
 def _guards() -> Any:
-    from gateway.cli import _app
-
-    return _app().extensions["deflect"].extra["guards"]
+    """The switch lives in the running gateway's Redis (REDIS_URL, or `deflect serve`'s own)."""
+    return base.build_app().extensions["deflect"].extra["guards"]
 
 
 @messaging.command("pause")
@@ -88,30 +87,48 @@ def resume(range_: str | None) -> None:
 
 
 @messaging.command("status")
-def status() -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="the same for a script: paused, SMS today, range pauses"
+)
+def status(as_json: bool) -> None:
     """Whether offers are paused, today's SMS budget, and the ranges an SMS pumping trip paused."""
     from datetime import UTC, datetime
 
-    from gateway.cli import _app
-
-    services = _app().extensions["deflect"]
+    services = base.build_app().extensions["deflect"]
     guards, now = services.extra["guards"], services.clock.time()
-    paused = "PAUSED (deflect messaging resume)" if guards.paused() else "on"
-    click.echo(f"offers         {paused}")
+    paused, pauses = guards.paused(), guards.range_pauses()
     limit = guards.sms_guard.limits.per_day
-    click.echo(f"SMS today      {limit - guards.sms_guard.budget_left(now)} of {limit} (UTC day)")
-    pauses = guards.range_pauses()
+    sent = limit - guards.sms_guard.budget_left(now)
+
+    def at(moment: float) -> datetime:
+        return datetime.fromtimestamp(moment, UTC)
+
+    if as_json:
+        base.echo_json(
+            {
+                "paused": paused,
+                "sms_today": sent,
+                "sms_daily_budget": limit,
+                "range_pauses": [
+                    {
+                        **pause.__dict__,
+                        "since": at(pause.since).isoformat(),
+                        "until": at(pause.until).isoformat(),
+                    }
+                    for pause in pauses
+                ],
+            }
+        )
+        return
+    click.echo(f"offers         {'PAUSED (deflect messaging resume)' if paused else 'on'}")
+    click.echo(f"SMS today      {sent} of {limit} (UTC day)")
     if not pauses:
         click.echo("range pauses   none")
         return
     click.echo(f"range pauses   {len(pauses)} (SMS pumping trips; each lifts itself at 'until')")
-
-    def at(moment: float) -> str:
-        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
     for pause in pauses:
         click.echo(
             f"  {pause.kind:6} {pause.range:14} {pause.count} SMS within {pause.window_seconds} s, "
-            f"since {at(pause.since)}, until {at(pause.until)}"
+            f"since {at(pause.since):%Y-%m-%d %H:%M UTC}, until {at(pause.until):%Y-%m-%d %H:%M UTC}"
         )
         click.echo(f"         lift it: deflect messaging resume --range {pause.range}")

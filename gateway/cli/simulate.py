@@ -1,0 +1,212 @@
+"""`deflect simulate`: play a call in the terminal (gateway/simulator.py), at any time of day, at any
+queue position, with any flow file, and with the SMS landing in the local outbox with a link that opens
+on the running gateway.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from datetime import UTC, date, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from gateway.cli import base
+
+OPEN = "open"
+OPEN_FOR = 3600.0
+STEP = 300.0
+SCRIPT_HELP = (
+    "play without asking, one item per prompt, comma-separated: digits, nothing (no input), "
+    "s:words (spoken), wN (wait N s in the queue), a (an agent answers), q (hang up); "
+    "e.g. '1,2,,w120,1,1'"
+)
+
+
+@click.command()
+@click.option(
+    "--to", "called", default=None, help="the number called (picks the flow); default flow if unset"
+)
+@click.option(
+    "--from",
+    "caller",
+    default=None,
+    help="the caller's number; default: a new mobile number of the flow's home region each run, "
+    "so the once-a-day SMS limit does not refuse the next try",
+)
+@click.option("--keys", default=None, help=SCRIPT_HELP)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="when the call is made: 2026-11-24T12:00, or 12:00 for today, in the flow's time zone unless "
+    "it carries one (2026-11-24T12:00+03:00); or 'open': the next time the flow is open (now if it is, "
+    "with an hour to go); default: now",
+)
+@click.option(
+    "--position", default=3, show_default=True, type=click.IntRange(min=1), help="place in the queue"
+)
+@click.option(
+    "--avg-wait",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="the queue's average wait, s",
+)
+@click.option(
+    "--flow",
+    "flow_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="play this flow file for every number, without publishing it (real calls do not see it)",
+)
+def simulate(
+    called: str | None,
+    caller: str | None,
+    keys: str | None,
+    at: str | None,
+    position: int,
+    avg_wait: int,
+    flow_file: Path | None,
+) -> None:
+    """Play a call in the terminal: hear what the caller hears, press keys or speak, wait in queue."""
+    from gateway.clock import ManualClock, SystemClock
+    from gateway.simulator import Simulator
+
+    clock = ManualClock(SystemClock().time())
+    moment = _parse_at(at) if at is not None else None  # a bad --at fails before anything starts
+    app = _simulation_app(clock)
+    svc = app.extensions["deflect"]
+    if flow_file is not None:
+        _play_only(svc, flow_file)
+    flows = svc.extra["flows"].current()
+    flow = flows.for_number(called) if called else flows.default
+    zone = ZoneInfo(flow.hours.timezone) if flow.hours else UTC
+    if moment == OPEN:
+        clock.set(next_open(flow.hours, clock.time()))
+    elif isinstance(moment, datetime | time):
+        clock.set(_in_zone(moment, zone, clock.now().astimezone(zone).date()))
+    base.note(
+        f"time      {clock.now().astimezone(zone):%Y-%m-%d %H:%M %Z} for flow {flow.id} v{flow.version}"
+    )
+    script = keys.split(",") if keys is not None else None
+    Simulator(
+        app,
+        caller=caller or random_mobile(flow.home_regions),
+        called=called,
+        echo=click.echo,
+        ask=(lambda prompt: click.prompt(prompt, default="", show_default=False)),
+        base_url=_link_base(svc.settings),
+        position=position,
+        avg_wait=avg_wait,
+    ).run(script)
+
+
+def _simulation_app(clock: Any) -> Any:
+    """The app on the running gateway's Redis if there is one (used, left running); otherwise a
+    private Redis for this one call, stopped when it ends."""
+    from gateway.store.redis import EmbeddedRedis, find_running
+
+    settings = base.settings()
+    if settings.redis_url:
+        return base.build_app(clock)
+    found = find_running(settings.deflect_data_dir)
+    if found is not None:
+        base.note(f"redis     the running gateway's (process {found.owner_pid}); it keeps running")
+        return base.build_app(clock)
+    context = click.get_current_context()
+    workdir = context.with_resource(tempfile.TemporaryDirectory(prefix="deflect-simulate-"))
+    private = EmbeddedRedis(Path(workdir))
+    context.call_on_close(private.shutdown)
+    base.note("redis     no gateway is running: a private Redis for this call, stopped when it ends")
+    return base.build_app(clock, redis_url=private.url)
+
+
+def _play_only(svc: Any, path: Path) -> None:
+    from gateway.flows.loader import FlowError, format_problem, load_flow
+    from gateway.services import missing_templates
+
+    try:
+        flow = load_flow(path)
+    except FlowError as exc:
+        for problem in exc.problems:
+            click.echo(format_problem(problem), err=True)
+        raise click.ClickException(f"{path} cannot be played") from None
+    missing = missing_templates([flow], svc.extra["templates"])
+    if missing:
+        raise click.ClickException(f"{path}: offer uses an SMS template that does not exist: {missing[0]}")
+    svc.extra["flows"].serve_only(flow)
+    base.note(f"flow      {path} (not published)")
+
+
+def _link_base(settings: Any) -> str:
+    """Where the links in the SMS point: the server that will open them."""
+    from gateway.cli.serving import running_gateway
+    from gateway.services import DEVELOPMENT_BASE_URL
+
+    if settings.public_base_url:
+        return str(settings.public_base_url)
+    running = running_gateway(settings.deflect_data_dir)
+    if running is not None:
+        return running.base_url
+    base.note(f"links     {DEVELOPMENT_BASE_URL} (no gateway running: `make run` serves them there)")
+    return DEVELOPMENT_BASE_URL
+
+
+def _parse_at(text: str) -> datetime | time | str:
+    if text.strip().lower() == OPEN:
+        return OPEN
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give a date and time (2026-11-24T12:00), a time of day (12:00) or 'open'",
+            param_hint="--at",
+        ) from None
+
+
+def next_open(hours: Any, start: float) -> float:
+    """The first moment from `start` on (in 5-minute steps, up to four weeks) when the flow is open and
+    stays open for an hour: long enough to wait in the queue and take the offer."""
+    from gateway.flows.schedule import is_open
+
+    moment = start
+    while moment < start + 28 * 86400:
+        if is_open(hours, moment) and is_open(hours, moment + OPEN_FOR):
+            return moment
+        moment = (moment // STEP + 1) * STEP
+    raise click.ClickException("the flow is not open for an hour at any time in the next four weeks")
+
+
+def _in_zone(moment: datetime | time, zone: tzinfo, today: date) -> datetime:
+    """A date and time, or a time today, in `zone` unless it carries its own offset."""
+    when = moment if isinstance(moment, datetime) else datetime.combine(today, moment)
+    return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+
+
+def random_mobile(regions: list[str]) -> str:
+    """A valid mobile number of the first home region, different on each run (E.164)."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
+    region = regions[0] if regions else "RU"
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    if example is None:
+        return "+79161234567"
+    national = str(example.national_number)
+    for _ in range(50):
+        tail = "".join(str(random.randrange(10)) for _ in range(min(6, len(national) - 3)))
+        candidate = phonenumbers.parse(f"+{example.country_code}{national[: -len(tail)]}{tail}")
+        if phonenumbers.is_valid_number(candidate) and phonenumbers.number_type(candidate) in (
+            PhoneNumberType.MOBILE,
+            PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
+            return phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)

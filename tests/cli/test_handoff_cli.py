@@ -1,0 +1,34 @@
+"""`deflect handoff dead-letters --json`: the hand-offs that failed for good, for a script."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.store.models import Handoff
+
+
+def test_dead_letters_as_json(app: Any, cli_env: None, clock: Any) -> None:
+    assert json.loads(CliRunner().invoke(main, ["handoff", "dead-letters", "--json"]).stdout) == []
+    with app.extensions["deflect"].database.session() as session:
+        session.add(
+            Handoff(
+                inbound_id=7,
+                adapter="webhook",
+                status="dead",
+                attempts=6,
+                last_error="HTTP 503 from the desk\nretry-after: 60",
+                payload={},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    result = CliRunner().invoke(main, ["handoff", "dead-letters", "--json"])
+    assert result.exit_code == 0, result.output
+    [dead] = json.loads(result.stdout)
+    assert dead["adapter"] == "webhook" and dead["attempts"] == 6
+    assert dead["last_error"] == "HTTP 503 from the desk"
+    assert dead["updated_at"] == clock.now().isoformat()

@@ -25,6 +25,7 @@ from gateway.store.models import ChatSession, Handoff, SmsOutbox
 from gateway.store.parked import park
 from tests.deflection.conftest import reach_consent, run_jobs
 from tests.support.calls import ACCOUNT_SID, PUBLIC_BASE, Call, sign
+from tests.support.messages import post_inbound
 from tests.support.prism import PrismServer
 from tests.support.receiver import Receiver
 from tests.support.twilio_proxy import Fault, TwilioProxy
@@ -90,21 +91,7 @@ def proxy(twilio_api: PrismServer) -> Iterator[TwilioProxy]:
 
 
 def whatsapp(client: Any, sender: str, body: str, sid: str) -> None:
-    params = {
-        "MessageSid": sid,
-        "AccountSid": ACCOUNT_SID,
-        "From": f"whatsapp:{sender}",
-        "To": "whatsapp:+77001234567",
-        "Body": body,
-        "WaId": sender[1:],
-        "ProfileName": "Анна",
-        "NumMedia": "0",
-    }
-    path = "/twilio/messaging/inbound"
-    response = client.post(
-        path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC_BASE + path, params)}
-    )
-    assert response.status_code == 200
+    assert post_inbound(client, body, sender=sender, sid=sid).status_code == 200
 
 
 def status_callback(client: Any, outbox_id: int, to: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.clock import ManualClock
 from gateway.store.models import CallEvent
-from tests.support.calls import ACCOUNT_SID, Call
+from tests.support.calls import ACCOUNT_SID, Call, TwiML
 from tests.support.prism import PrismServer
 from tests.support.twilio_proxy import TwilioProxy
 
@@ -52,21 +52,23 @@ def run_jobs(app: Any) -> None:
         SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
 
 
-def reach_consent(call: Call, clock: ManualClock) -> Any:
-    """Menu -> cards queue -> wait 50 s -> offer accepted: the consent question is being asked."""
+def reach_offer(call: Call, clock: ManualClock) -> TwiML:
+    """The Russian bank flow: menu 1 (cards) -> 2 (card question) -> the bank-cards queue -> wait 50 s:
+    the wait loop's answer, with the offer's Gather when it is played."""
     greeting = call.incoming()
     call.press(call.press(greeting, "1"), "2")
     clock.advance(50)
-    offered = call.wait()
-    return call.press(offered, "1")
+    return call.wait()
+
+
+def reach_consent(call: Call, clock: ManualClock) -> TwiML:
+    """The offer accepted: the consent question is being asked."""
+    return call.press(reach_offer(call, clock), "1")
 
 
 def offer_heard(call: Call, clock: ManualClock) -> bool:
-    """Menu -> cards queue -> wait 50 s: whether the offer (a Gather in the wait loop) is played."""
-    greeting = call.incoming()
-    call.press(call.press(greeting, "1"), "2")
-    clock.advance(50)
-    return bool(call.wait().all("Gather"))
+    """Whether the offer (a Gather in the wait loop) is played after 50 s in the bank-cards queue."""
+    return bool(reach_offer(call, clock).all("Gather"))
 
 
 def events_of(app: Any, call: Call, kind: str) -> list[dict[str, Any]]:

@@ -10,17 +10,14 @@ from sqlalchemy import select
 
 from gateway.clock import ManualClock
 from gateway.store.models import ChatSession, LocalOutboxMessage
-from tests.deflection.conftest import run_jobs
+from tests.deflection.conftest import reach_offer, run_jobs
 from tests.support.calls import Call, TwiML
 
 
 def _offer(call: Call, clock: ManualClock) -> TwiML:
     """The Russian bank flow: Cards -> card question -> the bank-cards queue, whose offer lists
     WhatsApp and Telegram and sends the `channel_choice` SMS."""
-    greeting = call.incoming()
-    call.press(call.press(greeting, "1"), "2")
-    clock.advance(50)
-    offered = call.wait()
+    offered = reach_offer(call, clock)
     assert offered.all("Gather"), offered.text
     return offered
 

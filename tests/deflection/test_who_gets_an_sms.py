@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from gateway.clock import ManualClock
-from tests.deflection.conftest import events_of, offer_heard, reach_consent, run_jobs
-from tests.support.calls import Call, sign
+from tests.deflection.conftest import events_of, offer_heard, reach_consent, reach_offer, run_jobs
+from tests.support.calls import Call
+from tests.support.messages import post_inbound
 from tests.support.twilio_proxy import TwilioProxy
 
 pytestmark = pytest.mark.contract
@@ -24,11 +25,7 @@ def _key_in_number(call: Call, prompt: Any, digits: str) -> Any:
 def test_caller_who_said_stop_is_not_offered(
     twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    params = {"MessageSid": "SM" + "1" * 32, "From": "+79161234567", "To": "+77012345678", "Body": "СТОП"}
-    url = "https://voice.example.test/twilio/messaging/inbound"
-    stop = twilio_app.test_client().post(
-        "/twilio/messaging/inbound", data=params, headers={"X-Twilio-Signature": sign(url, params)}
-    )
+    stop = post_inbound(twilio_app.test_client(), "СТОП", sid="SM" + "1" * 32, channel="sms")
     assert "отписались" in stop.get_data(as_text=True)
     assert not offer_heard(caller, clock)
     assert events_of(twilio_app, caller, "offer.refused") == [{"reason": "opted_out", "queue": "bank-cards"}]
@@ -138,10 +135,7 @@ def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock: Man
 def test_a_pause_set_while_the_offer_plays_is_heard_at_the_accepting_key(
     twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    greeting = caller.incoming()
-    caller.press(caller.press(greeting, "1"), "2")
-    clock.advance(50)
-    offered = caller.wait()
+    offered = reach_offer(caller, clock)
     twilio_app.extensions["deflect"].extra["guards"].pause(True)
     told = caller.press(offered, "1")
     assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
@@ -197,10 +191,7 @@ def test_no_offer_when_no_messenger_is_configured(
 def test_database_down_when_the_caller_presses_1_is_said_and_the_place_kept(
     twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
-    greeting = caller.incoming()
-    caller.press(caller.press(greeting, "1"), "2")
-    clock.advance(50)
-    offered = caller.wait()
+    offered = reach_offer(caller, clock)
     sessions = twilio_app.extensions["deflect"].database.sessions
     working = sessions.kw["bind"]
     sessions.configure(bind=_unreachable_engine())

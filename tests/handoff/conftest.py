@@ -8,6 +8,15 @@ import pytest
 
 from tests.support import prism
 from tests.support.fake_receive import receive  # noqa: F401  (a fixture for the chat webhooks' tests)
+from tests.support.receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A desk that takes signed hand-off webhooks (tests/support/receiver.py)."""
+    running = Receiver()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from gateway.cli import main
 from gateway.store.models import Handoff
 from tests.deflection.conftest import run_jobs
-from tests.support.calls import ACCOUNT_SID, PUBLIC_BASE, sign
+from tests.support.calls import PUBLIC_BASE
+from tests.support.messages import post_inbound
 from tests.support.sessions import open_chat_session
 
 
@@ -21,16 +22,8 @@ def test_card_link_stays_out_of_the_log_and_the_cli_prints_it(
     app: Any, cli_env: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     chat = open_chat_session(app)
-    params = {
-        "MessageSid": "SM" + "a" * 32,
-        "AccountSid": ACCOUNT_SID,
-        "From": "whatsapp:+79161234567",
-        "To": "whatsapp:+77001234567",
-        "Body": f"Здравствуйте, номер {chat.reference}",
-    }
-    path = "/twilio/messaging/inbound"
     client = app.test_client()
-    client.post(path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC_BASE + path, params)})
+    post_inbound(client, f"Здравствуйте, номер {chat.reference}")
     with caplog.at_level(logging.INFO, logger="gateway.handoff.dispatch"):
         run_jobs(app)
     with app.extensions["deflect"].database.session() as session:

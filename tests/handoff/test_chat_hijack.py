@@ -25,8 +25,8 @@ from gateway.handoff.viber import SIGNATURE_HEADER
 from gateway.messaging.deeplinks import prefilled_text
 from gateway.store.models import CallEvent, ChatSession, InboundMessage
 from tests.deflection.conftest import run_jobs
-from tests.support.calls import sign
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.messages import post_inbound
 from tests.support.receiver import Receiver
 from tests.support.sessions import open_chat_session
 
@@ -40,13 +40,6 @@ LOOKUP_LIMIT = 5
 WINDOW_MINUTES = 60
 # The stranger in each channel: a phone number for Twilio's, a chat or user id for the messengers.
 STRANGERS = {"whatsapp": STRANGER, "sms": STRANGER, "telegram": "555000111", "viber": "01234567890A="}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -81,18 +74,8 @@ class Chats:
     def send(self, channel: str, body: str, sender: str) -> str:
         n = next(self.ids)
         if channel in ("whatsapp", "sms"):
-            prefix = "whatsapp:" if channel == "whatsapp" else ""
-            params = {
-                "MessageSid": f"SM{n:032x}",
-                "AccountSid": "AC" + "1" * 32,
-                "From": prefix + sender,
-                "To": prefix + "+77001234567",
-                "Body": body,
-                "NumMedia": "0",
-            }
-            path = "/twilio/messaging/inbound"
-            response = self.client.post(
-                path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)}
+            response = post_inbound(
+                self.client, body, sender=sender, sid=f"SM{n:032x}", channel=channel, profile_name=None
             )
             assert response.status_code == 200
             root = ElementTree.fromstring(response.get_data())

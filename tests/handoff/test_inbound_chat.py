@@ -3,7 +3,6 @@ platform receives the call's story, the customer is acknowledged once, and nothi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,18 +17,12 @@ from gateway.jobs import replay_parked_webhooks
 from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage, SmsOutbox
 from tests.deflection.conftest import run_jobs
 from tests.support.calls import sign
+from tests.support.messages import post_inbound
 from tests.support.receiver import Receiver
 from tests.support.sessions import open_chat_session, outbox_id_of
 
 BASE = "https://voice.example.test"
 SECRET = "desk-shared-secret"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -42,21 +35,7 @@ def desk_app(make_app: Any, receiver: Receiver) -> Any:
 
 
 def whatsapp(client: Any, body: str, sender: str = "+79161234567", sid: str = "SM" + "a" * 32) -> str:
-    params = {
-        "MessageSid": sid,
-        "AccountSid": "AC" + "1" * 32,
-        "From": f"whatsapp:{sender}",
-        "To": "whatsapp:+77001234567",
-        "Body": body,
-        "WaId": sender[1:],
-        "ProfileName": "Анна",
-        "NumMedia": "0",
-    }
-    response = client.post(
-        "/twilio/messaging/inbound",
-        data=params,
-        headers={"X-Twilio-Signature": sign(BASE + "/twilio/messaging/inbound", params)},
-    )
+    response = post_inbound(client, body, sender=sender, sid=sid)
     assert response.status_code == 200
     return str(response.get_data(as_text=True))
 

@@ -7,15 +7,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.store.models import CallEvent, ConsentRecord, OptOut, SmsOutbox
-from tests.support.calls import sign
+from tests.support.messages import post_signed
 from tests.support.sessions import open_chat_session, outbox_id_of
 
 BASE = "https://voice.example.test"
 
 
 def _post(client: Any, path: str, params: dict[str, str], signed: bool = True) -> Any:
-    headers = {"X-Twilio-Signature": sign(BASE + path, params)} if signed else {}
-    return client.post(path, data=params, headers=headers)
+    return post_signed(client, path, params, signed=signed)
 
 
 def _outbox_row(app: Any) -> int:

@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reference_extraction
 	$(BIN)/python -m bench.pumping
 	$(BIN)/python -m bench.edge
+	$(BIN)/python -m bench.attack_replay
 
 clean:
 	rm -rf $(VENV) .cache var

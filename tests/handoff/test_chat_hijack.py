@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
@@ -18,7 +17,6 @@ import pytest
 from sqlalchemy import select
 
 from gateway.clock import ManualClock
-from gateway.deflection.reference import REFERENCE_ALPHABET, is_reference
 from gateway.handoff.card import read_card_token
 from gateway.handoff.telegram_views import SECRET_HEADER
 from gateway.handoff.viber import SIGNATURE_HEADER
@@ -26,6 +24,7 @@ from gateway.messaging.deeplinks import prefilled_text
 from gateway.store.models import CallEvent, ChatSession, InboundMessage
 from tests.deflection.conftest import run_jobs
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.guesses import guessed_references, many_references
 from tests.support.messages import post_inbound
 from tests.support.receiver import Receiver
 from tests.support.sessions import open_chat_session
@@ -123,16 +122,6 @@ def chats(desk_app: Any, telegram: FakeTelegram) -> Chats:
     return Chats(desk_app, telegram)
 
 
-def guessed_references(count: int, seed: int, avoid: str) -> list[str]:
-    rng = random.Random(seed)
-    drawn: list[str] = []
-    while len(drawn) < count:
-        candidate = "".join(rng.choice(REFERENCE_ALPHABET) for _ in range(6))
-        if is_reference(candidate) and candidate != avoid:
-            drawn.append(candidate)
-    return drawn
-
-
 def prefilled(reference: str) -> str:
     return prefilled_text("ru-RU", reference, "Example Bank")
 
@@ -199,8 +188,7 @@ def test_message_with_hundreds_of_guessed_references_never_takes_the_callers_ses
     chat = open_chat_session(desk_app)
     guesses = guessed_references(585, seed=13, avoid=chat.reference)
     guesses.insert(292, chat.reference)
-    # Every guess where the pre-filled text puts a reference, and bare ones too.
-    body = " ".join(f"номер {g}" for g in guesses) + "\n" + " ".join(guesses)
+    body = many_references(guesses)
 
     reply = chats.send(channel, body, STRANGERS[channel])
 

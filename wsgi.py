@@ -1,5 +1,5 @@
-"""Entry point for gunicorn: `gunicorn wsgi:app`."""
+"""Entry point for gunicorn: `gunicorn -c python:gateway.gunicorn_config wsgi:app`."""
 
-from gateway import create_app
+from gateway.app import create_app
 
 app = create_app()

@@ -8,11 +8,13 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import edge
+from gateway import web
 from gateway.clock import Clock
 from gateway.logs import configure_logging
-from gateway.services import Services, build_domain, build_services
-from gateway.settings import Settings, load_settings
+from gateway.services import build_domain, build_services
+from gateway.settings import load_settings
+from gateway.web import edge
+from gateway.web.context import EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +41,7 @@ def create_app(
 
     services = build_services(settings, clock)
     build_domain(services)
-    app.extensions["deflect"] = services
+    app.extensions[EXTENSION] = services
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
-    _register_blueprints(app)
+    web.register(app)
     return app
-
-
-def services() -> Services:
-    from flask import current_app
-
-    return current_app.extensions["deflect"]  # type: ignore[no-any-return]
-
-
-def settings() -> Settings:
-    return services().settings
-
-
-def _register_blueprints(app: Flask) -> None:
-    from gateway.handoff.card_views import bp as card_bp
-    from gateway.handoff.telegram_views import bp as telegram_bp
-    from gateway.handoff.viber_views import bp as viber_bp
-    from gateway.health import bp as health_bp
-    from gateway.links import bp as links_bp
-    from gateway.twilio_hooks.messaging import bp as messaging_bp
-    from gateway.twilio_hooks.voice import bp as voice_bp
-
-    app.register_blueprint(health_bp)
-    app.register_blueprint(voice_bp)
-    app.register_blueprint(messaging_bp)
-    app.register_blueprint(links_bp)
-    app.register_blueprint(telegram_bp)
-    app.register_blueprint(card_bp)
-    app.register_blueprint(viber_bp)

@@ -9,24 +9,49 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
+if TYPE_CHECKING:  # services.py wires the enqueue functions below: only the type comes from there
+    from gateway.services import Services
+
 log = logging.getLogger(__name__)
+
+# The services of this process, which jobs run with: `deflect worker` binds them once, a test or the
+# simulator for the jobs it runs in-process. Not Flask's app context: jobs are not requests.
+_bound: Services | None = None
+
+
+def bind(services: Services | None) -> None:
+    global _bound
+    _bound = services
+
+
+@contextmanager
+def running_with(services: Services) -> Iterator[None]:
+    """Run jobs in this block with `services` (then the ones bound before, if any)."""
+    before = _bound
+    bind(services)
+    try:
+        yield
+    finally:
+        bind(before)
+
 
 # Backoff for transient provider errors (429, 5xx, timeouts); permanent ones are never retried.
 SEND_RETRY = Retry(max=5, interval=[2, 5, 15, 30, 60])
 
 
-def _services() -> Any:
-    from gateway.app import services
-
-    return services()
+def _services() -> Services:
+    if _bound is None:
+        raise RuntimeError("no services bound: jobs run in `deflect worker` (or inside jobs.running_with)")
+    return _bound
 
 
 def status_callback_url(base: str, outbox_id: int) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, select
 
 from gateway.clock import ManualClock
 from gateway.deflection.outbox import SENDING_LEASE
-from gateway.jobs import deliver_handoff, enqueue_send, replay_parked_webhooks
+from gateway.jobs import deliver_handoff, enqueue_send, replay_parked_webhooks, running_with
 from gateway.logs import configure_logging
 from gateway.store.db import Database
 from gateway.store.models import ChatSession, Handoff, SmsOutbox
@@ -149,7 +149,7 @@ def test_production_log_of_failing_paths_holds_no_number_body_or_bearer_link(
         whatsapp(client, REFUSED, f"Здравствуйте, мой пароль hunter2, номер {reference}", "SM" + "a" * 32)
         whatsapp(client, STRANGER, "Мой пароль hunter2 к карте 4276 3800 не подходит", "SM" + "b" * 32)
         status_callback(client, outbox_id, REFUSED)
-    with app.app_context():
+    with running_with(app.extensions["deflect"]):
         assert replay_parked_webhooks() == 3
 
     # Hand-offs: the card adapter, and a desk that answers 503, then 422 quoting what it was sent.
@@ -159,7 +159,7 @@ def test_production_log_of_failing_paths_holds_no_number_body_or_bearer_link(
     with services.database.session() as session:
         webhook_ids = list(session.scalars(select(Handoff.id).where(Handoff.adapter == "webhook")))
     assert len(webhook_ids) == 2
-    with app.app_context():
+    with running_with(app.extensions["deflect"]):
         assert [deliver_handoff(handoff_id) for handoff_id in webhook_ids] == ["dead", "dead"]
     with services.database.session() as session:
         errors = list(session.scalars(select(Handoff.last_error).where(Handoff.adapter == "webhook")))
@@ -168,7 +168,7 @@ def test_production_log_of_failing_paths_holds_no_number_body_or_bearer_link(
     # A webhook parked by an earlier release, in a shape this one cannot read: dropped.
     older = {"MessageSid": "SM" + "c" * 32, "From": f"whatsapp:{REFUSED}", "Body": "мой пароль hunter2"}
     park(services.redis, "inbound", older, clock.time())
-    with app.app_context():
+    with running_with(app.extensions["deflect"]):
         assert replay_parked_webhooks() == 1
 
     with services.database.session() as session:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.calls.queue_stats import QueueStatsStore
+from gateway.calls.request import VoiceRequest
 from gateway.clock import Clock
 from gateway.deflection.dialogue import DeflectionUrls
 from gateway.flows import engine
@@ -29,7 +30,6 @@ from gateway.flows.wait import offer_due, wait_experience
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
 from gateway.store.call_state import CallStateStore
-from gateway.twilio_hooks.params import VoiceRequest
 
 log = logging.getLogger(__name__)
 

@@ -103,10 +103,11 @@ def worker(burst: bool) -> None:
     """Run one RQ job worker with the gateway's configuration."""
     from rq import Worker
 
-    app = base.build_app()
-    svc = app.extensions["deflect"]
-    with app.app_context():
-        Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
+    from gateway import jobs
+
+    svc = base.build_app().extensions["deflect"]
+    jobs.bind(svc)  # every job this worker runs (and the work horses it forks) uses these services
+    Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
 
 
 @main.command()

@@ -73,8 +73,8 @@ def simulate(
     flow_file: Path | None,
 ) -> None:
     """Play a call in the terminal: hear what the caller hears, press keys or speak, wait in queue."""
+    from gateway.cli.simulator import Simulator
     from gateway.clock import ManualClock, SystemClock
-    from gateway.simulator import Simulator
 
     clock = ManualClock(SystemClock().time())
     moment = _parse_at(at) if at is not None else None  # a bad --at fails before anything starts

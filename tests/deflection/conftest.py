@@ -11,6 +11,7 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from gateway.clock import ManualClock
+from gateway.jobs import running_with
 from gateway.store.models import CallEvent
 from tests.support.calls import ACCOUNT_SID, Call, TwiML
 from tests.support.prism import PrismServer
@@ -48,7 +49,7 @@ def caller(twilio_app: Any) -> Call:
 def run_jobs(app: Any) -> None:
     """What a worker process does: run every queued job (in this process, same configuration)."""
     queue = app.extensions["deflect"].queue
-    with app.app_context():
+    with running_with(app.extensions["deflect"]):
         SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
 
 

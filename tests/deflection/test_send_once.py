@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from gateway.clock import ManualClock
 from gateway.deflection.outbox import TransientSendError, send_once, stuck_rows
+from gateway.jobs import running_with
 from gateway.messaging.segments import count_segments
 from gateway.store.models import Call as CallRow
 from gateway.store.models import ChatSession, ConsentRecord, SmsOutbox
@@ -98,7 +99,7 @@ def test_server_error_then_success_sends_one(
     _accept(caller, clock)
     [row] = _outbox(twilio_app)
     proxy.plan("POST", "/Messages.json", Fault.error(503), Fault.error(429, 20429, "Too Many Requests"))
-    with twilio_app.app_context():
+    with running_with(twilio_app.extensions["deflect"]):
         with pytest.raises(TransientSendError):
             send_sms(row.id)
         with pytest.raises(TransientSendError):
@@ -134,7 +135,7 @@ def test_response_lost_after_twilio_accepted_is_not_sent_twice(
     _accept(caller, clock)
     [row] = _outbox(twilio_app)
     proxy.plan("POST", "/Messages.json", Fault.drop_after_forward())
-    with twilio_app.app_context():
+    with running_with(twilio_app.extensions["deflect"]):
         with pytest.raises(TransientSendError):
             send_sms(row.id)  # Twilio took it, the answer never came back
         assert send_sms(row.id) == "queued"  # the retry asks Twilio first and finds it
@@ -217,12 +218,12 @@ def test_sweeper_requeues_a_message_whose_job_redis_lost(
     services = twilio_app.extensions["deflect"]
     services.queue.empty()  # Redis lost the job
     clock.advance(300)
-    with twilio_app.app_context():
+    with running_with(twilio_app.extensions["deflect"]):
         assert sweep_outbox() == 1
         assert sweep_outbox() == 1  # swept twice before a worker ran: still one job
     assert services.queue.count == 1
     run_jobs(twilio_app)
-    with twilio_app.app_context():
+    with running_with(twilio_app.extensions["deflect"]):
         assert sweep_outbox() == 0
     assert len(proxy.created_messages()) == 1
 
@@ -244,7 +245,7 @@ def test_a_lost_job_is_swept_and_sent_whatever_the_machine_date(
     _accept(caller, clock)
     twilio_app.extensions["deflect"].queue.empty()  # Redis lost the job
     clock.advance(300)
-    with twilio_app.app_context():
+    with running_with(twilio_app.extensions["deflect"]):
         assert sweep_outbox() == 1
     run_jobs(twilio_app)
     assert len(proxy.created_messages()) == 1

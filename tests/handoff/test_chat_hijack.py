@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from gateway.clock import ManualClock
 from gateway.handoff.card import read_card_token
-from gateway.handoff.telegram_views import SECRET_HEADER
 from gateway.handoff.viber import SIGNATURE_HEADER
 from gateway.messaging.deeplinks import prefilled_text
 from gateway.store.models import CallEvent, ChatSession, InboundMessage
+from gateway.web.telegram import SECRET_HEADER
 from tests.deflection.conftest import run_jobs
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.guesses import guessed_references, many_references

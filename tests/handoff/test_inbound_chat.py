@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.cli import main
 from gateway.handoff.webhook import verify_signature
-from gateway.jobs import replay_parked_webhooks
+from gateway.jobs import replay_parked_webhooks, running_with
 from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage, SmsOutbox
 from tests.deflection.conftest import run_jobs
 from tests.support.calls import sign
@@ -205,7 +205,7 @@ def test_receiver_down_is_retried_then_dead_lettered_then_replayed(
     receiver.status = 503
     whatsapp(desk_app.test_client(), f"номер {chat.reference}")
     [handoff] = _handoffs(desk_app)
-    with desk_app.app_context():
+    with running_with(desk_app.extensions["deflect"]):
         for _ in range(MAX_ATTEMPTS - 1):
             with pytest.raises(RetryLater):
                 deliver_handoff(handoff.id)
@@ -246,7 +246,7 @@ def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) 
         session.get(ChatSession, old.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
             seconds=1
         )
-    with desk_app.app_context():
+    with running_with(desk_app.extensions["deflect"]):
         assert expire_sessions() == 1
         assert expire_sessions() == 0
     with desk_app.extensions["deflect"].database.session() as session:
@@ -270,14 +270,14 @@ def test_messages_and_statuses_during_a_database_outage_are_parked_then_replayed
         params = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"}
         path = f"/twilio/messaging/status/{outbox_id}"
         status = client.post(path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)})
-        with desk_app.app_context():
+        with running_with(desk_app.extensions["deflect"]):
             with pytest.raises(OperationalError):
                 replay_parked_webhooks()  # still down: everything stays parked
     finally:
         services.database.sessions.configure(bind=working)
     assert "<Message>" not in reply and status.status_code == 204
     assert services.redis.llen("deflect:webhooks:parked") == 2
-    with desk_app.app_context():
+    with running_with(desk_app.extensions["deflect"]):
         assert replay_parked_webhooks() == 2
         assert replay_parked_webhooks() == 0
     run_jobs(desk_app)

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from gateway.handoff.inbound import InboundChat
 from gateway.handoff.telegram import TelegramBot, TelegramError, TelegramMessage, parse_update, start_payload
-from gateway.handoff.telegram_views import SECRET_HEADER, bp
 from gateway.store.models import Handoff, InboundMessage
+from gateway.web.telegram import SECRET_HEADER, bp
 from tests.support.fake_receive import FakeReceive
 from tests.support.fake_telegram import FakeTelegram
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from gateway.handoff import inbound
 from gateway.handoff.inbound import InboundChat
 from gateway.handoff.viber import SIGNATURE_HEADER, ViberEvent, parse_event, verify_signature
-from gateway.handoff.viber_views import bp
 from gateway.store.models import ChatSession, Handoff, InboundMessage
+from gateway.web.viber import bp
 from tests.support.fake_receive import FakeReceive
 from tests.support.sessions import open_chat_session
 

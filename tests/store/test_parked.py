@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.jobs import replay_parked_webhooks
+from gateway.jobs import replay_parked_webhooks, running_with
 from gateway.store.parked import DROPPED_KEY, PARKED_KEY, park
 
 
@@ -21,7 +21,10 @@ def test_a_parked_webhook_that_cannot_be_replayed_is_kept_aside_and_logged_witho
     form = {"MessageSid": "SM" + "c" * 32, "From": "whatsapp:+79161234567", "Body": "Мой пароль hunter2"}
     park(redis, "inbound", form, 1_764_000_000.0)
     park(redis, "fax", {"From": "+79161234567"}, 1_764_000_001.0)
-    with caplog.at_level(logging.INFO, logger="gateway.store.parked"), app.app_context():
+    with (
+        caplog.at_level(logging.INFO, logger="gateway.store.parked"),
+        running_with(app.extensions["deflect"]),
+    ):
         assert replay_parked_webhooks() == 2
     assert redis.llen(PARKED_KEY) == 0
     kept = [json.loads(raw) for raw in redis.lrange(DROPPED_KEY, 0, -1)]

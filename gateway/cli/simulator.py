@@ -225,7 +225,9 @@ class Simulator:
         """Send queued SMS now (no separate worker needed to try a flow)."""
         from rq import SimpleWorker
 
+        from gateway import jobs
+
         queue = self.services.queue
         if queue.count:
-            with self.app.app_context():
+            with jobs.running_with(self.services):
                 SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")

@@ -6,17 +6,16 @@ not indexed, no Referer; a bad link is a 404, an old one a 410, a database failu
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 
-from gateway.app import services
 from gateway.handoff.card import ContextCard, check_card_token, default_time_zone, language_of, load_card
-from gateway.private_pages import PRIVATE_HEADERS, make_private
+from gateway.web.context import services
+from gateway.web.pages import PRIVATE_HEADERS, make_private
 
 log = logging.getLogger(__name__)
-bp = Blueprint("card", __name__, template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
+bp = Blueprint("card", __name__, template_folder="templates")
 
 LANGUAGES = ("ru", "en")
 CARD_HEADERS = {

@@ -10,10 +10,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from gateway.app import services
 from gateway.messaging.callbacks import apply_inbound, apply_status
 from gateway.store.parked import park
-from gateway.twilio_hooks.signature import twilio_signed
+from gateway.web.context import services
+from gateway.web.signature import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messaging", __name__, url_prefix="/twilio/messaging")

@@ -15,10 +15,10 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request
 
-from gateway.app import services
 from gateway.deflection.clicks import LinkOutcome, choose_channel, is_link_preview, open_link
-from gateway.private_pages import PRIVATE_HEADERS, make_private, strict_policy
 from gateway.store.call_log import CallLog
+from gateway.web.context import services
+from gateway.web.pages import PRIVATE_HEADERS, make_private, strict_policy
 
 log = logging.getLogger(__name__)
 bp = Blueprint("links", __name__, template_folder="templates")

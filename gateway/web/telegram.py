@@ -12,9 +12,9 @@ import logging
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from gateway.app import services
 from gateway.handoff import inbound
 from gateway.handoff.telegram import TelegramBot, TelegramError, TelegramMessage, parse_update, start_payload
+from gateway.web.context import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__, url_prefix="/telegram")

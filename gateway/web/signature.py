@@ -20,8 +20,8 @@ from typing import Any
 from flask import Response, request
 from twilio.request_validator import RequestValidator
 
-from gateway.app import settings
-from gateway.edge import bind_call_sid
+from gateway.web.context import settings
+from gateway.web.edge import bind_call_sid
 
 log = logging.getLogger(__name__)
 

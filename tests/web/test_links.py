@@ -37,7 +37,7 @@ def web(links_app: Any) -> Any:
 
 def _with_links(app: Any) -> Any:
     if "links" not in app.blueprints:
-        from gateway import links
+        from gateway.web import links
 
         app.register_blueprint(links.bp)
     return app
@@ -303,7 +303,7 @@ def test_database_down_gives_a_try_again_page(
 ) -> None:
     down = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
 
-    with caplog.at_level(logging.WARNING, logger="gateway.links"):
+    with caplog.at_level(logging.WARNING, logger="gateway.web.links"):
         response = down.test_client().get(path, headers={"Accept-Language": "en"})
 
     assert response.status_code == 503

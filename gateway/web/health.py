@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from gateway.app import services
+from gateway.web.context import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)

@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway.app import services, settings
+from gateway.calls.request import BadRequest, VoiceRequest
 from gateway.calls.service import StateLost, VoiceService
 from gateway.flows import twiml
-from gateway.twilio_hooks.params import BadRequest, VoiceRequest
-from gateway.twilio_hooks.signature import twilio_signed
+from gateway.web.context import services, settings
+from gateway.web.signature import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")

@@ -42,7 +42,7 @@ def test_readyz_names_redis_when_it_is_stopped(
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
     server.stop()
-    with caplog.at_level(logging.WARNING, logger="gateway.health"):
+    with caplog.at_level(logging.WARNING, logger="gateway.web.health"):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["redis"] == {"ok": False, "error": "unavailable"}
@@ -57,7 +57,7 @@ def test_readyz_names_the_database_when_it_is_unreachable(
     make_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
-    with caplog.at_level(logging.WARNING, logger="gateway.health"):
+    with caplog.at_level(logging.WARNING, logger="gateway.web.health"):
         response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["database"] == {"ok": False, "error": "unavailable"}
@@ -70,7 +70,7 @@ def test_readyz_says_when_migrations_are_missing(
     make_app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    with caplog.at_level(logging.WARNING, logger="gateway.health"):
+    with caplog.at_level(logging.WARNING, logger="gateway.web.health"):
         response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["migrations"] == {

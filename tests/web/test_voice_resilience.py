@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.clock import ManualClock
+from gateway.jobs import running_with
 from gateway.store.models import CallEvent
 from tests.support.calls import Call, sign
 from tests.support.servers import RedisServer
@@ -158,7 +159,7 @@ def test_stopped_database_does_not_reach_the_caller_and_loses_no_event(
     from sqlalchemy.orm import sessionmaker
 
     services.database.sessions = sessionmaker(working_engine, expire_on_commit=False)
-    with app.app_context():
+    with running_with(app.extensions["deflect"]):
         assert flush_events() == 2
         assert flush_events() == 0
     with services.database.session() as session:

@@ -20,9 +20,9 @@ import logging
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from gateway.app import services
 from gateway.handoff import inbound
 from gateway.handoff.viber import SIGNATURE_HEADER, ViberEvent, parse_event, verify_signature
+from gateway.web.context import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("viber", __name__, url_prefix="/viber")

@@ -1,1 +1,0 @@
-"""Twilio's webhooks: thin Flask handlers, each signature-checked, calling one domain function."""

@@ -1,0 +1,17 @@
+"""Every HTTP edge of the gateway, thin and checked at the door: Twilio's voice and messaging webhooks
+(signature), Telegram and Viber (their secrets), the short link and the context card (bearer links),
+and the health checks. Handlers parse, call one domain function and render its result.
+
+`register(app)` adds them all to the Flask app `gateway.app.create_app` builds.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from gateway.web import card, health, links, messaging, telegram, viber, voice
+
+    for module in (health, voice, messaging, links, telegram, card, viber):
+        app.register_blueprint(module.bp)

@@ -130,7 +130,7 @@ HANDOFF_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 
 def deliver_handoff(handoff_id: int) -> str:
     """Hand one chat to one agent platform; retried with backoff, then a dead letter."""
-    from gateway.flows.state import Event
+    from gateway.events import Event
     from gateway.handoff.dispatch import deliver
     from gateway.store.call_log import CallLog
     from gateway.store.models import ChatSession, Handoff
@@ -186,16 +186,21 @@ def flush_events() -> int:
 
 def replay_parked_webhooks() -> int:
     """Messaging webhooks that arrived while the database was down, handled now."""
-    from gateway.messaging.callbacks import apply_inbound, apply_status
+    from gateway.deflection.outbox import apply_status
+    from gateway.handoff.inbound import InboundChat, receive
+    from gateway.messaging.providers import StatusUpdate
+    from gateway.store.call_log import CallLog
     from gateway.store.parked import replay
 
     svc = _services()
 
     def status(params: dict[str, Any], at: float) -> None:
-        apply_status(svc, int(params["outbox_id"]), params["form"], datetime.fromtimestamp(at, UTC))
+        update = StatusUpdate.from_twilio(params["form"])
+        when = datetime.fromtimestamp(at, UTC)
+        apply_status(svc.database, CallLog(svc.database, svc.redis), int(params["outbox_id"]), update, when)
 
     def inbound(params: dict[str, Any], at: float) -> None:
-        apply_inbound(svc, params["form"], datetime.fromtimestamp(at, UTC))
+        receive(svc, InboundChat.from_twilio(params["form"]), datetime.fromtimestamp(at, UTC))
 
     return replay(svc.redis, {"status": status, "inbound": inbound})
 
@@ -203,7 +208,7 @@ def replay_parked_webhooks() -> int:
 def expire_sessions() -> int:
     """Sessions whose link and reference have run out become `expired` (an event each, for reports)."""
     from gateway.deflection import sessions
-    from gateway.flows.state import Event
+    from gateway.events import Event
     from gateway.store.call_log import CallLog
 
     svc = _services()

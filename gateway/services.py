@@ -77,6 +77,7 @@ def build_domain(svc: Services) -> None:
 
     from gateway.calls.queue_stats import QueueStatsStore
     from gateway.calls.service import VoiceService
+    from gateway.calls.state_store import CallStateStore
     from gateway.deflection.dialogue import DeflectionDesk
     from gateway.deflection.eligibility import Policy
     from gateway.deflection.guards import Guards
@@ -88,7 +89,7 @@ def build_domain(svc: Services) -> None:
     from gateway.jobs import enqueue_send
     from gateway.messaging.templates import TemplateSet
     from gateway.store.call_log import CallLog
-    from gateway.store.call_state import CallStateStore
+    from gateway.store.flow_versions import FlowVersions
 
     settings = svc.settings
     base = settings.public_base_url or DEVELOPMENT_BASE_URL
@@ -148,7 +149,7 @@ def build_domain(svc: Services) -> None:
     desk = DeflectionDesk(
         guards, policy_for, setup, lambda outbox_id: enqueue_send(svc.queue, outbox_id), svc.database
     )
-    registry = FlowRegistry(settings.deflect_flows_dir, svc.database)
+    registry = FlowRegistry(settings.deflect_flows_dir, FlowVersions(svc.database))
     missing = missing_templates(registry.current(), templates)
     if missing:
         raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))

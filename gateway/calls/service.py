@@ -19,17 +19,18 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.request import VoiceRequest
+from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock
 from gateway.deflection.dialogue import DeflectionUrls
+from gateway.events import Event
 from gateway.flows import engine
 from gateway.flows.model import BranchStep, Flow, Offer
 from gateway.flows.registry import FlowRegistry
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome
+from gateway.flows.state import CallState, Context, OfferChannels, Outcome
 from gateway.flows.wait import offer_due, wait_experience
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
-from gateway.store.call_state import CallStateStore
 
 log = logging.getLogger(__name__)
 

@@ -67,12 +67,13 @@ def schema() -> None:
 @click.option("--by", default="cli", show_default=True, help="who publishes (kept in the history)")
 def publish(path: Path, by: str) -> None:
     """Publish a flow file as the next version; every process picks it up within seconds."""
+    from gateway.content.flows import publish as publish_flow
     from gateway.flows.loader import FlowError, format_problem
-    from gateway.flows.registry import publish as publish_flow
+    from gateway.store.flow_versions import FlowVersions
 
     try:
         row = publish_flow(
-            base.database(),
+            FlowVersions(base.database()),
             path.read_text(encoding="utf-8"),
             by=by,
             now=SystemClock().now(),
@@ -90,12 +91,13 @@ def publish(path: Path, by: str) -> None:
 @click.option("--by", default="cli", show_default=True)
 def rollback(flow_id: str, by: str) -> None:
     """Publish the previous version of a flow again (as a new version; history is kept)."""
-    from gateway.flows.registry import file_source
-    from gateway.flows.registry import rollback as rollback_flow
+    from gateway.content.flows import file_source
+    from gateway.content.flows import rollback as rollback_flow
+    from gateway.store.flow_versions import FlowVersions
 
     try:
         row = rollback_flow(
-            base.database(),
+            FlowVersions(base.database()),
             flow_id,
             by=by,
             now=SystemClock().now(),

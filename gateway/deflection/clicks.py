@@ -9,16 +9,15 @@ and the time, and renders the `LinkOutcome` it gets back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
 from gateway.deflection.sessions import ChannelAccounts, deep_link, is_live
-from gateway.flows.state import Event
+from gateway.events import Event, EventRecorder
 from gateway.store.db import Database
 from gateway.store.models import ChatSession
 
@@ -27,12 +26,6 @@ LINK_TOKEN_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CHANNEL_ORDER: Final = ("whatsapp", "telegram", "viber")
 
 Kind = Literal["unknown", "expired", "redirect", "choose", "unknown_channel"]
-
-
-class EventRecorder(Protocol):
-    """Where call events go (`gateway.store.call_log.CallLog`); must not raise."""
-
-    def record(self, call_sid: str, events: Iterable[Event], now: float) -> None: ...
 
 
 @dataclass(frozen=True)

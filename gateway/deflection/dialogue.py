@@ -48,9 +48,10 @@ from gateway.deflection.prompts import (
     spoken_ending,
     texts_for,
 )
+from gateway.events import Event
 from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome, Urls
+from gateway.flows.state import CallState, Context, OfferChannels, Outcome, Urls
 from gateway.flows.wait import wait_experience
 from gateway.logs import mask_number
 from gateway.phone import parse_number

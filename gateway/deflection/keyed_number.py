@@ -12,8 +12,9 @@ from gateway.deflection import twiml
 from gateway.deflection.eligibility import Policy, line_type_refusal, number_refusal
 from gateway.deflection.guards import Guards
 from gateway.deflection.prompts import VoiceTexts, refusal_text, spoken_digits, texts_for
+from gateway.events import Event
 from gateway.flows.model import Flow
-from gateway.flows.state import CallState, Context, Event, Outcome
+from gateway.flows.state import CallState, Context, Outcome
 from gateway.phone import PhoneNumber, parse_number
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from gateway.channels import written_names
 from gateway.clock import Clock
 from gateway.deflection.consent import ConsentGiven, is_opted_out, record_consent
 from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
-from gateway.messaging.providers import MessageProvider, SendError
+from gateway.events import Event, EventRecorder
+from gateway.messaging.providers import MessageProvider, SendError, StatusUpdate
 from gateway.messaging.templates import TemplateSet
 from gateway.store.db import Database
 from gateway.store.models import SmsOutbox
@@ -258,6 +259,22 @@ def record_status(
         session.flush()
         session.expunge(row)
         return row
+
+
+def apply_status(
+    database: Database, recorder: EventRecorder, outbox_id: int, update: StatusUpdate, now: datetime
+) -> bool:
+    """A status callback for one outbox row, recorded with a call event; False when it belongs to
+    none. A live webhook and its replay after an outage both come here."""
+    row = record_status(
+        database, outbox_id, sid=update.sid, status=update.status, error_code=update.error_code, now=now
+    )
+    if row is None:
+        log.warning("status callback for unknown outbox %d / %s ignored", outbox_id, update.sid)
+        return False
+    data = {"outbox_id": outbox_id, "status": update.reported, "error_code": row.error_code}
+    recorder.record(row.call_sid, [Event("sms.status", data)], now.timestamp())
+    return True
 
 
 def stuck_rows(

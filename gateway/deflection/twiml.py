@@ -8,8 +8,9 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from gateway.events import Event
 from gateway.flows.model import Flow
-from gateway.flows.state import CallState, Event, Outcome, Urls
+from gateway.flows.state import CallState, Outcome, Urls
 from gateway.flows.twiml import play_hold, say
 
 KEY_TIMEOUT = 8

@@ -1,6 +1,7 @@
 """IVR flows: the model of a flow file, its loader and validator, and the engine that turns
 (flow, step, call state) into TwiML. Pure Python: no Flask, no Redis, no database."""
 
+from gateway.events import Event
 from gateway.flows.engine import (
     QUEUE_RESULTS,
     EngineError,
@@ -22,7 +23,7 @@ from gateway.flows.loader import (
 )
 from gateway.flows.model import Flow, json_schema
 from gateway.flows.schedule import is_open
-from gateway.flows.state import CallState, Context, Event, Outcome, QueueStats, Urls
+from gateway.flows.state import CallState, Context, Outcome, QueueStats, Urls
 from gateway.flows.twiml import fallback_enqueue, hold_in_queue
 from gateway.flows.wait import handle_offer_input, offer_due, wait_loop
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from gateway.events import Event
 from gateway.flows.model import (
     BranchRule,
     BranchStep,
@@ -21,7 +22,7 @@ from gateway.flows.model import (
     Step,
     TransferStep,
 )
-from gateway.flows.state import CallState, Context, Event, Outcome, Urls
+from gateway.flows.state import CallState, Context, Outcome, Urls
 from gateway.flows.twiml import enqueue, fallback_enqueue, hold_in_queue, say
 from gateway.flows.wait import handle_offer_input, offer_due, wait_loop
 

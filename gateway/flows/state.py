@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from gateway.events import Event
 from gateway.flows.model import Flow
 
 
@@ -153,19 +154,6 @@ class Urls(Protocol):
 
     def dial_action(self, step_id: str) -> str:
         """The Dial action of a transfer step, requested with DialCallStatus."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something reports will count: kind such as 'menu.choice', plain JSON-ready data.
-
-    `key`, when given, is the event's natural key within its call: an event with a key already
-    stored for the call is not stored again (a customer opening the same link twice).
-    """
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    key: str | None = None
 
 
 @dataclass

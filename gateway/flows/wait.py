@@ -13,8 +13,9 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.channels import either, written_names
+from gateway.events import Event
 from gateway.flows.model import EnqueueStep, Flow, Offer, WaitExperience
-from gateway.flows.state import CallState, Context, Event, OfferChannels, Outcome, Urls
+from gateway.flows.state import CallState, Context, OfferChannels, Outcome, Urls
 from gateway.flows.twiml import play_hold, say
 
 

@@ -12,6 +12,7 @@ could answer it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.deflection import opt_out
 from gateway.deflection.prompts import language_of
-from gateway.flows.state import Event
+from gateway.events import Event
 from gateway.handoff.dispatch import HandoffRouter, build_payload
 from gateway.handoff.lookups import LookupLimiter
 from gateway.handoff.matching import TOO_MANY_FAILED_LOOKUPS, Match, match_chat
@@ -52,6 +53,24 @@ class InboundChat:
     profile_name: str | None = None
     media: dict[str, Any] = field(default_factory=dict)
     link_token: str | None = None  # the deep link's payload: Telegram /start, Viber context
+
+    @classmethod
+    def from_twilio(cls, form: Mapping[str, str]) -> InboundChat:
+        """An SMS or WhatsApp message as Twilio's inbound webhook posts it."""
+        sender = form.get("From", "")
+        count = int(form.get("NumMedia", "0")) if form.get("NumMedia", "0").isdigit() else 0
+        media = [
+            {"url": form.get(f"MediaUrl{i}"), "type": form.get(f"MediaContentType{i}")}
+            for i in range(min(count, 10))  # Twilio sends at most 10
+        ]
+        return cls(
+            message_id=form.get("MessageSid", ""),
+            channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
+            sender=sender,
+            body=form.get("Body", ""),
+            profile_name=form.get("ProfileName") or None,
+            media={"items": media} if media else {},
+        )
 
 
 @dataclass(frozen=True)

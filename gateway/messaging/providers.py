@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -36,6 +37,26 @@ def provider_status(status: str | None) -> str:
     if status in (None, "", "accepted", "scheduled", "sending"):
         return "queued"
     return status
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What a provider's status callback says about one message (Twilio's MessageStatus webhook)."""
+
+    sid: str
+    status: str  # as the outbox keeps it (`provider_status`)
+    reported: str  # the provider's own word
+    error_code: int | None
+
+    @classmethod
+    def from_twilio(cls, form: Mapping[str, str]) -> StatusUpdate:
+        reported, code = form.get("MessageStatus", ""), form.get("ErrorCode")
+        return cls(
+            sid=form.get("MessageSid", ""),
+            status=provider_status(reported),
+            reported=reported,
+            error_code=int(code) if code and code.isdigit() else None,
+        )
 
 
 class SendError(Exception):

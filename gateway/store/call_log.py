@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.flows.state import Event
+from gateway.events import Event
 from gateway.store.db import Database
 from gateway.store.models import Call, CallEvent
 

@@ -1,5 +1,6 @@
 """Messaging webhooks: SMS status callbacks for the outbox, and inbound chat messages (STOP, or the chat
-that continues a call). Thin: the meaning is in `gateway.messaging.callbacks`. When the database cannot
+that continues a call). Thin: the meaning is in `deflection.outbox.apply_status` and
+`handoff.inbound.receive`, which the replay of parked webhooks calls too. When the database cannot
 take a webhook, it is parked in Redis and replayed (Twilio would not send it again)."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from gateway.messaging.callbacks import apply_inbound, apply_status
+from gateway.deflection.outbox import apply_status
+from gateway.handoff.inbound import InboundChat, receive
+from gateway.messaging.providers import StatusUpdate
+from gateway.store.call_log import CallLog
 from gateway.store.parked import park
 from gateway.web.context import services
 from gateway.web.signature import twilio_signed
@@ -28,7 +32,9 @@ def _xml(response: MessagingResponse) -> Response:
 def status(outbox_id: int) -> Response:
     form = request.form.to_dict()
     try:
-        apply_status(services(), outbox_id, form, services().clock.now())
+        svc = services()
+        recorder = CallLog(svc.database, svc.redis)
+        apply_status(svc.database, recorder, outbox_id, StatusUpdate.from_twilio(form), svc.clock.now())
     except Exception:
         log.exception("status callback for outbox %d not recorded now; parking it", outbox_id)
         return _parked("status", {"outbox_id": outbox_id, "form": form}, Response(status=204))
@@ -43,7 +49,7 @@ def inbound() -> Response:
     if not form.get("MessageSid"):
         return Response("MessageSid is missing\n", status=400, mimetype="text/plain")
     try:
-        result = apply_inbound(services(), form, services().clock.now())
+        result = receive(services(), InboundChat.from_twilio(form), services().clock.now())
     except Exception:
         log.exception("inbound message not handled now; parking it")
         # The acknowledgement is not sent on replay: better late than twice, and the agent answers.

@@ -104,7 +104,7 @@ def _answer(
 
 
 def _record_fallback(req: VoiceRequest) -> None:
-    from gateway.flows.state import Event
+    from gateway.events import Event
 
     try:
         voice_service().call_log.record(

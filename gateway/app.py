@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import web
 from gateway.clock import Clock
 from gateway.logs import configure_logging
-from gateway.services import build_domain, build_services
+from gateway.services import build_services
 from gateway.settings import load_settings
 from gateway.web import edge
 from gateway.web.context import EXTENSION
@@ -24,10 +24,11 @@ def create_app(
     *,
     environ: dict[str, str] | None = None,
     clock: Clock | None = None,
+    queue_name: str = "default",
 ) -> Flask:
     """Build the app from `config` layered over the environment (`environ`, default os.environ).
     `clock` is the one clock of this process (default: the system's; tests and the simulator pass
-    their own)."""
+    their own); `queue_name` where its jobs go (the simulator's own queue, run in-process)."""
     settings = load_settings(config, environ=environ)
     configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
     app = Flask(__name__)
@@ -39,8 +40,7 @@ def create_app(
     if settings.deflect_skip_signature_check:
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
-    services = build_services(settings, clock)
-    build_domain(services)
+    services = build_services(settings, clock, queue_name=queue_name)
     app.extensions[EXTENSION] = services
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
     web.register(app)

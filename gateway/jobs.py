@@ -64,12 +64,12 @@ def send_sms(outbox_id: int) -> str:
 
     svc = _services()
     sender = svc.settings.twilio_sms_from or svc.settings.twilio_messaging_service_sid or "local"
-    guard = svc.extra["sms_guard"]
+    guard = svc.guards.sms_guard
     return send_once(
         svc.database,
         svc.provider,
         outbox_id,
-        status_callback=status_callback_url(svc.extra["public_base"], outbox_id),
+        status_callback=status_callback_url(svc.public_base, outbox_id),
         throttle=lambda: guard.sender_slot(sender, svc.clock.time()),
         clock=svc.clock,
     )
@@ -102,7 +102,7 @@ def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
 def look_up_line_type(number: str) -> str:
     """Ask Twilio Lookup for one number's line type and keep the answer (deflection/line_types.py);
     never raises: a failure is kept as "lookup failed", which means no offer."""
-    return str(_services().extra["guards"].line_types.look_up(number))
+    return str(_services().guards.line_types.look_up(number))
 
 
 def enqueue_line_type_lookup(queue: Queue, number: str) -> None:
@@ -136,7 +136,7 @@ def deliver_handoff(handoff_id: int) -> str:
     from gateway.store.models import ChatSession, Handoff
 
     svc = _services()
-    status = deliver(svc.database, svc.extra["handoff_adapters"], handoff_id, svc.clock.now())
+    status = deliver(svc.database, svc.handoff_adapters, handoff_id, svc.clock.now())
     with svc.database.session() as session:
         row = session.get(Handoff, handoff_id)
         chat = session.get(ChatSession, row.session_id) if row and row.session_id else None
@@ -187,7 +187,7 @@ def flush_events() -> int:
 def replay_parked_webhooks() -> int:
     """Messaging webhooks that arrived while the database was down, handled now."""
     from gateway.deflection.outbox import apply_status
-    from gateway.handoff.inbound import InboundChat, receive
+    from gateway.handoff.inbound import InboundChat
     from gateway.messaging.providers import StatusUpdate
     from gateway.store.call_log import CallLog
     from gateway.store.parked import replay
@@ -200,7 +200,7 @@ def replay_parked_webhooks() -> int:
         apply_status(svc.database, CallLog(svc.database, svc.redis), int(params["outbox_id"]), update, when)
 
     def inbound(params: dict[str, Any], at: float) -> None:
-        receive(svc, InboundChat.from_twilio(params["form"]), datetime.fromtimestamp(at, UTC))
+        svc.inbound.receive(InboundChat.from_twilio(params["form"]), datetime.fromtimestamp(at, UTC))
 
     return replay(svc.redis, {"status": status, "inbound": inbound})
 

@@ -1,39 +1,71 @@
-"""The long-lived objects of one process (database, Redis, job queue, message provider), built once.
+"""The long-lived objects of one process, built once from the settings: connections (database, Redis, the
+job queue), the message provider, the compiled flows and texts, and the domain's services with their
+collaborators. A typed object with a named field per service: views get it from `gateway.web.context`,
+jobs from the process they run in (`gateway.jobs.bind`), commands from `gateway.cli.base`.
 
-Handlers and jobs ask for them through `services()`; nothing here reads the environment or connects
-at import time.
+Nothing here reads the environment or connects at import time.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 from rq import Queue
 
+from gateway import jobs
+from gateway.calls.queue_stats import QueueStatsStore
+from gateway.calls.service import VoiceService
+from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock, SystemClock
+from gateway.deflection.dialogue import DeflectionDesk
+from gateway.deflection.eligibility import Policy
+from gateway.deflection.guards import Guards
+from gateway.deflection.limits import Limits, SmsGuard
+from gateway.deflection.line_types import LineTypes
+from gateway.deflection.outbox import MessageSetup
+from gateway.deflection.sessions import ChannelAccounts
+from gateway.flows.loader import FlowSet
+from gateway.flows.model import EnqueueStep, Flow
+from gateway.flows.registry import FlowRegistry
+from gateway.handoff.base import HandoffAdapter
+from gateway.handoff.card import CardLinks
+from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
+from gateway.handoff.inbound import Acknowledgement, InboundChats
+from gateway.handoff.lookups import LookupLimiter
 from gateway.messaging.providers import LocalOutboxProvider, MessageProvider, TwilioProvider
+from gateway.messaging.templates import TemplateSet
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
+from gateway.store.call_log import CallLog
 from gateway.store.db import Database
-
-if TYPE_CHECKING:
-    from gateway.deflection.limits import Limits
+from gateway.store.flow_versions import FlowVersions
 
 log = logging.getLogger(__name__)
+
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 @dataclass
 class Services:
     settings: Settings
+    clock: Clock  # the one clock: every "now" comes from here
     database: Database
     redis: redis.Redis
     queue: Queue
-    provider: MessageProvider
-    clock: Clock = field(default_factory=SystemClock)  # the one clock: every "now" comes from here
-    extra: dict[str, Any] = field(default_factory=dict)
+    provider: MessageProvider  # where an SMS leaves: Twilio, or the local outbox
+    public_base: str  # where callers and agents reach us: PUBLIC_BASE_URL, or development's default
+    templates: TemplateSet
+    accounts: ChannelAccounts  # the messengers a chat may continue in
+    flows: FlowRegistry
+    guards: Guards  # eligibility facts, SMS pumping guards, line types, the messaging pause
+    call_log: CallLog
+    voice: VoiceService  # where a call runs
+    inbound: InboundChats  # where a chat is received and matched
+    handoff_adapters: Mapping[str, HandoffAdapter]
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -43,20 +75,90 @@ class Services:
         self.queue.connection.close()
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default"
+) -> Services:
+    """Everything one process needs, connected and compiled; a broken flow or text fails here.
+    `queue_name`: where this process's jobs go (the simulator keeps its own and runs them itself)."""
     clock = clock or SystemClock()
     database = Database(settings.database_url)
     redis_url = settings.redis_url or _running_redis(settings)
     connection = redis_store.connect(redis_url)
     # RQ needs its own connection without the short webhook timeouts: a worker blocks on the queue.
-    queue = Queue("default", connection=redis_store.connect(redis_url, socket_timeout=5.0))
+    queue = Queue(queue_name, connection=redis_store.connect(redis_url, socket_timeout=5.0))
+    try:
+        return _build(settings, clock, database, connection, queue)
+    except BaseException:
+        database.dispose()
+        connection.close()
+        queue.connection.close()
+        raise
+
+
+def _build(
+    settings: Settings, clock: Clock, database: Database, connection: redis.Redis, queue: Queue
+) -> Services:
+    public_base = settings.public_base_url or DEVELOPMENT_BASE_URL
+    templates = load_templates(settings)
+    accounts = channel_accounts(settings)
+    call_log = CallLog(database, connection)
+    guards = Guards(
+        database,
+        connection,
+        SmsGuard(connection, sms_limits(settings)),
+        settings.deflect_retext_hours,
+        settings.deflect_max_chat_backlog,
+        line_types(settings, connection, queue),
+    )
+    flows = FlowRegistry(settings.deflect_flows_dir, FlowVersions(database))
+    missing = missing_templates(flows.current(), templates)
+    if missing:
+        raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
+    setup = MessageSetup(
+        templates=templates,
+        accounts=accounts,
+        brand=settings.deflect_brand,
+        link_mode=settings.deflect_link_mode,
+        link_base=public_base,
+        session_lifetime=timedelta(hours=settings.deflect_session_hours),
+    )
+    desk = DeflectionDesk(
+        guards,
+        lambda flow: policy(settings, flow),
+        setup,
+        lambda outbox_id: jobs.enqueue_send(queue, outbox_id),
+        database,
+    )
+    voice = VoiceService(
+        flows, CallStateStore(connection), call_log, QueueStatsStore(connection), desk, clock
+    )
+    inbound = InboundChats(
+        database,
+        call_log,
+        HandoffRouter.from_settings(settings.deflect_handoff_adapters, settings.deflect_handoff_routes),
+        LookupLimiter(
+            connection, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
+        ),
+        Acknowledgement(templates, settings.deflect_brand),
+        CardLinks(public_base, settings.secret_key, clock),
+        lambda handoff_id: jobs.enqueue_handoff(queue, handoff_id),
+    )
     return Services(
         settings=settings,
+        clock=clock,
         database=database,
         redis=connection,
         queue=queue,
         provider=make_provider(settings, database, clock),
-        clock=clock,
+        public_base=public_base,
+        templates=templates,
+        accounts=accounts,
+        flows=flows,
+        guards=guards,
+        call_log=call_log,
+        voice=voice,
+        inbound=inbound,
+        handoff_adapters=handoff_adapters(settings, clock, inbound.router),
     )
 
 
@@ -68,42 +170,8 @@ def _running_redis(settings: Settings) -> str:
     return found.url
 
 
-DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
-
-
-def build_domain(svc: Services) -> None:
-    """The call-handling objects, built once per process (flows and templates compiled here)."""
-    from datetime import timedelta
-
-    from gateway.calls.queue_stats import QueueStatsStore
-    from gateway.calls.service import VoiceService
-    from gateway.calls.state_store import CallStateStore
-    from gateway.deflection.dialogue import DeflectionDesk
-    from gateway.deflection.eligibility import Policy
-    from gateway.deflection.guards import Guards
-    from gateway.deflection.limits import SmsGuard
-    from gateway.deflection.outbox import MessageSetup
-    from gateway.deflection.sessions import ChannelAccounts
-    from gateway.flows.model import Flow
-    from gateway.flows.registry import FlowRegistry
-    from gateway.jobs import enqueue_send
-    from gateway.messaging.templates import TemplateSet
-    from gateway.store.call_log import CallLog
-    from gateway.store.flow_versions import FlowVersions
-
-    settings = svc.settings
-    base = settings.public_base_url or DEVELOPMENT_BASE_URL
-    svc.extra["public_base"] = base
-    sms_guard = SmsGuard(svc.redis, sms_limits(settings))
-    svc.extra["sms_guard"] = sms_guard
-    guards = Guards(
-        svc.database,
-        svc.redis,
-        sms_guard,
-        settings.deflect_retext_hours,
-        settings.deflect_max_chat_backlog,
-        _line_types(svc),
-    )
+def load_templates(settings: Settings) -> TemplateSet:
+    """The SMS and chat texts, compiled; a text over DEFLECT_MAX_SEGMENTS is worth a warning."""
     templates = TemplateSet.load(settings.deflect_templates_dir)
     for template in templates:
         info = template.sample.segments
@@ -118,58 +186,34 @@ def build_domain(svc: Services) -> None:
                 info.units,
                 settings.deflect_max_segments,
             )
-    svc.extra["templates"] = templates
+    return templates
+
+
+def channel_accounts(settings: Settings) -> ChannelAccounts:
     accounts = ChannelAccounts(
         settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri
     )
-    svc.extra["accounts"] = accounts
     if not accounts.available(["whatsapp", "telegram", "viber"]):
         log.warning(
             "no messenger configured (DEFLECT_WHATSAPP_NUMBER, DEFLECT_TELEGRAM_BOT, "
             "DEFLECT_VIBER_URI): callers will not be offered a link"
         )
+    return accounts
 
-    def policy_for(flow: Flow) -> Policy:
-        return Policy.build(
-            flow.home_regions,
-            settings.deflect_allowed_regions,
-            settings.textable_number_types,
-            settings.deflect_require_attestation,
-            settings.deflect_max_chat_backlog,
-        )
 
-    setup = MessageSetup(
-        templates=templates,
-        accounts=accounts,
-        brand=settings.deflect_brand,
-        link_mode=settings.deflect_link_mode,
-        link_base=base,
-        session_lifetime=timedelta(hours=settings.deflect_session_hours),
-    )
-    desk = DeflectionDesk(
-        guards, policy_for, setup, lambda outbox_id: enqueue_send(svc.queue, outbox_id), svc.database
-    )
-    registry = FlowRegistry(settings.deflect_flows_dir, FlowVersions(svc.database))
-    missing = missing_templates(registry.current(), templates)
-    if missing:
-        raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
-    svc.extra["flows"] = registry
-    svc.extra["guards"] = guards
-    _build_handoff(svc)
-    svc.extra["voice"] = VoiceService(
-        registry,
-        CallStateStore(svc.redis),
-        CallLog(svc.database, svc.redis),
-        QueueStatsStore(svc.redis),
-        desk,
-        svc.clock,
+def policy(settings: Settings, flow: Flow) -> Policy:
+    """The eligibility rules in force for one flow."""
+    return Policy.build(
+        flow.home_regions,
+        settings.deflect_allowed_regions,
+        settings.textable_number_types,
+        settings.deflect_require_attestation,
+        settings.deflect_max_chat_backlog,
     )
 
 
 def sms_limits(settings: Settings) -> Limits:
     """The SMS pumping guards' limits, from settings."""
-    from gateway.deflection.limits import Limits
-
     return Limits(
         retext_seconds=settings.deflect_retext_hours * 3600,
         per_prefix_hour=settings.deflect_sms_per_prefix_hour,
@@ -189,11 +233,9 @@ def sms_limits(settings: Settings) -> Limits:
     )
 
 
-def _line_types(svc: Services) -> Any:
-    from gateway.deflection.line_types import LineTypes
-    from gateway.jobs import enqueue_line_type_lookup
-
-    settings, source = svc.settings, None
+def line_types(settings: Settings, connection: redis.Redis, queue: Queue) -> LineTypes:
+    """Number types beyond what phonenumbers can tell: Twilio Lookup, cached (DEFLECT_LINE_TYPE_LOOKUP)."""
+    source = None
     if settings.deflect_line_type_lookup != "off" and settings.twilio_enabled:
         from gateway.messaging.line_types import TwilioLineTypes
         from gateway.twilio_rest import make_client
@@ -202,29 +244,25 @@ def _line_types(svc: Services) -> Any:
     elif settings.deflect_line_type_lookup != "off":  # the local outbox texts nobody: no harm done
         log.info("no Twilio account: number types come from phonenumbers alone, without lookups")
     return LineTypes(
-        svc.redis,
+        connection,
         source,
         settings.deflect_line_type_lookup,
         settings.deflect_line_type_cache_days * 86400,
-        lambda number: enqueue_line_type_lookup(svc.queue, number),
+        lambda number: jobs.enqueue_line_type_lookup(queue, number),
     )
 
 
-def _build_handoff(svc: Services) -> None:
-    from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
-    from gateway.jobs import enqueue_handoff
-
-    settings = svc.settings
-    router = HandoffRouter.from_settings(settings.deflect_handoff_adapters, settings.deflect_handoff_routes)
+def handoff_adapters(settings: Settings, clock: Clock, router: HandoffRouter) -> dict[str, HandoffAdapter]:
+    """The agent platforms the routes name (the card is always there)."""
     names = set(router.default) | {name for names in router.routes.values() for name in names}
-    adapters: dict[str, Any] = {"card": CardOnlyAdapter()}
+    adapters: dict[str, HandoffAdapter] = {"card": CardOnlyAdapter()}
     if "webhook" in names:
         from gateway.handoff.webhook import WebhookAdapter
 
         if not (settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret):
             raise SettingsError("DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required")
         adapters["webhook"] = WebhookAdapter(
-            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret, clock=svc.clock
+            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret, clock=clock
         )
     if "conversations" in names:
         if not settings.twilio_enabled or not settings.deflect_whatsapp_number:
@@ -240,15 +278,11 @@ def _build_handoff(svc: Services) -> None:
             service_sid=settings.twilio_conversations_service_sid,
             sms_sender=settings.twilio_sms_from,
         )
-    svc.extra["handoff_router"] = router
-    svc.extra["handoff_adapters"] = adapters
-    svc.extra["enqueue_handoff"] = lambda handoff_id: enqueue_handoff(svc.queue, handoff_id)
+    return adapters
 
 
-def missing_templates(flows: Any, templates: Any) -> list[str]:
+def missing_templates(flows: FlowSet | list[Flow], templates: TemplateSet) -> list[str]:
     """Offers whose SMS template is missing for the flow's locale ("flow/step: ru-RU/name")."""
-    from gateway.flows.model import EnqueueStep
-
     missing = []
     for flow in flows:
         for step_id, step in flow.steps.items():

@@ -44,4 +44,4 @@ def test_services_share_one_clock(make_app: object, clock: ManualClock) -> None:
     services = app.extensions["deflect"]
 
     assert services.clock is clock
-    assert services.extra["voice"].clock is clock
+    assert services.voice.clock is clock

@@ -57,13 +57,13 @@ def database() -> Any:
     return db
 
 
-def build_app(clock: Any = None, *, redis_url: str | None = None) -> Any:
+def build_app(clock: Any = None, *, redis_url: str | None = None, queue_name: str = "default") -> Any:
     """The whole app, for commands that need Redis: `redis_url`, REDIS_URL, or else the Redis of the
     gateway running with this data directory (used, never stopped: it is not ours). Without any,
     NoRedis: the command ends with exit code 69 and says what to start."""
     from gateway.app import create_app
 
-    app = create_app({"REDIS_URL": redis_url} if redis_url else None, clock=clock)
+    app = create_app({"REDIS_URL": redis_url} if redis_url else None, clock=clock, queue_name=queue_name)
     _on_close(app.extensions["deflect"].close)
     return app
 

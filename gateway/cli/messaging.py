@@ -58,7 +58,7 @@ def messaging() -> None:
 
 def _guards() -> Any:
     """The switch lives in the running gateway's Redis (REDIS_URL, or `deflect serve`'s own)."""
-    return base.build_app().extensions["deflect"].extra["guards"]
+    return base.build_app().extensions["deflect"].guards
 
 
 @messaging.command("pause")
@@ -95,7 +95,7 @@ def status(as_json: bool) -> None:
     from datetime import UTC, datetime
 
     services = base.build_app().extensions["deflect"]
-    guards, now = services.extra["guards"], services.clock.time()
+    guards, now = services.guards, services.clock.time()
     paused, pauses = guards.paused(), guards.range_pauses()
     limit = guards.sms_guard.limits.per_day
     sent = limit - guards.sms_guard.budget_left(now)

@@ -6,6 +6,7 @@ on the running gateway.
 from __future__ import annotations
 
 import random
+import secrets
 import tempfile
 from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
@@ -82,7 +83,7 @@ def simulate(
     svc = app.extensions["deflect"]
     if flow_file is not None:
         _play_only(svc, flow_file)
-    flows = svc.extra["flows"].current()
+    flows = svc.flows.current()
     flow = flows.for_number(called) if called else flows.default
     zone = ZoneInfo(flow.hours.timezone) if flow.hours else UTC
     if moment == OPEN:
@@ -107,22 +108,25 @@ def simulate(
 
 def _simulation_app(clock: Any) -> Any:
     """The app on the running gateway's Redis if there is one (used, left running); otherwise a
-    private Redis for this one call, stopped when it ends."""
+    private Redis for this one call, stopped when it ends. The call's jobs (its SMS) go to a queue of
+    their own and run in this process, on the simulated clock: a running gateway's worker, sharing
+    the Redis, neither takes them nor races the simulation."""
     from gateway.store.redis import EmbeddedRedis, find_running
 
     settings = base.settings()
+    queue_name = f"simulate-{secrets.token_hex(8)}"
     if settings.redis_url:
-        return base.build_app(clock)
+        return base.build_app(clock, queue_name=queue_name)
     found = find_running(settings.deflect_data_dir)
     if found is not None:
         base.note(f"redis     the running gateway's (process {found.owner_pid}); it keeps running")
-        return base.build_app(clock)
+        return base.build_app(clock, queue_name=queue_name)
     context = click.get_current_context()
     workdir = context.with_resource(tempfile.TemporaryDirectory(prefix="deflect-simulate-"))
     private = EmbeddedRedis(Path(workdir))
     context.call_on_close(private.shutdown)
     base.note("redis     no gateway is running: a private Redis for this call, stopped when it ends")
-    return base.build_app(clock, redis_url=private.url)
+    return base.build_app(clock, redis_url=private.url, queue_name=queue_name)
 
 
 def _play_only(svc: Any, path: Path) -> None:
@@ -135,10 +139,10 @@ def _play_only(svc: Any, path: Path) -> None:
         for problem in exc.problems:
             click.echo(format_problem(problem), err=True)
         raise click.ClickException(f"{path} cannot be played") from None
-    missing = missing_templates([flow], svc.extra["templates"])
+    missing = missing_templates([flow], svc.templates)
     if missing:
         raise click.ClickException(f"{path}: offer uses an SMS template that does not exist: {missing[0]}")
-    svc.extra["flows"].serve_only(flow)
+    svc.flows.serve_only(flow)
     base.note(f"flow      {path} (not published)")
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from gateway.clock import ManualClock
@@ -49,13 +48,10 @@ class Simulator:
         if not isinstance(clock, ManualClock):
             raise TypeError("the simulator moves time itself: build the app with a ManualClock")
         self.clock: ManualClock = clock
-        flows = self.services.extra["flows"].current()
+        flows = self.services.flows.current()
         self.called = called or (flows.default.numbers[0] if flows.default.numbers else "+10000000000")
         self.caller = caller
         self.call_sid = "CA" + secrets.token_hex(16)
-        # The call's jobs (its SMS) go to a queue of its own and run here, on the simulated clock: a
-        # running gateway's worker, sharing this Redis, neither takes them nor races the simulation.
-        self.services.queue = Queue(f"simulate-{self.call_sid}", connection=self.services.queue.connection)
         self.echo = echo
         self.ask = ask
         # Where the webhooks are "reached": the links in the SMS are made from it, so it is the

@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.clock import Clock
 from gateway.handoff.base import CallStory
 from gateway.store.models import Call, ChatSession, ConsentRecord, InboundMessage
 
@@ -77,6 +78,24 @@ def card_url(
     """The card link for a matched chat (`session_id`) or an unmatched one (`inbound_id`)."""
     token = card_token(secret_key, now=now, session_id=session_id, inbound_id=inbound_id)
     return f"{base_url.rstrip('/')}/card/{token}"
+
+
+@dataclass(frozen=True)
+class CardLinks:
+    """Card links of this installation: its public base URL, its key, its clock."""
+
+    base_url: str
+    secret_key: str
+    clock: Clock
+
+    def url(self, *, session_id: int | None = None, inbound_id: int | None = None) -> str:
+        return card_url(
+            self.base_url,
+            self.secret_key,
+            now=self.clock.time(),
+            session_id=session_id,
+            inbound_id=inbound_id,
+        )
 
 
 def check_card_token(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.handoff.base import CallStory, Delivered, HandoffAdapter, HandoffError, HandoffPayload
+from gateway.handoff.card import CardLinks
 from gateway.store.db import Database
 from gateway.store.models import Call, ChatSession, Handoff, InboundMessage
 
@@ -67,11 +68,9 @@ class CardOnlyAdapter:
 
 
 def build_payload(
-    svc: Any, session: Any, inbound: InboundMessage, chat: ChatSession | None
+    cards: CardLinks, session: Any, inbound: InboundMessage, chat: ChatSession | None
 ) -> Callable[[int], dict[str, Any]]:
     """The payload as JSON for each hand-off row (the row id is part of it)."""
-    from gateway.handoff.card import card_url
-
     context = chat.context if chat is not None else {}
     story = CallStory(
         reference=chat.reference if chat else None,
@@ -87,13 +86,7 @@ def build_payload(
         called_at=_called_at(session, chat),
         keyed_number=bool(context.get("keyed_number")),
     )
-    card = card_url(
-        svc.extra["public_base"],
-        svc.settings.secret_key,
-        now=svc.clock.time(),
-        session_id=chat.id if chat else None,
-        inbound_id=inbound.id,
-    )
+    card = cards.url(session_id=chat.id if chat else None, inbound_id=inbound.id)
 
     def payload(handoff_id: int) -> dict[str, Any]:
         return HandoffPayload(

@@ -12,7 +12,7 @@ could answer it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from gateway.deflection import opt_out
 from gateway.deflection.prompts import language_of
-from gateway.events import Event
+from gateway.events import Event, EventRecorder
+from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import HandoffRouter, build_payload
-from gateway.handoff.lookups import LookupLimiter
-from gateway.handoff.matching import TOO_MANY_FAILED_LOOKUPS, Match, match_chat
+from gateway.handoff.matching import TOO_MANY_FAILED_LOOKUPS, Lookups, Match, match_chat
+from gateway.messaging.templates import TemplateSet
 from gateway.phone import parse_number
-from gateway.store.call_log import CallLog
+from gateway.store.db import Database
 from gateway.store.models import Handoff, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -82,87 +83,187 @@ class InboundResult:
     refused: str | None = None  # why the message was stored but not taken (e.g. no_sender_number)
 
 
-def receive(svc: Any, chat: InboundChat, now: datetime) -> InboundResult:
-    """Store, match, acknowledge and queue the hand-off of one inbound chat message."""
-    number = parse_number(chat.sender)
-    e164 = number.e164 if number else None
-    if e164 is None and chat.channel in NUMBER_CHANNELS:
-        return _refuse(svc, chat, NO_SENDER_NUMBER, now)
-    if e164 is not None and opt_out.is_stop(chat.body):
-        return _stop(svc, chat, e164, now)
-    router: HandoffRouter = svc.extra["handoff_router"]
-    settings = svc.settings
-    lookups = LookupLimiter(
-        svc.redis, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
-    )
-    try:
-        with svc.database.session() as session:
-            if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
-                return InboundResult(True, None, None, "duplicate")
-            match = match_chat(
-                session, chat.body, e164, now, sender=chat.sender, lookups=lookups, link_token=chat.link_token
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The one reply a chat gets: the `chat_ack` text of the call's locale, else a plain thank-you."""
+
+    templates: TemplateSet
+    brand: str
+
+    def text(self, match: Match, chat: InboundChat, number: str | None) -> str:
+        """It names the reference only to the caller's own number: anyone else (a Telegram or Viber
+        chat, even one opened by the caller's link) could be fishing for it."""
+        if match.session is not None:
+            locale = match.session.locale
+            own_number = number is not None and number == match.session.number
+            if (locale, "chat_ack") in self.templates:
+                return self.templates.render(
+                    locale,
+                    "chat_ack",
+                    reference=match.session.reference if own_number else "",
+                    brand=self.brand,
+                    link="",
+                    queue=match.session.queue or "",
+                ).body
+        return UNMATCHED_REPLY[language_of(chat.body)]
+
+
+class InboundChats:
+    """Receives every inbound chat message of this installation (`receive`), with what it needs."""
+
+    def __init__(
+        self,
+        database: Database,
+        call_log: EventRecorder,
+        router: HandoffRouter,
+        lookups: Lookups,
+        acknowledgement: Acknowledgement,
+        cards: CardLinks,
+        enqueue_handoff: Callable[[int], None],
+    ) -> None:
+        self.database = database
+        self.call_log = call_log
+        self.router = router
+        self.lookups = lookups
+        self.acknowledgement = acknowledgement
+        self.cards = cards
+        self.enqueue_handoff = enqueue_handoff
+
+    def receive(self, chat: InboundChat, now: datetime) -> InboundResult:
+        """Store, match, acknowledge and queue the hand-off of one inbound chat message."""
+        number = parse_number(chat.sender)
+        e164 = number.e164 if number else None
+        if e164 is None and chat.channel in NUMBER_CHANNELS:
+            return self._refuse(chat, NO_SENDER_NUMBER, now)
+        if e164 is not None and opt_out.is_stop(chat.body):
+            return self._stop(chat, e164, now)
+        try:
+            with self.database.session() as session:
+                if session.scalar(
+                    select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)
+                ):
+                    return InboundResult(True, None, None, "duplicate")
+                match = match_chat(
+                    session,
+                    chat.body,
+                    e164,
+                    now,
+                    sender=chat.sender,
+                    lookups=self.lookups,
+                    link_token=chat.link_token,
+                )
+                row = InboundMessage(
+                    message_id=chat.message_id,
+                    channel=chat.channel,
+                    sender=chat.sender,
+                    profile_name=chat.profile_name,
+                    body=chat.body,
+                    media=chat.media,
+                    session_id=match.session.id if match.session else None,
+                    match=match.how,
+                    flagged=match.flagged,
+                    received_at=now,
+                )
+                session.add(row)
+                session.flush()
+                handoffs = self._hand_off_if_first(session, row, match, now)
+                reply = self.acknowledgement.text(match, chat, e164) if handoffs else None
+                result = InboundResult(False, reply, row.session_id, match.how)
+                call_sid = match.session.call_sid if match.session else None
+                quoted_call_sid = match.quoted.call_sid if match.quoted else None
+        except IntegrityError:  # the same message delivered twice at once: the other one is handling it
+            return InboundResult(True, None, None, "duplicate")
+        self._record(call_sid, chat, match, bool(handoffs), now)
+        if quoted_call_sid is not None:
+            # The call whose reference someone else sent keeps a trace of it (its chat was not taken).
+            self.call_log.record(
+                quoted_call_sid,
+                [Event("chat.reference_quoted", {"channel": chat.channel, "flagged": match.flagged})],
+                now.timestamp(),
             )
-            row = InboundMessage(
-                message_id=chat.message_id,
-                channel=chat.channel,
-                sender=chat.sender,
-                profile_name=chat.profile_name,
-                body=chat.body,
-                media=chat.media,
-                session_id=match.session.id if match.session else None,
-                match=match.how,
-                flagged=match.flagged,
-                received_at=now,
+        for handoff_id in handoffs:
+            self.enqueue_handoff(handoff_id)
+        return result
+
+    def _hand_off_if_first(
+        self, session: Session, row: InboundMessage, match: Match, now: datetime
+    ) -> list[int]:
+        chat = match.session
+        if chat is not None:
+            if chat.state not in ("created", "link_clicked"):
+                return []  # already handed off: the conversation goes on in the agents' platform
+            chat.state = "chat_started"
+        elif _recently_handed_off(session, row.sender, now):
+            return []
+        payload_base = build_payload(self.cards, session, row, chat)
+        ids = []
+        for adapter in self.router.adapters_for(chat, row.channel):
+            handoff = Handoff(
+                inbound_id=row.id,
+                session_id=row.session_id,
+                adapter=adapter,
+                status="pending",
+                payload={},
+                created_at=now,
+                updated_at=now,
             )
-            session.add(row)
+            session.add(handoff)
             session.flush()
-            handoffs = _hand_off_if_first(session, svc, router, row, match, now)
-            reply = _reply(svc, match, chat, e164) if handoffs else None
-            result = InboundResult(False, reply, row.session_id, match.how)
-            call_sid = match.session.call_sid if match.session else None
-            quoted_call_sid = match.quoted.call_sid if match.quoted else None
-    except IntegrityError:  # the same message delivered twice at once: the other one is handling it
-        return InboundResult(True, None, None, "duplicate")
-    _record(svc, call_sid, chat, match, bool(handoffs), now)
-    if quoted_call_sid is not None:
-        # The call whose reference someone else sent keeps a trace of it (its chat was not taken).
-        CallLog(svc.database, svc.redis).record(
-            quoted_call_sid,
-            [Event("chat.reference_quoted", {"channel": chat.channel, "flagged": match.flagged})],
+            handoff.payload = payload_base(handoff.id)
+            ids.append(handoff.id)
+        return ids
+
+    def _record(
+        self, call_sid: str | None, chat: InboundChat, match: Match, handed: bool, now: datetime
+    ) -> None:
+        what = {"channel": chat.channel, "match": match.how, "flagged": match.flagged}
+        events = [Event("chat.message", {**what, "first": handed})]
+        if handed and match.session is not None:
+            events.insert(0, Event("chat.started", what))
+        if match.flagged == TOO_MANY_FAILED_LOOKUPS:
+            events.append(Event("chat.lookups_limited", {"channel": chat.channel}))
+        # An unmatched chat has no call: its events are kept under the message id, so reports count it.
+        self.call_log.record(call_sid or chat.message_id[:34], events, now.timestamp())
+
+    def _stop(self, chat: InboundChat, number: str, now: datetime) -> InboundResult:
+        if not self._store_alone(chat, "stop", None, now):
+            return InboundResult(True, None, None, "duplicate")
+        opt_out.opt_out(self.database, number, chat.channel, now, chat.body)
+        return InboundResult(False, opt_out.acknowledgement(chat.body), None, "stop")
+
+    def _refuse(self, chat: InboundChat, reason: str, now: datetime) -> InboundResult:
+        """Kept for the record, neither matched nor handed off (and no reply: there is nobody to send
+        it to)."""
+        if not self._store_alone(chat, "refused", reason, now):
+            return InboundResult(True, None, None, "duplicate")
+        log.warning("inbound %s message %s refused: %s", chat.channel, chat.message_id, reason)
+        self.call_log.record(
+            chat.message_id[:34],
+            [Event("chat.refused", {"channel": chat.channel, "reason": reason})],
             now.timestamp(),
         )
-    for handoff_id in handoffs:
-        svc.extra["enqueue_handoff"](handoff_id)
-    return result
+        return InboundResult(False, None, None, "refused", refused=reason)
 
-
-def _hand_off_if_first(
-    session: Session, svc: Any, router: HandoffRouter, row: InboundMessage, match: Match, now: datetime
-) -> list[int]:
-    chat = match.session
-    if chat is not None:
-        if chat.state not in ("created", "link_clicked"):
-            return []  # already handed off: the conversation goes on in the agents' platform
-        chat.state = "chat_started"
-    elif _recently_handed_off(session, row.sender, now):
-        return []
-    payload_base = build_payload(svc, session, row, chat)
-    ids = []
-    for adapter in router.adapters_for(chat, row.channel):
-        handoff = Handoff(
-            inbound_id=row.id,
-            session_id=row.session_id,
-            adapter=adapter,
-            status="pending",
-            payload={},
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(handoff)
-        session.flush()
-        handoff.payload = payload_base(handoff.id)
-        ids.append(handoff.id)
-    return ids
+    def _store_alone(self, chat: InboundChat, match: str, flagged: str | None, now: datetime) -> bool:
+        """Store a message that joins no call; False when it was stored before (a retried webhook)."""
+        with self.database.session() as session:
+            if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
+                return False
+            session.add(
+                InboundMessage(
+                    message_id=chat.message_id,
+                    channel=chat.channel,
+                    sender=chat.sender,
+                    profile_name=chat.profile_name,
+                    body=chat.body,
+                    media=chat.media,
+                    session_id=None,
+                    match=match,
+                    flagged=flagged,
+                    received_at=now,
+                )
+            )
+        return True
 
 
 def _recently_handed_off(session: Session, sender: str, now: datetime) -> bool:
@@ -178,86 +279,3 @@ def _recently_handed_off(session: Session, sender: str, now: datetime) -> bool:
             )
         )
     )
-
-
-def _reply(svc: Any, match: Match, chat: InboundChat, number: str | None) -> str:
-    """The acknowledgement, sent once per chat: the agent has the call's details. It names the
-    reference only to the caller's own number: anyone else (a Telegram or Viber chat, even one opened
-    by the caller's link) could be fishing for it."""
-    templates = svc.extra["templates"]
-    if match.session is not None:
-        locale = match.session.locale
-        own_number = number is not None and number == match.session.number
-        if (locale, "chat_ack") in templates:
-            return str(
-                templates.render(
-                    locale,
-                    "chat_ack",
-                    reference=match.session.reference if own_number else "",
-                    brand=svc.settings.deflect_brand,
-                    link="",
-                    queue=match.session.queue or "",
-                ).body
-            )
-    return UNMATCHED_REPLY[language_of(chat.body)]
-
-
-def _record(
-    svc: Any, call_sid: str | None, chat: InboundChat, match: Match, handed: bool, now: datetime
-) -> None:
-    events = [
-        Event(
-            "chat.message",
-            {"channel": chat.channel, "match": match.how, "flagged": match.flagged, "first": handed},
-        )
-    ]
-    if handed and match.session is not None:
-        events.insert(
-            0, Event("chat.started", {"channel": chat.channel, "match": match.how, "flagged": match.flagged})
-        )
-    if match.flagged == TOO_MANY_FAILED_LOOKUPS:
-        events.append(Event("chat.lookups_limited", {"channel": chat.channel}))
-    # An unmatched chat has no call: its events are kept under the message id, so reports count it.
-    CallLog(svc.database, svc.redis).record(call_sid or chat.message_id[:34], events, now.timestamp())
-
-
-def _stop(svc: Any, chat: InboundChat, number: str, now: datetime) -> InboundResult:
-    if not _store_alone(svc, chat, "stop", None, now):
-        return InboundResult(True, None, None, "duplicate")
-    opt_out.opt_out(svc.database, number, chat.channel, now, chat.body)
-    return InboundResult(False, opt_out.acknowledgement(chat.body), None, "stop")
-
-
-def _refuse(svc: Any, chat: InboundChat, reason: str, now: datetime) -> InboundResult:
-    """Kept for the record, neither matched nor handed off (and no reply: there is nobody to send it to)."""
-    if not _store_alone(svc, chat, "refused", reason, now):
-        return InboundResult(True, None, None, "duplicate")
-    log.warning("inbound %s message %s refused: %s", chat.channel, chat.message_id, reason)
-    CallLog(svc.database, svc.redis).record(
-        chat.message_id[:34],
-        [Event("chat.refused", {"channel": chat.channel, "reason": reason})],
-        now.timestamp(),
-    )
-    return InboundResult(False, None, None, "refused", refused=reason)
-
-
-def _store_alone(svc: Any, chat: InboundChat, match: str, flagged: str | None, now: datetime) -> bool:
-    """Store a message that joins no call; False when it was stored before (a retried webhook)."""
-    with svc.database.session() as session:
-        if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
-            return False
-        session.add(
-            InboundMessage(
-                message_id=chat.message_id,
-                channel=chat.channel,
-                sender=chat.sender,
-                profile_name=chat.profile_name,
-                body=chat.body,
-                media=chat.media,
-                session_id=None,
-                match=match,
-                flagged=flagged,
-                received_at=now,
-            )
-        )
-    return True

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.deflection.outbox import apply_status
-from gateway.handoff.inbound import InboundChat, receive
+from gateway.handoff.inbound import InboundChat
 from gateway.messaging.providers import StatusUpdate
 from gateway.store.call_log import CallLog
 from gateway.store.parked import park
@@ -49,7 +49,7 @@ def inbound() -> Response:
     if not form.get("MessageSid"):
         return Response("MessageSid is missing\n", status=400, mimetype="text/plain")
     try:
-        result = receive(services(), InboundChat.from_twilio(form), services().clock.now())
+        result = services().inbound.receive(InboundChat.from_twilio(form), services().clock.now())
     except Exception:
         log.exception("inbound message not handled now; parking it")
         # The acknowledgement is not sent on replay: better late than twice, and the agent answers.

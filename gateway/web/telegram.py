@@ -61,7 +61,7 @@ def _receive(message: TelegramMessage) -> inbound.InboundResult:
         profile_name=message.first_name,
         link_token=payload,
     )
-    return inbound.receive(services(), chat, services().clock.now())
+    return services().inbound.receive(chat, services().clock.now())
 
 
 def _handled() -> Response:

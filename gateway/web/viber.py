@@ -70,7 +70,7 @@ def _receive(event: ViberEvent) -> inbound.InboundResult:
         media=event.media,
         link_token=event.context if started else None,
     )
-    return inbound.receive(services(), chat, services().clock.now())
+    return services().inbound.receive(chat, services().clock.now())
 
 
 def _welcome(brand: str, text: str) -> dict[str, object]:

@@ -67,7 +67,7 @@ class WebhookUrls:
 
 
 def voice_service() -> VoiceService:
-    return services().extra["voice"]  # type: ignore[no-any-return]
+    return services().voice
 
 
 def _twiml(response: VoiceResponse) -> Response:

@@ -52,7 +52,7 @@ def test_publish_reaches_running_processes_without_restart_and_rolls_back(
     assert result.exit_code == 0, result.output
     assert "published ru-bank-support version 2" in result.output
 
-    registry = app.extensions["deflect"].extra["flows"]
+    registry = app.extensions["deflect"].flows
     registry._checked_at = float("-inf")  # as if the 5 s check interval had passed
     assert "Пример Банк" in Call(app.test_client()).incoming().said()
     # A call that started on version 1 finishes on version 1.

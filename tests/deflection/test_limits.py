@@ -113,7 +113,7 @@ def test_a_keyed_in_number_gets_at_most_its_daily_cap_even_without_a_retext_wind
 
 def test_a_pause_set_after_the_offer_holds_inside_the_claim(app: Any) -> None:
     guard = _guard(app)
-    guards = app.extensions["deflect"].extra["guards"]
+    guards = app.extensions["deflect"].guards
     guards.pause(True)
     assert guard.claim("+79161234567", NOW).refusal == "messaging_paused"
     guards.pause(False)
@@ -130,7 +130,7 @@ def test_a_prefix_texted_abnormally_fast_is_paused_alone(app: Any) -> None:
     assert (pause.kind, pause.range, pause.count, pause.until) == ("prefix", "+7916123", 3, NOW + 200 + 86400)
     assert guard.claim("+79161239999", NOW + 300).refusal == "range_paused"
     assert guard.claim("+79161240000", NOW + 300).granted  # the neighbouring prefix keeps working
-    guards = app.extensions["deflect"].extra["guards"]
+    guards = app.extensions["deflect"].guards
     assert [p.range for p in guards.range_pauses()] == ["+7916123"]
     assert guards.range_pause("+79161235555") == pause
     guards.lift("+7916123")
@@ -154,7 +154,7 @@ def test_a_destination_code_trips_when_its_prefixes_are_texted_in_turn(app: Any)
 def test_a_trip_is_reported_once(app: Any) -> None:
     guard = _guard(app, trip_per_prefix=2, retext_seconds=0)
     trips = [guard.claim("+79161230001", NOW + n).tripped for n in range(2)]
-    app.extensions["deflect"].extra["guards"].lift("+7916123")
+    app.extensions["deflect"].guards.lift("+7916123")
     later = guard.claim("+79161230001", NOW + 5)  # trips again: a new pause, reported again
     assert [len(t) for t in trips] == [0, 1] and len(later.tripped) == 1
 

@@ -1,4 +1,4 @@
-"""Stands in for the inbound domain (`gateway.handoff.inbound.receive`) in tests of a chat webhook's own
+"""Stands in for the inbound domain (`InboundChats.receive`) in tests of a chat webhook's own
 behaviour: signature checks, parsing, replies. End-to-end tests use the real one."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.handoff import inbound
-from gateway.handoff.inbound import InboundChat, InboundResult
+from gateway.handoff.inbound import InboundChat, InboundChats, InboundResult
 
 
 @dataclass
@@ -18,7 +17,7 @@ class FakeReceive:
     fail: bool = False
     chats: list[InboundChat] = field(default_factory=list)
 
-    def __call__(self, _svc: Any, chat: InboundChat, _now: Any) -> InboundResult:
+    def __call__(self, chat: InboundChat, _now: Any) -> InboundResult:
         if self.fail:
             raise RuntimeError("database is down")
         duplicate = any(seen.message_id == chat.message_id for seen in self.chats)
@@ -29,5 +28,5 @@ class FakeReceive:
 @pytest.fixture
 def receive(monkeypatch: pytest.MonkeyPatch) -> FakeReceive:
     fake = FakeReceive()
-    monkeypatch.setattr(inbound, "receive", fake)
+    monkeypatch.setattr(InboundChats, "receive", lambda _self, chat, now: fake(chat, now))
     return fake

@@ -30,8 +30,8 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
         key_pressed="1",
     )
     setup = MessageSetup(
-        templates=services.extra["templates"],
-        accounts=services.extra["accounts"],
+        templates=services.templates,
+        accounts=services.accounts,
         brand="Example Bank",
         link_mode="short",
         link_base=BASE,

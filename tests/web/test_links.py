@@ -315,7 +315,7 @@ def test_database_down_gives_a_try_again_page(
 
 def test_a_bug_still_gives_the_try_again_page_not_a_500(links_app: Any, web: Any) -> None:
     row = _session(links_app, ["whatsapp"])
-    links_app.extensions["deflect"].extra["accounts"] = None  # a wiring mistake
+    links_app.extensions["deflect"].accounts = None  # a wiring mistake
 
     response = web.get(f"/l/{row.link_token}")
 

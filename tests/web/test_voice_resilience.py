@@ -105,7 +105,7 @@ def test_withheld_or_malformed_caller_ids_mean_no_usable_number(
 ) -> None:
     call.caller = withheld
     _queued(call)
-    state = app.extensions["deflect"].extra["voice"].states.load(call.call_sid)
+    state = app.extensions["deflect"].voice.states.load(call.call_sid)
     assert state.caller is None
     clock.advance(50)
     offered = call.wait()

@@ -91,7 +91,7 @@ def main() -> None:
             consent = call.press(call.wait(), "1")
             started = time.perf_counter()
             sending = call.press(consent, "1")
-            outbox_id = services.voice.states.load(call.call_sid).deflection["outbox_id"]
+            outbox_id = services.voice.states.load(call.call_sid).deflection.outbox_id
             while status_of(services.database, outbox_id)[0] not in ACCEPTED_STATUSES:
                 if time.perf_counter() - started > 30:
                     raise RuntimeError(f"outbox {outbox_id} not accepted in 30 s")

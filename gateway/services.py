@@ -21,12 +21,13 @@ from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.service import VoiceService
 from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock, SystemClock
-from gateway.deflection.dialogue import DeflectionDesk
+from gateway.deflection.accept import MessageSetup, OfferAcceptance
+from gateway.deflection.dialogue import Dialogue
 from gateway.deflection.eligibility import Policy
 from gateway.deflection.guards import Guards
 from gateway.deflection.limits import Limits, SmsGuard
 from gateway.deflection.line_types import LineTypes
-from gateway.deflection.outbox import MessageSetup
+from gateway.deflection.offer import OfferDecision
 from gateway.deflection.sessions import ChannelAccounts
 from gateway.flows.loader import FlowSet
 from gateway.flows.model import EnqueueStep, Flow
@@ -122,15 +123,19 @@ def _build(
         link_base=public_base,
         session_lifetime=timedelta(hours=settings.deflect_session_hours),
     )
-    desk = DeflectionDesk(
-        guards,
-        lambda flow: policy(settings, flow),
-        setup,
-        lambda outbox_id: jobs.enqueue_send(queue, outbox_id),
+
+    def policy_for(flow: Flow) -> Policy:
+        return policy(settings, flow)
+
+    dialogue = Dialogue(
+        OfferDecision(guards, policy_for, accounts),
+        OfferAcceptance(
+            guards, policy_for, setup, lambda outbox_id: jobs.enqueue_send(queue, outbox_id), database
+        ),
         database,
     )
     voice = VoiceService(
-        flows, CallStateStore(connection), call_log, QueueStatsStore(connection), desk, clock
+        flows, CallStateStore(connection), call_log, QueueStatsStore(connection), dialogue, clock
     )
     inbound = InboundChats(
         database,

@@ -21,7 +21,7 @@ from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.request import VoiceRequest
 from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock
-from gateway.deflection.dialogue import DeflectionUrls
+from gateway.deflection.twiml import DeflectionUrls
 from gateway.events import Event
 from gateway.flows import engine
 from gateway.flows.model import BranchStep, Flow, Offer
@@ -94,7 +94,7 @@ class VoiceService:
             caller_number_type=caller.number_type if caller else None,
         )
         if req.stir_verstat:
-            state.deflection["stir_verstat"] = req.stir_verstat
+            state.deflection.stir_verstat = req.stir_verstat
         now = self.clock.time()
         outcome = engine.run_step(flow, flow.entry, state, self._context(flow, state, req, now), urls)
         started = Event(
@@ -158,7 +158,7 @@ class VoiceService:
         if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
             return self._keep(self.deflection.step("sending", flow, state, ctx, urls, None), now)
         offer = wait_experience(flow, state).offer
-        if offer is not None and not state.deflection.get("prepared"):
+        if offer is not None and not state.deflection.prepared:
             self._prepare(flow, state)
         refused: list[Event] = []
         if (
@@ -183,7 +183,7 @@ class VoiceService:
     def _prepare(self, flow: Flow, state: CallState) -> None:
         """Once per call, on its first pass of a wait loop with an offer: the deflection layer starts
         what the offer will need and takes time (in a job: nothing here waits on the network)."""
-        state.deflection["prepared"] = True
+        state.deflection.prepared = True
         try:
             self.deflection.prepare(flow, state)
         except Exception:
@@ -199,9 +199,10 @@ class VoiceService:
         except Exception:
             log.exception("eligibility could not be checked; no offer on this pass")
             return False
-        if reason is not None and reason != state.deflection.get("refused"):
+        if reason is not None and reason != state.deflection.refused:
             refused.append(Event("offer.refused", {"reason": reason, "queue": state.queue}))
-        state.deflection.update(refused=reason, refused_at=now)
+        state.deflection.refused = reason
+        state.deflection.refused_at = now
         return reason is None
 
     def offer(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
@@ -308,10 +309,10 @@ RECHECK_SECONDS = 60
 
 
 def _worth_asking(state: CallState, now: float) -> bool:
-    reason = state.deflection.get("refused")
+    reason = state.deflection.refused
     if reason is None:
         return True
-    return reason in TEMPORARY_REFUSALS and now - state.deflection.get("refused_at", 0) >= RECHECK_SECONDS
+    return reason in TEMPORARY_REFUSALS and now - state.deflection.refused_at >= RECHECK_SECONDS
 
 
 _QUEUE_OUTCOMES = {

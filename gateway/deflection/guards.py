@@ -24,6 +24,8 @@ from gateway.store.db import Database
 from gateway.store.models import ChatSession, SmsOutbox
 
 _NOT_SENT = ("refused",)
+# One accepting key press per offer (its natural key): a retried Gather POST is the same press.
+ACCEPT_KEY = "deflect:accept"
 
 
 class Guards:
@@ -110,3 +112,12 @@ class Guards:
     def lift(self, range_: str) -> int:
         """Offers to this range (a prefix or a destination code, as status shows it) resume."""
         return int(self.redis.delete(*(range_pause_key(kind, range_) for kind in RANGE_KINDS)))
+
+    def first_press(self, offer_key: str) -> bool:
+        """True for the first accepting key press of an offer; a second POST of the same press (Twilio
+        retried the Gather) finds the first one sending it. Kept an hour: the call is long over."""
+        return bool(self.redis.set(f"{ACCEPT_KEY}:{offer_key}", "1", nx=True, ex=3600))
+
+    def forget_press(self, offer_key: str) -> None:
+        """The press could not be recorded: a retried POST may try again."""
+        self.redis.delete(f"{ACCEPT_KEY}:{offer_key}")

@@ -6,19 +6,16 @@ type to be had) ends the dialogue at once. The caller keeps their place in the q
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from gateway.deflection import twiml
 from gateway.deflection.eligibility import Policy, line_type_refusal, number_refusal
 from gateway.deflection.guards import Guards
 from gateway.deflection.prompts import VoiceTexts, refusal_text, spoken_digits, texts_for
+from gateway.deflection.twiml import DeflectionUrls
 from gateway.events import Event
 from gateway.flows.model import Flow
 from gateway.flows.state import CallState, Context, Outcome
 from gateway.phone import PhoneNumber, parse_number
-
-if TYPE_CHECKING:
-    from gateway.deflection.dialogue import DeflectionUrls
 
 MAX_NUMBER_ATTEMPTS = 2
 FINAL_PROBLEMS = frozenset({"opted_out", "texted_recently", "range_paused", "line_type_unknown"})
@@ -46,13 +43,14 @@ class KeyedNumbers:
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str
     ) -> Outcome:
         texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_entry":
+        if state.deflection.stage != "number_entry":
             return twiml.resume(state, urls, "number.stale")
         number = keyed_number(digits, flow)
         problem = self._problem(number, flow, ctx.now)
         if problem is None:
             assert number is not None
-            state.deflection.update(stage="number_confirm", candidate=number.e164)
+            state.deflection.stage = "number_confirm"
+            state.deflection.candidate = number.e164
             read_back = texts.read_back.format(digits=spoken_digits(number.e164[1:]))
             return Outcome(
                 twiml.ask_key(flow, read_back, urls.number_confirm()),
@@ -65,10 +63,10 @@ class KeyedNumbers:
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
     ) -> Outcome:
         texts = texts_for(flow.locale)
-        if state.deflection.get("stage") != "number_confirm":
+        if state.deflection.stage != "number_confirm":
             return twiml.resume(state, urls, "number.stale")
-        if digit == "1":
-            return self.ask_consent(flow, state, texts, urls, state.deflection["candidate"])
+        if digit == "1" and state.deflection.candidate is not None:
+            return self.ask_consent(flow, state, texts, urls, state.deflection.candidate)
         if digit == "2":
             return self._retry(flow, state, urls, texts, "re_entry")
         return twiml.back_to_queue(flow, state, texts.declined, urls, "declined", "number.not_confirmed")
@@ -93,7 +91,7 @@ class KeyedNumbers:
     def _retry(
         self, flow: Flow, state: CallState, urls: DeflectionUrls, texts: VoiceTexts, problem: str
     ) -> Outcome:
-        attempts = state.deflection.get("attempts", 0) + 1
+        attempts = state.deflection.attempts + 1
         event = Event("number.entered", {"valid": False, "reason": problem, "attempt": attempts})
         if attempts >= MAX_NUMBER_ATTEMPTS or problem in FINAL_PROBLEMS:
             outcome = twiml.back_to_queue(
@@ -101,6 +99,7 @@ class KeyedNumbers:
             )
             outcome.events.insert(0, event)
             return outcome
-        state.deflection.update(stage="number_entry", attempts=attempts)
+        state.deflection.stage = "number_entry"
+        state.deflection.attempts = attempts
         said = texts.number_invalid if problem == "number_invalid" else texts.number_not_mobile
         return Outcome(twiml.ask_number(flow, texts.enter_number, urls.number_entry(), said), state, [event])

@@ -1,31 +1,25 @@
 """Where the SMS leaves, exactly once.
 
-Accepting an offer writes the consent, the chat session and an outbox row in ONE transaction; the row's
-natural key is the offer (CallSid + offer number), so a duplicate Gather POST finds the row already
-there. A job then sends it: the row is claimed atomically (pending -> sending) so two workers cannot
-both send, and a row left in `sending` by a crashed worker is only sent again after asking the provider
-whether the first attempt got through. Permanent provider errors are never retried; transient ones are.
+Accepting an offer (`gateway.deflection.accept`) writes the consent, the chat session and an outbox row
+in ONE transaction; the row's natural key is the offer (CallSid + offer number), so a duplicate Gather
+POST finds the row already there. A job then sends it: the row is claimed atomically (pending ->
+sending) so two workers cannot both send, and a row left in `sending` by a crashed worker is only sent
+again after asking the provider whether the first attempt got through. Permanent provider errors are
+never retried; transient ones are.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from gateway.channels import written_names
 from gateway.clock import Clock
-from gateway.deflection.consent import ConsentGiven, is_opted_out, record_consent
-from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
+from gateway.deflection.consent import is_opted_out
 from gateway.events import Event, EventRecorder
 from gateway.messaging.providers import MessageProvider, SendError, StatusUpdate
-from gateway.messaging.templates import TemplateSet
 from gateway.store.db import Database
 from gateway.store.models import SmsOutbox
 
@@ -51,99 +45,13 @@ _STATUS_RANK = {
 }
 
 
-@dataclass(frozen=True)
-class Acceptance:
-    """What the caller agreed to, and everything the session must remember of the call."""
-
-    offer_key: str
-    consent: ConsentGiven
-    locale: str
-    queue: str | None
-    context: dict[str, Any]
-    channels: list[str]
-    sms_template: str
-
-
-@dataclass(frozen=True)
-class MessageSetup:
-    """What composing the SMS needs, from settings."""
-
-    templates: TemplateSet
-    accounts: ChannelAccounts
-    brand: str
-    link_mode: str
-    link_base: str  # the configured public base; the dialogue passes the request's own
-    session_lifetime: timedelta
-
-
 class TransientSendError(RuntimeError):
     """Try again later (RQ's Retry takes it from here)."""
-
-
-def accept_offer(database: Database, acceptance: Acceptance, setup: MessageSetup, now: datetime) -> int:
-    """Record consent, open the session and queue the SMS, in one transaction. Returns the outbox id;
-    calling it again for the same offer returns the same id and writes nothing."""
-    for _ in range(5):
-        existing = outbox_id_for(database, acceptance.offer_key)
-        if existing is not None:
-            return existing
-        try:
-            with database.session() as session:
-                return _write_acceptance(session, acceptance, setup, now)
-        except IntegrityError:
-            # Either this offer was accepted meanwhile (found above next time), or another consent
-            # took the ledger's head first: both resolve on retry.
-            continue
-    raise RuntimeError(f"offer {acceptance.offer_key} could not be recorded")
 
 
 def outbox_id_for(database: Database, offer_key: str) -> int | None:
     with database.session() as session:
         return session.scalar(select(SmsOutbox.id).where(SmsOutbox.offer_key == offer_key))
-
-
-def _write_acceptance(session: Session, acceptance: Acceptance, setup: MessageSetup, now: datetime) -> int:
-    consent = record_consent(session, acceptance.consent, now)
-    chat = open_session(
-        session,
-        call_sid=acceptance.consent.call_sid,
-        number=acceptance.consent.number,
-        flow_id=acceptance.consent.flow_id,
-        flow_version=acceptance.consent.flow_version,
-        locale=acceptance.locale,
-        queue=acceptance.queue,
-        context={**acceptance.context, "consent_id": consent.id},
-        channels=acceptance.channels,
-        consent_id=consent.id,
-        now=now,
-        lifetime=setup.session_lifetime,
-    )
-    link = sms_link(chat, setup.accounts, setup.brand, link_mode=setup.link_mode, link_base=setup.link_base)
-    message = setup.templates.render(
-        acceptance.locale,
-        acceptance.sms_template,
-        link=link,
-        reference=chat.reference,
-        brand=setup.brand,
-        queue=acceptance.queue or "",
-        minutes_waited=acceptance.context.get("waited_seconds", 0) // 60,
-        channels=written_names(acceptance.channels),
-    )
-    row = SmsOutbox(
-        offer_key=acceptance.offer_key,
-        session_id=chat.id,
-        call_sid=chat.call_sid,
-        to=chat.number,
-        body=message.body,
-        encoding=message.segments.encoding,
-        segments=message.segments.segments,
-        status="pending",
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def status_of(database: Database, outbox_id: int) -> tuple[str, int | None]:

@@ -4,17 +4,31 @@ Redirect, Play, Leave."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.events import Event
 from gateway.flows.model import Flow
-from gateway.flows.state import CallState, Outcome, Urls
+from gateway.flows.state import CallState, Outcome, Stage, Urls
 from gateway.flows.twiml import play_hold, say
 
 KEY_TIMEOUT = 8
 NUMBER_TIMEOUT = 15
+
+
+class DeflectionUrls(Urls, Protocol):
+    """The web layer's URLs for the deflection dialogue, besides the flow's own."""
+
+    base: str  # where callers reach us: PUBLIC_BASE_URL, or the URL of this very request
+
+    def consent(self) -> str: ...
+
+    def number_entry(self) -> str: ...
+
+    def number_confirm(self) -> str: ...
+
+    def sending(self) -> str: ...
 
 
 def ask_key(flow: Flow, text: str, action: str) -> VoiceResponse:
@@ -74,12 +88,12 @@ def back_to_queue(
     state: CallState,
     text: str,
     urls: Urls,
-    stage: str,
+    stage: Stage,
     reason: str,
     data: dict[str, Any] | None = None,
 ) -> Outcome:
     """Tell the caller, then back to the wait loop: their place in the queue is kept."""
-    state.deflection["stage"] = stage
+    state.deflection.stage = stage
     state.offer_declined = True  # no second offer on this call
     kind = reason if "." in reason else f"deflection.{stage}"
     return Outcome(

@@ -5,12 +5,60 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.events import Event
 from gateway.flows.model import Flow
+
+# Where the deflection dialogue is: consent -> sending -> sent (the caller leaves the queue), with
+# number_entry -> number_confirm -> consent for a number keyed in; declined, refused, failed and
+# no_number end it with the caller back in the queue.
+Stage = Literal[
+    "consent",
+    "number_entry",
+    "number_confirm",
+    "sending",
+    "sent",
+    "declined",
+    "refused",
+    "failed",
+    "no_number",
+]
+
+
+@dataclass(kw_only=True)
+class DeflectionState:
+    """The deflection layer's part of a call's state (`gateway.deflection` reads and writes it; the
+    flow engine does not). Kept here so that a call's state is one typed, serialisable value."""
+
+    stage: Stage | None = None
+    # Before the offer: the caller ID's attestation, whether the offer's preparations were started
+    # (a line type lookup), and the last refusal with its time (temporary ones are asked again).
+    stir_verstat: str | None = None
+    prepared: bool = False
+    refused: str | None = None
+    refused_at: float = 0.0
+    # The accepted offer: which one, what it offers, the number it goes to and the consent words.
+    offer_number: int = 0
+    channels: list[str] = field(default_factory=list)
+    sms_template: str = ""
+    number: str | None = None
+    keyed: bool = False
+    prompt: str = ""
+    # A number being keyed in: the tries so far, and the one read back for confirmation.
+    attempts: int = 0
+    candidate: str | None = None
+    # The SMS: its natural key (CallSid:offer number), its outbox row, and the polls for its status.
+    offer_key: str | None = None
+    outbox_id: int | None = None
+    polls: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeflectionState:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(kw_only=True)
@@ -38,8 +86,7 @@ class CallState:
     # The last place in the queue Twilio told us (it sends QueuePosition only to the waitUrl, not to
     # the Gathers of the offer and consent inside the queue).
     queue_position: int | None = None
-    # The deflection layer's own state (stage of the consent dialogue, number, outbox id...).
-    deflection: dict[str, Any] = field(default_factory=dict)
+    deflection: DeflectionState = field(default_factory=DeflectionState)
 
     @classmethod
     def start(
@@ -90,6 +137,7 @@ class CallState:
         } - values.keys()
         if missing:
             raise ValueError(f"call state lacks {', '.join(sorted(missing))}")
+        values["deflection"] = DeflectionState.from_dict(values.get("deflection") or {})
         return cls(**values)
 
     def seconds_in_queue(self, now: float) -> float:

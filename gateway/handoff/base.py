@@ -3,27 +3,10 @@ the one interface every adapter (Twilio Conversations, signed webhook, context c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class CallStory:
-    """What the agent needs to know about the call, without asking again. No more personal data
-    than that: the number is the one the customer is chatting from anyway."""
-
-    reference: str | None
-    call_sid: str | None
-    caller: str | None
-    flow_id: str | None
-    locale: str | None
-    queue: str | None
-    menu_choices: list[str] = field(default_factory=list)  # labels, e.g. ["Карты", "Вопрос по карте"]
-    waited_seconds: int | None = None
-    position: int | None = None
-    consent_id: int | None = None
-    called_at: str | None = None  # ISO 8601, UTC
-    keyed_number: bool = False
+from gateway.handoff.story import CallStory
 
 
 @dataclass(frozen=True)

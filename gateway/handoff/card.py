@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.handoff.base import CallStory
-from gateway.store.models import Call, ChatSession, ConsentRecord, InboundMessage
+from gateway.handoff.story import NO_CALL, CallStory, call_started_at, story_of
+from gateway.store.models import ChatSession, ConsentRecord, InboundMessage
 
 SALT = "context-card"
 DEFAULT_TIME_ZONES = {"ru": "Europe/Moscow"}
@@ -193,38 +193,6 @@ class ContextCard:
         }
 
 
-def story_from_session(row: ChatSession, called_at: datetime | None = None) -> CallStory:
-    """The call's story as kept in the chat session (`called_at`: when the call started, if known)."""
-    context = row.context or {}
-    return CallStory(
-        reference=row.reference,
-        call_sid=row.call_sid,
-        caller=row.number,
-        flow_id=row.flow_id,
-        locale=row.locale,
-        queue=row.queue,
-        menu_choices=menu_labels(context.get("choices") or []),
-        waited_seconds=context.get("waited_seconds"),
-        position=context.get("position"),
-        consent_id=row.consent_id,
-        called_at=_iso(called_at or row.created_at),
-        keyed_number=bool(context.get("keyed_number")),
-    )
-
-
-def menu_labels(choices: list[Any]) -> list[str]:
-    """The menu choices as the caller heard them (the label; the digit when a menu had no labels)."""
-    labels = []
-    for choice in choices:
-        if isinstance(choice, dict):
-            label = choice.get("label") or choice.get("digit")
-            if label:
-                labels.append(str(label))
-        elif choice:
-            labels.append(str(choice))
-    return labels
-
-
 def build_card(
     story: CallStory,
     *,
@@ -281,9 +249,8 @@ def load_card(
         inbound = session.scalar(first.limit(1))
     if chat is None:
         assert inbound is not None
-        story = CallStory(None, None, None, None, None, None)
         return build_card(
-            story,
+            NO_CALL,
             time_zone=zone_for(None, None),
             channel=inbound.channel,
             match=inbound.match,
@@ -291,7 +258,6 @@ def load_card(
             number=inbound.sender,
             language=fallback_language,
         )
-    started = session.scalar(select(Call.started_at).where(Call.call_sid == chat.call_sid))
     record = session.get(ConsentRecord, chat.consent_id)
     consent = (
         ConsentFacts(at=record.at, key=record.key_pressed, channel=record.channel)
@@ -300,7 +266,7 @@ def load_card(
     )
     offered = (chat.channels or {}).get("offered") or []
     return build_card(
-        story_from_session(chat, started),
+        story_of(chat, call_started_at(session, chat)),
         time_zone=zone_for(chat.flow_id, chat.locale),
         channel=inbound.channel if inbound else ", ".join(offered) or None,
         match=inbound.match if inbound else None,

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.handoff.base import CallStory, Delivered, HandoffAdapter, HandoffError, HandoffPayload
+from gateway.handoff.base import Delivered, HandoffAdapter, HandoffError, HandoffPayload
 from gateway.handoff.card import CardLinks
+from gateway.handoff.story import NO_CALL, CallStory, call_started_at, story_of
 from gateway.store.db import Database
-from gateway.store.models import Call, ChatSession, Handoff, InboundMessage
+from gateway.store.models import ChatSession, Handoff, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,7 @@ def build_payload(
     cards: CardLinks, session: Any, inbound: InboundMessage, chat: ChatSession | None
 ) -> Callable[[int], dict[str, Any]]:
     """The payload as JSON for each hand-off row (the row id is part of it)."""
-    context = chat.context if chat is not None else {}
-    story = CallStory(
-        reference=chat.reference if chat else None,
-        call_sid=chat.call_sid if chat else None,
-        caller=chat.number if chat else None,
-        flow_id=chat.flow_id if chat else None,
-        locale=chat.locale if chat else None,
-        queue=chat.queue if chat else None,
-        menu_choices=[c.get("label") or c.get("digit", "") for c in context.get("choices", [])],
-        waited_seconds=context.get("waited_seconds"),
-        position=context.get("position"),
-        consent_id=chat.consent_id if chat else None,
-        called_at=_called_at(session, chat),
-        keyed_number=bool(context.get("keyed_number")),
-    )
+    story = NO_CALL if chat is None else story_of(chat, call_started_at(session, chat))
     card = cards.url(session_id=chat.id if chat else None, inbound_id=inbound.id)
 
     def payload(handoff_id: int) -> dict[str, Any]:
@@ -104,14 +91,6 @@ def build_payload(
         ).to_json()
 
     return payload
-
-
-def _called_at(session: Any, chat: ChatSession | None) -> str | None:
-    """When the call began (the call log), else when the offer was accepted."""
-    if chat is None:
-        return None
-    call = session.get(Call, chat.call_sid)
-    return (call.started_at if call is not None else chat.created_at).isoformat()
 
 
 def payload_from_json(data: Mapping[str, Any]) -> HandoffPayload:

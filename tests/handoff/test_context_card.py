@@ -13,7 +13,6 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from gateway.clock import ManualClock
 from gateway.deflection.consent import ConsentGiven, record_consent
 from gateway.deflection.sessions import open_session
-from gateway.handoff.base import CallStory
 from gateway.handoff.card import (
     CardRef,
     build_card,
@@ -21,8 +20,8 @@ from gateway.handoff.card import (
     format_local,
     mask_number,
     read_card_token,
-    story_from_session,
 )
+from gateway.handoff.story import CallStory, story_of
 from gateway.store.models import Call, ChatSession, InboundMessage
 
 CALL_SID = "CA" + "7" * 32
@@ -397,7 +396,7 @@ def test_story_from_session_reads_the_menu_labels() -> None:
         created_at=CALLED_AT,
     )
 
-    story = story_from_session(row)
+    story = story_of(row)
 
     assert story.menu_choices == ["Карты", "Вопрос по карте", "9"]
     assert story.called_at == "2026-11-24T09:00:05+00:00"

@@ -13,8 +13,9 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from gateway.handoff.base import CallStory, HandoffError, HandoffPayload
+from gateway.handoff.base import HandoffError, HandoffPayload
 from gateway.handoff.conversations import ConversationsAdapter
+from gateway.handoff.story import CallStory
 from gateway.settings import load_settings
 from gateway.twilio_rest import make_client
 from tests.support.calls import ACCOUNT_SID, AUTH_TOKEN

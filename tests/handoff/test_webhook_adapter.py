@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from gateway.clock import ManualClock, SystemClock
-from gateway.handoff.base import CallStory, HandoffError, HandoffPayload
+from gateway.handoff.base import HandoffError, HandoffPayload
+from gateway.handoff.story import CallStory
 from gateway.handoff.webhook import WebhookAdapter, handoff_body, sign, verify_signature
 
 SECRET = "whsec-test-" + "k" * 24

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.deflection.accept import Acceptance, MessageSetup, accept_offer
 from gateway.deflection.consent import ConsentGiven
-from gateway.deflection.outbox import Acceptance, MessageSetup, accept_offer
+from gateway.deflection.story import CallContext
 from gateway.store.models import ChatSession, SmsOutbox
 
 BASE = "https://voice.example.test"
@@ -37,15 +38,22 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
         link_base=BASE,
         session_lifetime=timedelta(hours=24),
     )
-    context = {
-        "waited_seconds": 370,
-        "position": 4,
-        "queue": "bank-cards",
-        "choices": [
+    context = CallContext(
+        call_sid=call_sid,
+        caller=number,
+        called="+74952223344",
+        flow_id="ru-bank-support",
+        flow_version=1,
+        locale="ru-RU",
+        queue="bank-cards",
+        menu_path=["main_menu", "cards_menu"],
+        choices=[
             {"step": "main_menu", "digit": "1", "label": "Карты"},
             {"step": "cards_menu", "digit": "2", "label": "Вопрос по карте"},
         ],
-    }
+        waited_seconds=370,
+        position=4,
+    )
     accept_offer(
         services.database,
         Acceptance(

@@ -44,7 +44,7 @@ class StateLost(LookupError):
 class Deflection(Protocol):
     """The hand-over point: what happens once a queued caller accepts the offer."""
 
-    def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None: ...
+    def offer_refusal(self, flow: Flow, state: CallState, offer: Offer, now: float) -> str | None: ...
 
     def offer_channels(self, flow: Flow, offer: Offer) -> OfferChannels: ...
 
@@ -166,7 +166,7 @@ class VoiceService:
             and _worth_asking(state, now)
             and offer_due(offer, state, replace(ctx, offer_allowed=True))
         ):
-            if self._may_offer(flow, state, now, refused):
+            if self._may_offer(flow, state, offer, now, refused):
                 ctx = replace(
                     ctx, offer_allowed=True, offer_channels=self.deflection.offer_channels(flow, offer)
                 )
@@ -189,13 +189,15 @@ class VoiceService:
         except Exception:
             log.exception("could not prepare the offer; it is asked for again when due")
 
-    def _may_offer(self, flow: Flow, state: CallState, now: float, refused: list[Event]) -> bool:
+    def _may_offer(
+        self, flow: Flow, state: CallState, offer: Offer, now: float, refused: list[Event]
+    ) -> bool:
         """Eligibility, looked up only when the offer is due (database and Redis). A refusal about the
         caller holds for the call; one about messaging (paused, closed, budget) is asked again a
         minute later; each new reason is recorded once. When it cannot be looked up (the database is
         down), there is no offer on this pass and the caller keeps the whole hold experience."""
         try:
-            reason = self.deflection.offer_refusal(flow, state, now)
+            reason = self.deflection.offer_refusal(flow, state, offer, now)
         except Exception:
             log.exception("eligibility could not be checked; no offer on this pass")
             return False

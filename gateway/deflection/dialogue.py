@@ -60,8 +60,8 @@ class Dialogue:
 
     # -- before the offer is played (`gateway.deflection.offer`) ----------------------------------
 
-    def offer_refusal(self, flow: Flow, state: CallState, now: float) -> str | None:
-        return self.decision.refusal(flow, state, now)
+    def offer_refusal(self, flow: Flow, state: CallState, offer: Offer, now: float) -> str | None:
+        return self.decision.refusal(flow, state, offer, now)
 
     def prepare(self, flow: Flow, state: CallState) -> None:
         self.decision.prepare(flow, state)

@@ -22,7 +22,6 @@ from gateway.deflection.sessions import ChannelAccounts
 from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, OfferChannels
-from gateway.flows.wait import wait_experience
 from gateway.phone import parse_number
 
 
@@ -34,14 +33,13 @@ class OfferDecision:
         self.policy_for = policy_for
         self.accounts = accounts
 
-    def refusal(self, flow: Flow, state: CallState, now: float) -> str | None:
-        """Why this caller must not be offered a link now (None: offer it)."""
+    def refusal(self, flow: Flow, state: CallState, offer: Offer, now: float) -> str | None:
+        """Why this caller must not be offered `offer` now (None: offer it)."""
         policy = self.policy_for(flow)
         reason = self.messaging_refusal(flow, state, policy, now)
         if reason:
             return reason
-        offer = wait_experience(flow, state).offer
-        if offer is not None and not self.accounts.available(list(offer.channels)):
+        if not self.accounts.available(list(offer.channels)):
             return "no_channel_configured"  # a link that leads nowhere helps nobody
         reason = self.caller_refusal(state, policy, now)
         if reason in KEYED_NUMBER_REASONS:  # offered only if they may key in another number

@@ -1,7 +1,7 @@
 """The messengers a chat can continue in: their ids, their written names, and how a list of them reads
 in a language ("WhatsApp или Telegram", "WhatsApp, Telegram, or Viber").
 
-A base module: the flow engine (the offer prompt), the hand-over dialogue (the consent text) and the SMS
+A base module: the flow engine (the offer prompt), the deflection dialogue (the consent text) and the SMS
 texts all name the channels the caller is really offered, the configured ones, in one way. Lists are
 joined with Babel's CLDR patterns, so a locale added as data (kk-KZ...) reads right without code.
 """

@@ -42,7 +42,8 @@ class StateLost(LookupError):
 
 
 class Deflection(Protocol):
-    """The hand-over point: what happens once a queued caller accepts the offer."""
+    """The deflection layer, as the voice service sees it: the offer decision, and the dialogue once a
+    queued caller accepts the offer (`gateway.deflection.dialogue.Dialogue`)."""
 
     def offer_refusal(self, flow: Flow, state: CallState, offer: Offer, now: float) -> str | None: ...
 
@@ -213,13 +214,13 @@ class VoiceService:
         now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)
         outcome = engine.handle_offer_input(flow, state, ctx, urls, req.digits)
-        if outcome.handover:
+        if outcome.offer_accepted:
             accepted = self.deflection.accept(flow, outcome.state, ctx, urls)
             outcome = Outcome(accepted.twiml, accepted.state, [*outcome.events, *accepted.events])
         return self._keep(outcome, now)
 
     def deflection_step(self, name: str, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
-        """consent, number_entry, number_confirm, sending: the hand-over dialogue, inside the queue."""
+        """consent, number_entry, number_confirm, sending: the deflection dialogue, inside the queue."""
         state, flow = self._load(req)
         now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from gateway.deflection.consent import is_opted_out, record_opt_out
-from gateway.deflection.prompts import language_of
+from gateway.locales import text_language
 from gateway.store.db import Database
 
 # The keywords carriers and Twilio treat as opt-out, and their Russian counterparts.
@@ -41,7 +41,7 @@ def is_stop(body: str) -> bool:
 
 
 def acknowledgement(body: str) -> str:
-    return ACKNOWLEDGEMENTS[language_of(body)]
+    return ACKNOWLEDGEMENTS[text_language(body)]
 
 
 def opt_out(database: Database, number: str, channel: str, at: datetime, text: str) -> bool:

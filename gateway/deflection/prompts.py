@@ -7,7 +7,6 @@ words and their hash. Change a word, change the version.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 from gateway.channels import WRITTEN_NAMES, either
@@ -216,11 +215,6 @@ def own_number_problem(texts: VoiceTexts, reason: str) -> str:
     if reason == "region_not_allowed":
         return texts.own_abroad
     return texts.own_not_mobile
-
-
-def language_of(text: str) -> str:
-    """ "ru" for a message written in Cyrillic, else "en": the language to answer an unknown sender in."""
-    return "ru" if re.search(r"[а-яё]", text.lower()) else "en"
 
 
 def texts_for(locale: str) -> VoiceTexts:

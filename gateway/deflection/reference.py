@@ -27,6 +27,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import Final
 
+from gateway.locales import language
+
 REFERENCE_ALPHABET: Final = "3479ACEFKMNPTWXY"
 REFERENCE_LENGTH: Final = 6
 _DIGITS: Final = frozenset(ch for ch in REFERENCE_ALPHABET if ch.isdigit())
@@ -131,7 +133,7 @@ def spoken_reference(reference: str, locale: str) -> str:
     explicit letter names; other locales get the characters separated by commas, which every
     engine reads one by one.
     """
-    names = _RU_NAMES if _language(locale) == "ru" else _EN_NAMES
+    names = _RU_NAMES if language(locale) == "ru" else _EN_NAMES
     return ", ".join(names.get(ch, ch) for ch in reference.upper())
 
 
@@ -201,10 +203,6 @@ def _reference_alone(text: str) -> str | None:
     if reference is None or any(ch.isalnum() for ch in text[end:]):
         return None
     return reference
-
-
-def _language(locale: str) -> str:
-    return locale.replace("_", "-").split("-", 1)[0].lower()
 
 
 _EN_NAMES: Final[dict[str, str]] = {}

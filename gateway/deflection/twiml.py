@@ -1,4 +1,4 @@
-"""TwiML of the hand-over dialogue: small pure functions. Everything here is answered inside the wait
+"""TwiML of the deflection dialogue: small pure functions. Everything here is answered inside the wait
 loop (the caller is still queued), so only waitUrl verbs are used: Say, Gather (Say inside), Pause,
 Redirect, Play, Leave."""
 

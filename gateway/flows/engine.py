@@ -84,8 +84,8 @@ class _Run:
     def event(self, name: str, /, **data: Any) -> None:
         self.events.append(Event(name, data))
 
-    def outcome(self, handover: bool = False) -> Outcome:
-        return Outcome(self.response, self.state, self.events, handover)
+    def outcome(self, offer_accepted: bool = False) -> Outcome:
+        return Outcome(self.response, self.state, self.events, offer_accepted)
 
     def steps_from(self, step_id: str) -> None:
         """Run `step_id` and the say/branch steps after it, up to a step that waits."""

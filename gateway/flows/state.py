@@ -211,4 +211,4 @@ class Outcome:
     twiml: VoiceResponse
     state: CallState
     events: list[Event] = field(default_factory=list)
-    handover: bool = False
+    offer_accepted: bool = False

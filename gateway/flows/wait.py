@@ -133,7 +133,7 @@ def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, d
     }
     if offer is not None and digit == offer.accept_digit:
         data |= {"channels": list(offer.channels), "sms_template": offer.sms_template}
-        return Outcome(VoiceResponse(), state, [Event("offer.accepted", data)], handover=True)
+        return Outcome(VoiceResponse(), state, [Event("offer.accepted", data)], offer_accepted=True)
     if digit:
         state.offer_declined = True
     data["reason"] = "other_digit" if digit else "no_input"

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
 from gateway.handoff.story import NO_CALL, CallStory, call_started_at, story_of
+from gateway.locales import label_language
 from gateway.store.models import ChatSession, ConsentRecord, InboundMessage
 
 SALT = "context-card"
@@ -208,7 +209,7 @@ def build_card(
     chat's address; only its mask is kept)."""
     called = _parse_iso(story.called_at)
     return ContextCard(
-        language=language or language_of(story.locale),
+        language=language or label_language(story.locale),
         reference=story.reference,
         channel=channel,
         called_at=called,
@@ -221,7 +222,7 @@ def build_card(
         consent=consent,
         match=match,
         flagged=flagged,
-        number_masked=mask_number(story.caller or number),
+        number_masked=shown_number(story.caller or number),
         call_sid=story.call_sid,
     )
 
@@ -275,17 +276,12 @@ def load_card(
     )
 
 
-def language_of(locale: str | None) -> str:
-    """ru for ru-* locales, en for everything else."""
-    return "ru" if (locale or "").replace("_", "-").split("-", 1)[0].lower() == "ru" else "en"
-
-
 def default_time_zone(locale: str | None) -> str:
     """Moscow for Russian flows, UTC otherwise (used when the flow names no zone)."""
-    return DEFAULT_TIME_ZONES.get(language_of(locale), "UTC")
+    return DEFAULT_TIME_ZONES.get(label_language(locale), "UTC")
 
 
-def mask_number(number: str | None) -> str | None:
+def shown_number(number: str | None) -> str | None:
     """`+79161234567` -> `+7 ••• ••• 45 67`: enough to tell two numbers apart, not enough to dial."""
     if not number:
         return None

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.deflection import opt_out
-from gateway.deflection.prompts import language_of
 from gateway.events import Event, EventRecorder
 from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import HandoffRouter, build_payload
 from gateway.handoff.matching import TOO_MANY_FAILED_LOOKUPS, Lookups, Match, match_chat
+from gateway.locales import text_language
 from gateway.messaging.templates import TemplateSet
 from gateway.phone import parse_number
 from gateway.store.db import Database
@@ -105,7 +105,7 @@ class Acknowledgement:
                     link="",
                     queue=match.session.queue or "",
                 ).body
-        return UNMATCHED_REPLY[language_of(chat.body)]
+        return UNMATCHED_REPLY[text_language(chat.body)]
 
 
 class InboundChats:

@@ -15,6 +15,8 @@ import re
 from typing import Final
 from urllib.parse import quote
 
+from gateway.locales import language
+
 WHATSAPP_BASE: Final = "https://wa.me/"
 TELEGRAM_BASE: Final = "https://t.me/"
 VIBER_BASE: Final = "viber://pa"
@@ -103,10 +105,6 @@ def prefilled_text(locale: str, reference: str, brand: str) -> str:
     """
     if not reference.strip():
         raise DeepLinkError("a pre-filled text without a reference cannot be matched to its call")
-    text, brand_fragment = PREFILLED_TEXTS.get(_language(locale), PREFILLED_TEXTS[DEFAULT_LANGUAGE])
+    text, brand_fragment = PREFILLED_TEXTS.get(language(locale), PREFILLED_TEXTS[DEFAULT_LANGUAGE])
     brand_text = brand_fragment.format(brand=brand.strip()) if brand.strip() else ""
     return text.format(brand=brand_text, reference=reference.strip())
-
-
-def _language(locale: str) -> str:
-    return locale.replace("_", "-").split("-", 1)[0].lower()

@@ -10,14 +10,14 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 
-from gateway.handoff.card import ContextCard, check_card_token, default_time_zone, language_of, load_card
+from gateway.handoff.card import ContextCard, check_card_token, default_time_zone, load_card
+from gateway.locales import PAGE_LANGUAGES, label_language
 from gateway.web.context import services
 from gateway.web.pages import PRIVATE_HEADERS, make_private
 
 log = logging.getLogger(__name__)
 bp = Blueprint("card", __name__, template_folder="templates")
 
-LANGUAGES = ("ru", "en")
 CARD_HEADERS = {
     **PRIVATE_HEADERS,
     # No scripts, no external assets; framing stays allowed (desks show the card in a side panel).
@@ -96,8 +96,8 @@ def _brand() -> str:
 
 def _browser_language() -> str:
     """For pages without a call (errors, unmatched chats): the agent's Accept-Language."""
-    best = request.accept_languages.best_match(LANGUAGES, default="en") or "en"
-    return language_of(best)
+    best = request.accept_languages.best_match(PAGE_LANGUAGES, default="en") or "en"
+    return label_language(best)
 
 
 LABELS: dict[str, dict[str, Any]] = {

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 
 from gateway.deflection.clicks import LinkOutcome, choose_channel, is_link_preview, open_link
+from gateway.locales import PAGE_LANGUAGES, label_language
 from gateway.store.call_log import CallLog
 from gateway.web.context import services
 from gateway.web.pages import PRIVATE_HEADERS, make_private, strict_policy
@@ -23,7 +24,6 @@ from gateway.web.pages import PRIVATE_HEADERS, make_private, strict_policy
 log = logging.getLogger(__name__)
 bp = Blueprint("links", __name__, template_folder="templates")
 
-LANGUAGES = ("ru", "en")
 # The pages carry the customer's reference behind a bearer link: no script, nothing external, no
 # framing; the only style is the inline block of links/base.html, allowed by its hash.
 LINK_HEADERS = {
@@ -104,8 +104,8 @@ def _language(locale: str | None) -> str:
     """The session's language (ru-* is Russian, anything else English); without a session, the
     browser's Accept-Language."""
     if locale:
-        return "ru" if locale.replace("_", "-").split("-", 1)[0].lower() == "ru" else "en"
-    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+        return label_language(locale)
+    return request.accept_languages.best_match(PAGE_LANGUAGES, default="en") or "en"
 
 
 make_private(bp, "short link", _unavailable, LINK_HEADERS)

@@ -150,7 +150,7 @@ def offer() -> Response:
     return _answer(lambda req, urls: voice_service().offer(req, urls), _in_queue_fallback)
 
 
-# The hand-over dialogue inside the queue: one handler, the stage is in the path.
+# The deflection dialogue inside the queue: one handler, the stage is in the path.
 DEFLECTION_STAGES = {
     "consent": "consent",
     "number-entry": "number_entry",

@@ -1,4 +1,4 @@
-"""The hand-over dialogue is answered inside the wait loop: only waitUrl verbs, only Say inside Gather."""
+"""The deflection dialogue is answered inside the wait loop: only waitUrl verbs, only Say inside Gather."""
 
 from __future__ import annotations
 

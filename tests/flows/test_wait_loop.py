@@ -141,7 +141,7 @@ def test_first_wait_pass_starts_the_queue_clock_when_the_state_lost_it() -> None
 def test_accepting_the_offer_hands_the_call_over() -> None:
     state = queued(60, offers_made=1, last_offer_at=NOW)
     outcome = handle_offer_input(FLOW, state, ctx(queue_position=3), URLS, "1")
-    assert outcome.handover is True
+    assert outcome.offer_accepted is True
     assert verbs(xml(outcome)) == []
     assert kinds(outcome) == ["offer.accepted"]
     assert outcome.events[0].data == {
@@ -160,7 +160,7 @@ def test_another_key_declines_for_good_and_keeps_the_place() -> None:
     root = xml(outcome)
     assert_wait_verbs_only(root)
     assert verbs(root) == ["Redirect"] and root[0].text == "https://gw.test/wait"
-    assert outcome.handover is False and outcome.state.offer_declined is True
+    assert outcome.offer_accepted is False and outcome.state.offer_declined is True
     assert outcome.events[0].kind == "offer.declined"
     assert outcome.events[0].data["reason"] == "other_digit"
     later = wait_loop(FLOW, outcome.state, ctx(now=NOW + 600, offer_allowed=True), URLS)

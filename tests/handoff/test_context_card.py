@@ -18,8 +18,8 @@ from gateway.handoff.card import (
     build_card,
     card_url,
     format_local,
-    mask_number,
     read_card_token,
+    shown_number,
 )
 from gateway.handoff.story import CallStory, story_of
 from gateway.store.models import Call, ChatSession, InboundMessage
@@ -358,7 +358,7 @@ def test_a_bug_still_gives_the_try_again_page_not_a_500(card_app: Any, web: Any)
     ],
 )
 def test_number_is_masked_to_its_last_four_digits(number: str | None, masked: str | None) -> None:
-    assert mask_number(number) == masked
+    assert shown_number(number) == masked
 
 
 def test_card_from_a_story_alone() -> None:

@@ -1,5 +1,5 @@
 """Whole calls through the voice webhooks, signed as Twilio signs them: menu -> queue -> wait loop ->
-offer -> hand-over, and the ways a call can go elsewhere."""
+offer -> deflection dialogue, and the ways a call can go elsewhere."""
 
 from __future__ import annotations
 

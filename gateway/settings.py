@@ -29,6 +29,8 @@ FLASK_KEYS = frozenset({"TESTING", "DEBUG", "WTF_CSRF_ENABLED", "SERVER_NAME"})
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+HANDOFF_ADAPTERS = frozenset({"conversations", "webhook", "card"})
+
 
 class SettingsError(ValueError):
     """A setting is missing, unknown or malformed; the message names it."""
@@ -36,6 +38,10 @@ class SettingsError(ValueError):
 
 # How a variable's text is read: each reader takes the variable's name (for the message) and its text,
 # and returns the typed value.
+
+
+def _items(raw: str, separator: str = ",") -> Iterator[str]:
+    return (part.strip() for part in raw.split(separator) if part.strip())
 
 
 def _text(name: str, raw: str) -> str:
@@ -127,7 +133,7 @@ def _e164(name: str, raw: str) -> str:
 def _regions(name: str, raw: str) -> tuple[str, ...]:
     import phonenumbers
 
-    regions = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    regions = tuple(part.upper() for part in _items(raw))
     unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
         raise SettingsError(f"{name} has unknown region codes: {', '.join(unknown)}")
@@ -136,6 +142,46 @@ def _regions(name: str, raw: str) -> tuple[str, ...]:
 
 def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
+
+
+def _words(name: str, raw: str) -> frozenset[str]:
+    return frozenset(_items(raw))
+
+
+def _known_adapters(name: str, adapters: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = set(adapters) - HANDOFF_ADAPTERS
+    if unknown:
+        raise SettingsError(f"{name} has unknown adapters: {', '.join(sorted(unknown))}")
+    return adapters
+
+
+def _adapters(name: str, raw: str) -> tuple[str, ...]:
+    # Nothing but commas still means the card, as an empty value does.
+    return _known_adapters(name, tuple(_items(raw))) or ("card",)
+
+
+def _routes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
+    """`queue-or-flow=adapter+adapter,...`"""
+    routes: dict[str, tuple[str, ...]] = {}
+    for entry in _items(raw):
+        key, sep, names = entry.partition("=")
+        adapters = tuple(_items(names, "+"))
+        if not sep or not key.strip() or not adapters:
+            raise SettingsError(f"{name} entries must look like queue=adapter+adapter, got {entry!r}")
+        routes[key.strip()] = _known_adapters(name, adapters)
+    return routes
+
+
+def _host_urls(name: str, raw: str) -> dict[str, str]:
+    """`host=URL,...`"""
+    overrides: dict[str, str] = {}
+    for part in raw.split(","):
+        if part.strip():
+            host, sep, target = part.partition("=")
+            if not sep or not host.strip():
+                raise SettingsError(f"{name} entries must look like host=URL, got {part!r}")
+            overrides[host.strip()] = _HTTP_URL(name, target)
+    return overrides
 
 
 @dataclass(frozen=True)
@@ -235,9 +281,9 @@ class Settings:
     )
     deflect_session_hours: int = setting("24", _int(1, 168), "how long a chat session (and its link) lives")
     deflect_retext_hours: int = setting("24", _int(0, 720), "no second SMS to one number within these hours")
-    deflect_number_types: str = setting(
+    deflect_number_types: frozenset[str] = setting(
         "mobile,fixed_line_or_mobile",
-        _text,
+        _words,
         "number types that may be texted (fixed_line_or_mobile: where the plan cannot tell)",
     )
     deflect_sms_per_prefix_hour: int = setting(
@@ -330,14 +376,14 @@ class Settings:
     deflect_max_chat_backlog: int = setting(
         "0", _int(0, 1000000), "stop offering while this many chat sessions wait for an agent (0: no limit)"
     )
-    deflect_handoff_adapters: str = setting(
+    deflect_handoff_adapters: tuple[str, ...] = setting(
         "card",
-        _text,
+        _adapters,
         "where chats go: conversations, webhook, card (comma-separated; the card link is in every one)",
     )
-    deflect_handoff_routes: str = setting(
+    deflect_handoff_routes: Mapping[str, tuple[str, ...]] = setting(
         "",
-        _text,
+        _routes,
         "per queue or flow: bank-cards=conversations,ru-bank-support=webhook+card (overrides the default)",
     )
     deflect_handoff_webhook_url: str | None = setting(
@@ -400,8 +446,8 @@ class Settings:
     twilio_api_base_url: str | None = setting(
         None, _HTTP_URL, "replaces https://<any>.twilio.com for every Twilio host (a Prism mock in tests)"
     )
-    twilio_api_base_url_overrides: str = setting(
-        "", _text, "per-host overrides: conversations=http://127.0.0.1:4011,api=http://..."
+    twilio_api_base_url_overrides: Mapping[str, str] = setting(
+        "", _host_urls, "per-host overrides: conversations=http://127.0.0.1:4011,api=http://..."
     )
     twilio_sms_from: str | None = setting(None, _e164, "sender number for SMS (or use a messaging service)")
     twilio_messaging_service_sid: str | None = setting(
@@ -428,16 +474,9 @@ class Settings:
         return self.twilio_auth_token or self.secret_key
 
     @property
-    def textable_number_types(self) -> frozenset[str]:
-        return frozenset(t.strip() for t in self.deflect_number_types.split(",") if t.strip())
-
-    def host_overrides(self) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for part in self.twilio_api_base_url_overrides.split(","):
-            if part.strip():
-                host, _, url = part.partition("=")
-                result[host.strip()] = url.strip().rstrip("/")
-        return result
+    def handoff_adapters_named(self) -> frozenset[str]:
+        """Every hand-off adapter the default list or a route names."""
+        return frozenset(self.deflect_handoff_adapters).union(*self.deflect_handoff_routes.values())
 
 
 def variables() -> Iterator[tuple[str, Variable]]:
@@ -506,14 +545,6 @@ def _check_combinations(settings: Settings) -> None:
         settings.twilio_sms_from or settings.twilio_messaging_service_sid
     ):
         raise SettingsError("TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required to send SMS")
-    for part in settings.twilio_api_base_url_overrides.split(","):
-        if part.strip():
-            host, sep, url = part.partition("=")
-            if not sep or not host.strip():
-                raise SettingsError(
-                    f"TWILIO_API_BASE_URL_OVERRIDES entries must look like host=URL, got {part!r}"
-                )
-            _HTTP_URL("TWILIO_API_BASE_URL_OVERRIDES", url)
 
 
 def _check_public_url(settings: Settings) -> None:
@@ -536,11 +567,8 @@ def _check_public_url(settings: Settings) -> None:
 
 
 def _check_handoff(settings: Settings) -> None:
-    adapters = {a.strip() for a in settings.deflect_handoff_adapters.split(",") if a.strip()}
-    unknown = adapters - {"conversations", "webhook", "card"}
-    if unknown:
-        raise SettingsError(f"DEFLECT_HANDOFF_ADAPTERS has unknown adapters: {', '.join(sorted(unknown))}")
-    if "webhook" in settings.deflect_handoff_routes + settings.deflect_handoff_adapters and not (
+    """Every hand-off adapter named has what it needs; Telegram updates are authenticated."""
+    if "webhook" in settings.handoff_adapters_named and not (
         settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret
     ):
         raise SettingsError(

@@ -140,7 +140,7 @@ def _build(
     inbound = InboundChats(
         database,
         call_log,
-        HandoffRouter.from_settings(settings.deflect_handoff_adapters, settings.deflect_handoff_routes),
+        HandoffRouter(settings.deflect_handoff_adapters, settings.deflect_handoff_routes),
         LookupLimiter(
             connection, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
         ),
@@ -163,7 +163,7 @@ def _build(
         call_log=call_log,
         voice=voice,
         inbound=inbound,
-        handoff_adapters=handoff_adapters(settings, clock, inbound.router),
+        handoff_adapters=handoff_adapters(settings, clock),
     )
 
 
@@ -211,7 +211,7 @@ def policy(settings: Settings, flow: Flow) -> Policy:
     return Policy.build(
         flow.home_regions,
         settings.deflect_allowed_regions,
-        settings.textable_number_types,
+        settings.deflect_number_types,
         settings.deflect_require_attestation,
         settings.deflect_max_chat_backlog,
     )
@@ -257,18 +257,16 @@ def line_types(settings: Settings, connection: redis.Redis, queue: Queue) -> Lin
     )
 
 
-def handoff_adapters(settings: Settings, clock: Clock, router: HandoffRouter) -> dict[str, HandoffAdapter]:
-    """The agent platforms the routes name (the card is always there)."""
-    names = set(router.default) | {name for names in router.routes.values() for name in names}
+def handoff_adapters(settings: Settings, clock: Clock) -> dict[str, HandoffAdapter]:
+    """The agent platforms the default list and the routes name (the card is always there)."""
+    names = settings.handoff_adapters_named
     adapters: dict[str, HandoffAdapter] = {"card": CardOnlyAdapter()}
     if "webhook" in names:
         from gateway.handoff.webhook import WebhookAdapter
 
-        if not (settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret):
-            raise SettingsError("DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required")
-        adapters["webhook"] = WebhookAdapter(
-            settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret, clock=clock
-        )
+        url, secret = settings.deflect_handoff_webhook_url, settings.deflect_handoff_webhook_secret
+        assert url and secret, "load_settings refuses the webhook adapter without its URL and secret"
+        adapters["webhook"] = WebhookAdapter(url, secret, clock=clock)
     if "conversations" in names:
         if not settings.twilio_enabled or not settings.deflect_whatsapp_number:
             raise SettingsError(

@@ -1,8 +1,10 @@
-"""Every setting of the gateway, read once from the environment (or a dict in tests) and validated.
+"""Every setting of the gateway, declared once, read once from the environment (or a dict in tests) and
+validated into typed values.
 
-`.env.example` lists the same names with a comment each; `tests/test_settings.py` keeps the two in step.
-A missing or malformed value raises `SettingsError` naming the variable, so the process fails at start-up
-instead of on the first call.
+Each setting is one field of `Settings`: its type, its default, how its text is read and one line of
+documentation, from which `.env.example` is generated (`tests/test_settings.py` keeps the two in step).
+A missing or malformed value raises `SettingsError` naming the variable, so the process fails at
+start-up instead of on the first call.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import ipaddress
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,19 @@ FLASK_KEYS = frozenset({"TESTING", "DEBUG", "WTF_CSRF_ENABLED", "SERVER_NAME"})
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+HANDOFF_ADAPTERS = frozenset({"conversations", "webhook", "card"})
+
 
 class SettingsError(ValueError):
     """A setting is missing, unknown or malformed; the message names it."""
+
+
+# How a variable's text is read: each reader takes the variable's name (for the message) and its text,
+# and returns the typed value.
+
+
+def _items(raw: str, separator: str = ",") -> Iterator[str]:
+    return (part.strip() for part in raw.split(separator) if part.strip())
 
 
 def _text(name: str, raw: str) -> str:
@@ -45,6 +57,9 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
         return value.rstrip("/") if parts.scheme.startswith("http") else value
 
     return coerce
+
+
+_HTTP_URL = _url(("http", "https"))
 
 
 def _database_url(name: str, raw: str) -> str:
@@ -118,7 +133,7 @@ def _e164(name: str, raw: str) -> str:
 def _regions(name: str, raw: str) -> tuple[str, ...]:
     import phonenumbers
 
-    regions = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    regions = tuple(part.upper() for part in _items(raw))
     unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
         raise SettingsError(f"{name} has unknown region codes: {', '.join(unknown)}")
@@ -129,412 +144,318 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
 
 
+def _words(name: str, raw: str) -> frozenset[str]:
+    return frozenset(_items(raw))
+
+
+def _known_adapters(name: str, adapters: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = set(adapters) - HANDOFF_ADAPTERS
+    if unknown:
+        raise SettingsError(f"{name} has unknown adapters: {', '.join(sorted(unknown))}")
+    return adapters
+
+
+def _adapters(name: str, raw: str) -> tuple[str, ...]:
+    # Nothing but commas still means the card, as an empty value does.
+    return _known_adapters(name, tuple(_items(raw))) or ("card",)
+
+
+def _routes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
+    """`queue-or-flow=adapter+adapter,...`"""
+    routes: dict[str, tuple[str, ...]] = {}
+    for entry in _items(raw):
+        key, sep, names = entry.partition("=")
+        adapters = tuple(_items(names, "+"))
+        if not sep or not key.strip() or not adapters:
+            raise SettingsError(f"{name} entries must look like queue=adapter+adapter, got {entry!r}")
+        routes[key.strip()] = _known_adapters(name, adapters)
+    return routes
+
+
+def _host_urls(name: str, raw: str) -> dict[str, str]:
+    """`host=URL,...`"""
+    overrides: dict[str, str] = {}
+    for part in raw.split(","):
+        if part.strip():
+            host, sep, target = part.partition("=")
+            if not sep or not host.strip():
+                raise SettingsError(f"{name} entries must look like host=URL, got {part!r}")
+            overrides[host.strip()] = _HTTP_URL(name, target)
+    return overrides
+
+
 @dataclass(frozen=True)
-class Spec:
-    """How one variable is read: its coercion, default and one line of documentation."""
+class Variable:
+    """How one variable is read: its default (the text the variable would hold; None: unset), its
+    reader, and its line in `.env.example`."""
 
-    name: str
-    coerce: Callable[[str, str], Any]
     default: str | None
+    read: Callable[[str, str], Any]
     doc: str
-    secret: bool = False
 
 
-SPECS: tuple[Spec, ...] = (
-    Spec(
-        "DEFLECT_ENV",
-        _choice("development", "production", "test"),
-        "development",
-        "development (readable logs, embedded defaults) or production (JSON logs, strict checks)",
-    ),
-    Spec(
-        "DATABASE_URL",
-        _database_url,
-        None,
-        "SQLAlchemy URL; default a SQLite file under DEFLECT_DATA_DIR; postgresql://user@host/db",
-    ),
-    Spec(
-        "REDIS_URL",
-        _url(("redis", "rediss", "unix")),
-        None,
-        "Redis for call state, rate limits and the job queue; unset: the embedded server `deflect serve` "
-        "starts (other commands use it while it runs)",
-    ),
-    Spec(
-        "PUBLIC_BASE_URL",
-        _url(("http", "https")),
-        None,
-        "the URL Twilio reaches us at (https://voice.example.bank); used for signatures and links",
-    ),
-    Spec(
-        "DEFLECT_MAX_BODY_KB",
-        _int(16, 4096),
-        "128",
-        "largest request body accepted, in KiB (413 past it); a webhook is a few KiB",
-    ),
-    Spec(
-        "TRUSTED_PROXY_COUNT",
-        _int(0, 5),
-        "0",
-        "reverse proxies in front of us whose X-Forwarded-* headers are trusted",
-    ),
-    Spec(
-        "SECRET_KEY",
-        _text,
-        None,
-        "signs sessions, CSRF tokens and context-card links; required in production",
-        secret=True,
-    ),
-    Spec("DEFLECT_DATA_DIR", _path, "var", "where the SQLite file and the embedded Redis (redis.json) live"),
-    Spec("DEFLECT_FLOWS_DIR", _path, str(PROJECT_ROOT / "ivr_flows"), "the IVR flow files"),
-    Spec("DEFLECT_TEMPLATES_DIR", _path, str(PROJECT_ROOT / "sms_templates"), "the SMS texts"),
-    Spec(
-        "DEFLECT_LOG_FORMAT",
-        _choice("auto", "json", "text"),
-        "auto",
-        "auto: JSON in production, readable text in development",
-    ),
-    Spec("DEFLECT_LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", "log level"),
-    Spec(
-        "DEFLECT_SKIP_SIGNATURE_CHECK",
-        _bool,
-        "false",
-        "DEVELOPMENT ONLY (with a loopback PUBLIC_BASE_URL): accept unsigned Twilio webhooks",
-    ),
-    Spec(
-        "DEFLECT_HOLD_MUSIC_URL",
-        _url(("http", "https")),
-        "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
-        "hold audio played whenever anything internal fails",
-    ),
-    Spec("DEFLECT_FALLBACK_QUEUE", _text, "support", "queue a caller is put in when the flow cannot run"),
-    Spec(
-        "DEFLECT_ALLOWED_REGIONS",
-        _regions,
-        "",
-        "regions that may ever be texted (a cap over every flow's home_regions); empty: no cap",
-    ),
-    Spec("DEFLECT_BRAND", _text, "Support", "the company name used in SMS and chat texts"),
-    Spec(
-        "DEFLECT_WHATSAPP_NUMBER",
-        _e164,
-        None,
-        "the business WhatsApp number callers continue with (wa.me link); required to offer WhatsApp",
-    ),
-    Spec(
-        "DEFLECT_TELEGRAM_BOT",
-        _pattern(r"[A-Za-z][A-Za-z0-9_]{4,31}", "a Telegram bot username"),
-        None,
-        "Telegram bot username for t.me links (optional channel)",
-    ),
-    Spec(
-        "DEFLECT_VIBER_URI",
-        _pattern(r"[A-Za-z0-9_.-]{1,64}", "a Viber chat URI"),
-        None,
-        "Viber bot chat URI for viber://pa links (optional channel)",
-    ),
-    Spec(
-        "DEFLECT_LINK_MODE",
-        _choice("short", "direct"),
-        "short",
-        "short: our own tracked /l/<token> link; direct: the wa.me link itself in the SMS",
-    ),
-    Spec("DEFLECT_SESSION_HOURS", _int(1, 168), "24", "how long a chat session (and its link) lives"),
-    Spec("DEFLECT_RETEXT_HOURS", _int(0, 720), "24", "no second SMS to one number within these hours"),
-    Spec(
-        "DEFLECT_NUMBER_TYPES",
-        _text,
-        "mobile,fixed_line_or_mobile",
-        "number types that may be texted (fixed_line_or_mobile: where the plan cannot tell)",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_PREFIX_HOUR",
-        _int(1, 100000),
-        "20",
-        "SMS per hour to one number prefix (E.164 without the last 4 digits): SMS pumping guard",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_NDC_HOUR",
-        _int(0, 100000),
-        "60",
-        "SMS per hour to one national destination code (an area or mobile code, up to ~10 M numbers): "
-        "a fifth of a 300-an-hour busiest legitimate hour going to one code (raise it, and "
-        "DEFLECT_TRIP_PER_NDC, if most callers share one area code); 0: off",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_NDC_DAY",
-        _int(0, 10000000),
-        "400",
-        "SMS per UTC day to one national destination code: a fifth of DEFLECT_SMS_DAILY_BUDGET, so a "
-        "range pumped slowly (under the trip and the hourly window) cannot take the day; 0: off",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_COUNTRY_HOUR",
-        _int(0, 100000),
-        "300",
-        "SMS per hour to one country: the busiest legitimate hour of a 2,000-a-day centre (15 %); 0: off",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_COUNTRY_DAY",
-        _int(0, 10000000),
-        "1500",
-        "SMS per UTC day to one country, below DEFLECT_SMS_DAILY_BUDGET so one pumped country cannot take "
-        "the whole budget (set it to the budget if you serve one country only); 0: off",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_CALLER_DAY",
-        _int(0, 1000),
-        "3",
-        "SMS one calling number may trigger per UTC day, to any number (its own or keyed in); 0: off",
-    ),
-    Spec(
-        "DEFLECT_SMS_PER_KEYED_NUMBER_DAY",
-        _int(0, 1000),
-        "1",
-        "SMS per UTC day to a number somebody keyed in (nobody proved they hold it); 0: off",
-    ),
-    Spec(
-        "DEFLECT_TRIP_WINDOW_SECONDS",
-        _int(60, 86400),
-        "600",
-        "the sliding window of the SMS pumping trip (DEFLECT_TRIP_PER_PREFIX, DEFLECT_TRIP_PER_NDC)",
-    ),
-    Spec(
-        "DEFLECT_TRIP_PER_PREFIX",
-        _int(0, 100000),
-        "5",
-        "this many SMS to one prefix (10,000 numbers) within the trip window pause offers to it: a "
-        "centre texting 300 an hour spread over thousands of prefixes almost never sends 5; 0: off",
-    ),
-    Spec(
-        "DEFLECT_TRIP_PER_NDC",
-        _int(0, 100000),
-        "30",
-        "this many SMS to one national destination code within the trip window pause offers to it: "
-        "3 times the busiest legitimate rate (60 an hour, 10 in 10 minutes); 0: off",
-    ),
-    Spec(
-        "DEFLECT_TRIP_PAUSE_HOURS",
-        _int(1, 720),
-        "24",
-        "how long a tripped range stays paused (lift it early: deflect messaging resume --range ...)",
-    ),
-    Spec("DEFLECT_SMS_PER_MINUTE", _int(1, 100000), "60", "SMS per minute in all"),
-    Spec("DEFLECT_SMS_DAILY_BUDGET", _int(1, 10000000), "2000", "SMS per day in all (UTC day)"),
-    Spec("DEFLECT_SENDER_MPS", _int(1, 1000), "1", "messages per second one sender number may send"),
-    Spec(
-        "DEFLECT_REQUIRE_ATTESTATION",
-        _choice("off", "a", "ab"),
-        "off",
-        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present; a caller may "
-        "key in another number to text only when StirVerstat is present and shows it",
-    ),
-    Spec(
-        "DEFLECT_LINE_TYPE_LOOKUP",
-        _choice("off", "ambiguous", "always"),
-        "ambiguous",
-        "Twilio Lookup v2 Line Type Intelligence before an offer (about US$0.008 a lookup at list "
-        "price, cached per number): ambiguous: only numbers whose plan cannot tell mobile from "
-        "landline (the US and Canada); always: every number about to be offered; off: never",
-    ),
-    Spec(
-        "DEFLECT_LINE_TYPE_CACHE_DAYS",
-        _int(1, 365),
-        "30",
-        "how long a number's looked-up line type is kept (a landline rarely becomes a mobile)",
-    ),
-    Spec(
-        "DEFLECT_LINE_TYPE_TIMEOUT",
-        _int(1, 10),
-        "3",
-        "seconds a line type lookup may take (a keyed-in number is looked up while the caller waits)",
-    ),
-    Spec(
-        "DEFLECT_MAX_CHAT_BACKLOG",
-        _int(0, 1000000),
-        "0",
-        "stop offering while this many chat sessions wait for an agent (0: no limit)",
-    ),
-    Spec(
-        "DEFLECT_HANDOFF_ADAPTERS",
-        _text,
-        "card",
-        "where chats go: conversations, webhook, card (comma-separated; the card link is in every one)",
-    ),
-    Spec(
-        "DEFLECT_HANDOFF_ROUTES",
-        _text,
-        "",
-        "per queue or flow: bank-cards=conversations,ru-bank-support=webhook+card (overrides the default)",
-    ),
-    Spec(
-        "DEFLECT_HANDOFF_WEBHOOK_URL",
-        _url(("http", "https")),
-        None,
-        "desk/CRM endpoint for the webhook adapter",
-    ),
-    Spec("DEFLECT_HANDOFF_WEBHOOK_SECRET", _text, None, "HMAC-SHA256 key for X-Signature", secret=True),
-    Spec("DEFLECT_CARD_HOURS", _int(1, 720), "72", "how long a context-card link stays valid"),
-    Spec(
-        "DEFLECT_CHAT_LOOKUP_LIMIT",
-        _int(1, 1000),
-        "5",
-        "failed reference or link lookups one chat sender may make per window; then it is not matched",
-    ),
-    Spec(
-        "DEFLECT_CHAT_LOOKUP_WINDOW_MINUTES",
-        _int(1, 1440),
-        "60",
-        "the window of DEFLECT_CHAT_LOOKUP_LIMIT (a sender over it is matched again in the next one)",
-    ),
-    Spec(
-        "DEFLECT_TELEGRAM_BOT_TOKEN",
-        _text,
-        None,
-        "Telegram Bot API token (replies, /start matching)",
-        secret=True,
-    ),
-    Spec(
-        "DEFLECT_TELEGRAM_SECRET",
-        _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 of A-Z a-z 0-9 _ -"),
-        None,
-        "secret_token set with setWebhook; checked on every Telegram update",
-        secret=True,
-    ),
-    Spec(
-        "DEFLECT_TELEGRAM_API_BASE_URL",
-        _url(("http", "https")),
-        "https://api.telegram.org",
-        "Telegram Bot API base URL (a local fake in tests)",
-    ),
-    Spec(
-        "DEFLECT_VIBER_AUTH_TOKEN",
-        _text,
-        None,
-        "Viber bot auth token: checks X-Viber-Content-Signature on /viber/webhook",
-        secret=True,
-    ),
-    Spec(
-        "TWILIO_CONVERSATIONS_SERVICE_SID",
-        _pattern(r"IS[0-9a-fA-F]{32}", "IS + 32 hex"),
-        None,
-        "Conversations service for hand-offs (default service when unset)",
-    ),
-    Spec("DEFLECT_MAX_SEGMENTS", _int(1, 10), "2", "templates check warns above this many SMS segments"),
-    Spec(
-        "TWILIO_ACCOUNT_SID",
-        _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID (AC + 32 hex)"),
-        None,
-        "the Twilio account; unset: SMS go to the local outbox",
-    ),
-    Spec(
-        "TWILIO_AUTH_TOKEN",
-        _pattern(r"[0-9a-fA-F]{32}", "32 hex characters"),
-        None,
-        "checks X-Twilio-Signature and authenticates REST calls",
-        secret=True,
-    ),
-    Spec(
-        "TWILIO_API_KEY",
-        _pattern(r"SK[0-9a-fA-F]{32}", "an API key SID (SK + 32 hex)"),
-        None,
-        "optional: REST calls with an API key instead of the auth token",
-    ),
-    Spec("TWILIO_API_SECRET", _text, None, "the API key's secret", secret=True),
-    Spec(
-        "TWILIO_API_BASE_URL",
-        _url(("http", "https")),
-        None,
-        "replaces https://<any>.twilio.com for every Twilio host (a Prism mock in tests)",
-    ),
-    Spec(
-        "TWILIO_API_BASE_URL_OVERRIDES",
-        _text,
-        "",
-        "per-host overrides: conversations=http://127.0.0.1:4011,api=http://...",
-    ),
-    Spec("TWILIO_SMS_FROM", _e164, None, "sender number for SMS (or use a messaging service)"),
-    Spec(
-        "TWILIO_MESSAGING_SERVICE_SID",
-        _pattern(r"MG[0-9a-fA-F]{32}", "MG + 32 hex"),
-        None,
-        "Messaging Service that picks the sender",
-    ),
-    Spec("TWILIO_HTTP_TIMEOUT", _int(1, 60), "10", "seconds before a Twilio REST call is abandoned"),
-)
-
-_BY_NAME = {spec.name: spec for spec in SPECS}
+def setting(default: str | None, read: Callable[[str, str], Any], doc: str, *, secret: bool = False) -> Any:
+    """A field of `Settings` that is read from a variable; a secret stays out of the settings' repr."""
+    return field(metadata={"variable": Variable(default, read, doc)}, repr=not secret)
 
 
 @dataclass(frozen=True)
 class Settings:
     """The validated settings; attribute names are the variable names in lower case."""
 
-    deflect_env: str
-    database_url: str
-    redis_url: str | None
-    public_base_url: str | None
-    deflect_max_body_kb: int
-    trusted_proxy_count: int
-    secret_key: str
-    deflect_data_dir: Path
-    deflect_flows_dir: Path
-    deflect_templates_dir: Path
-    deflect_log_format: str
-    deflect_log_level: str
-    deflect_skip_signature_check: bool
-    deflect_hold_music_url: str
-    deflect_fallback_queue: str
-    deflect_allowed_regions: tuple[str, ...]
-    deflect_brand: str
-    deflect_whatsapp_number: str | None
-    deflect_telegram_bot: str | None
-    deflect_viber_uri: str | None
-    deflect_link_mode: str
-    deflect_session_hours: int
-    deflect_retext_hours: int
-    deflect_number_types: str
-    deflect_sms_per_prefix_hour: int
-    deflect_sms_per_ndc_hour: int
-    deflect_sms_per_ndc_day: int
-    deflect_sms_per_country_hour: int
-    deflect_sms_per_country_day: int
-    deflect_sms_per_caller_day: int
-    deflect_sms_per_keyed_number_day: int
-    deflect_trip_window_seconds: int
-    deflect_trip_per_prefix: int
-    deflect_trip_per_ndc: int
-    deflect_trip_pause_hours: int
-    deflect_sms_per_minute: int
-    deflect_sms_daily_budget: int
-    deflect_sender_mps: int
-    deflect_require_attestation: str
-    deflect_line_type_lookup: str
-    deflect_line_type_cache_days: int
-    deflect_line_type_timeout: int
-    deflect_max_chat_backlog: int
-    deflect_max_segments: int
-    deflect_handoff_adapters: str
-    deflect_handoff_routes: str
-    deflect_handoff_webhook_url: str | None
-    deflect_handoff_webhook_secret: str | None
-    deflect_card_hours: int
-    deflect_chat_lookup_limit: int
-    deflect_chat_lookup_window_minutes: int
-    deflect_telegram_bot_token: str | None
-    deflect_telegram_secret: str | None
-    deflect_telegram_api_base_url: str
-    twilio_conversations_service_sid: str | None
-    deflect_viber_auth_token: str | None
-    twilio_account_sid: str | None
-    twilio_auth_token: str | None
-    twilio_api_key: str | None
-    twilio_api_secret: str | None
-    twilio_api_base_url: str | None
-    twilio_api_base_url_overrides: str
-    twilio_sms_from: str | None
-    twilio_messaging_service_sid: str | None
-    twilio_http_timeout: int
+    deflect_env: str = setting(
+        "development",
+        _choice("development", "production", "test"),
+        "development (readable logs, embedded defaults) or production (JSON logs, strict checks)",
+    )
+    # Unset: a SQLite file under DEFLECT_DATA_DIR (load_settings fills it in).
+    database_url: str = setting(
+        None,
+        _database_url,
+        "SQLAlchemy URL; default a SQLite file under DEFLECT_DATA_DIR; postgresql://user@host/db",
+    )
+    redis_url: str | None = setting(
+        None,
+        _url(("redis", "rediss", "unix")),
+        "Redis for call state, rate limits and the job queue; unset: the embedded server "
+        "`deflect serve` starts (other commands use it while it runs)",
+    )
+    public_base_url: str | None = setting(
+        None,
+        _HTTP_URL,
+        "the URL Twilio reaches us at (https://voice.example.bank); used for signatures and links",
+    )
+    deflect_max_body_kb: int = setting(
+        "128", _int(16, 4096), "largest request body accepted, in KiB (413 past it); a webhook is a few KiB"
+    )
+    trusted_proxy_count: int = setting(
+        "0", _int(0, 5), "reverse proxies in front of us whose X-Forwarded-* headers are trusted"
+    )
+    # Unset: required in production; in development a per-install secret (load_settings fills it in).
+    secret_key: str = setting(
+        None, _text, "signs sessions, CSRF tokens and context-card links; required in production", secret=True
+    )
+    deflect_data_dir: Path = setting(
+        "var", _path, "where the SQLite file and the embedded Redis (redis.json) live"
+    )
+    deflect_flows_dir: Path = setting(str(PROJECT_ROOT / "ivr_flows"), _path, "the IVR flow files")
+    deflect_templates_dir: Path = setting(str(PROJECT_ROOT / "sms_templates"), _path, "the SMS texts")
+    deflect_log_format: str = setting(
+        "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"
+    )
+    deflect_log_level: str = setting("info", _choice("debug", "info", "warning", "error"), "log level")
+    deflect_skip_signature_check: bool = setting(
+        "false", _bool, "DEVELOPMENT ONLY (with a loopback PUBLIC_BASE_URL): accept unsigned Twilio webhooks"
+    )
+    deflect_hold_music_url: str = setting(
+        "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+        _HTTP_URL,
+        "hold audio played whenever anything internal fails",
+    )
+    deflect_fallback_queue: str = setting(
+        "support", _text, "queue a caller is put in when the flow cannot run"
+    )
+    deflect_allowed_regions: tuple[str, ...] = setting(
+        "", _regions, "regions that may ever be texted (a cap over every flow's home_regions); empty: no cap"
+    )
+    deflect_brand: str = setting("Support", _text, "the company name used in SMS and chat texts")
+    deflect_whatsapp_number: str | None = setting(
+        None,
+        _e164,
+        "the business WhatsApp number callers continue with (wa.me link); required to offer WhatsApp",
+    )
+    deflect_telegram_bot: str | None = setting(
+        None,
+        _pattern(r"[A-Za-z][A-Za-z0-9_]{4,31}", "a Telegram bot username"),
+        "Telegram bot username for t.me links (optional channel)",
+    )
+    deflect_viber_uri: str | None = setting(
+        None,
+        _pattern(r"[A-Za-z0-9_.-]{1,64}", "a Viber chat URI"),
+        "Viber bot chat URI for viber://pa links (optional channel)",
+    )
+    deflect_link_mode: str = setting(
+        "short",
+        _choice("short", "direct"),
+        "short: our own tracked /l/<token> link; direct: the wa.me link itself in the SMS",
+    )
+    deflect_session_hours: int = setting("24", _int(1, 168), "how long a chat session (and its link) lives")
+    deflect_retext_hours: int = setting("24", _int(0, 720), "no second SMS to one number within these hours")
+    deflect_number_types: frozenset[str] = setting(
+        "mobile,fixed_line_or_mobile",
+        _words,
+        "number types that may be texted (fixed_line_or_mobile: where the plan cannot tell)",
+    )
+    deflect_sms_per_prefix_hour: int = setting(
+        "20",
+        _int(1, 100000),
+        "SMS per hour to one number prefix (E.164 without the last 4 digits): SMS pumping guard",
+    )
+    deflect_sms_per_ndc_hour: int = setting(
+        "60",
+        _int(0, 100000),
+        "SMS per hour to one national destination code (an area or mobile code, up to ~10 M "
+        "numbers): a fifth of a 300-an-hour busiest legitimate hour going to one code (raise it, and "
+        "DEFLECT_TRIP_PER_NDC, if most callers share one area code); 0: off",
+    )
+    deflect_sms_per_ndc_day: int = setting(
+        "400",
+        _int(0, 10000000),
+        "SMS per UTC day to one national destination code: a fifth of DEFLECT_SMS_DAILY_BUDGET, "
+        "so a range pumped slowly (under the trip and the hourly window) cannot take the day; 0: off",
+    )
+    deflect_sms_per_country_hour: int = setting(
+        "300",
+        _int(0, 100000),
+        "SMS per hour to one country: the busiest legitimate hour of a 2,000-a-day centre (15 %); 0: off",
+    )
+    deflect_sms_per_country_day: int = setting(
+        "1500",
+        _int(0, 10000000),
+        "SMS per UTC day to one country, below DEFLECT_SMS_DAILY_BUDGET so one pumped country "
+        "cannot take the whole budget (set it to the budget if you serve one country only); 0: off",
+    )
+    deflect_sms_per_caller_day: int = setting(
+        "3",
+        _int(0, 1000),
+        "SMS one calling number may trigger per UTC day, to any number (its own or keyed in); 0: off",
+    )
+    deflect_sms_per_keyed_number_day: int = setting(
+        "1",
+        _int(0, 1000),
+        "SMS per UTC day to a number somebody keyed in (nobody proved they hold it); 0: off",
+    )
+    deflect_trip_window_seconds: int = setting(
+        "600",
+        _int(60, 86400),
+        "the sliding window of the SMS pumping trip (DEFLECT_TRIP_PER_PREFIX, DEFLECT_TRIP_PER_NDC)",
+    )
+    deflect_trip_per_prefix: int = setting(
+        "5",
+        _int(0, 100000),
+        "this many SMS to one prefix (10,000 numbers) within the trip window pause offers to "
+        "it: a centre texting 300 an hour spread over thousands of prefixes almost never sends 5; 0: off",
+    )
+    deflect_trip_per_ndc: int = setting(
+        "30",
+        _int(0, 100000),
+        "this many SMS to one national destination code within the trip window pause offers "
+        "to it: 3 times the busiest legitimate rate (60 an hour, 10 in 10 minutes); 0: off",
+    )
+    deflect_trip_pause_hours: int = setting(
+        "24",
+        _int(1, 720),
+        "how long a tripped range stays paused (lift it early: deflect messaging resume --range ...)",
+    )
+    deflect_sms_per_minute: int = setting("60", _int(1, 100000), "SMS per minute in all")
+    deflect_sms_daily_budget: int = setting("2000", _int(1, 10000000), "SMS per day in all (UTC day)")
+    deflect_sender_mps: int = setting("1", _int(1, 1000), "messages per second one sender number may send")
+    deflect_require_attestation: str = setting(
+        "off",
+        _choice("off", "a", "ab"),
+        "refuse the offer unless StirVerstat shows attestation A (or A/B) when present; a "
+        "caller may key in another number to text only when StirVerstat is present and shows it",
+    )
+    deflect_line_type_lookup: str = setting(
+        "ambiguous",
+        _choice("off", "ambiguous", "always"),
+        "Twilio Lookup v2 Line Type Intelligence before an offer (about US$0.008 a lookup at "
+        "list price, cached per number): ambiguous: only numbers whose plan cannot tell mobile from "
+        "landline (the US and Canada); always: every number about to be offered; off: never",
+    )
+    deflect_line_type_cache_days: int = setting(
+        "30",
+        _int(1, 365),
+        "how long a number's looked-up line type is kept (a landline rarely becomes a mobile)",
+    )
+    deflect_line_type_timeout: int = setting(
+        "3",
+        _int(1, 10),
+        "seconds a line type lookup may take (a keyed-in number is looked up while the caller waits)",
+    )
+    deflect_max_chat_backlog: int = setting(
+        "0", _int(0, 1000000), "stop offering while this many chat sessions wait for an agent (0: no limit)"
+    )
+    deflect_handoff_adapters: tuple[str, ...] = setting(
+        "card",
+        _adapters,
+        "where chats go: conversations, webhook, card (comma-separated; the card link is in every one)",
+    )
+    deflect_handoff_routes: Mapping[str, tuple[str, ...]] = setting(
+        "",
+        _routes,
+        "per queue or flow: bank-cards=conversations,ru-bank-support=webhook+card (overrides the default)",
+    )
+    deflect_handoff_webhook_url: str | None = setting(
+        None, _HTTP_URL, "desk/CRM endpoint for the webhook adapter"
+    )
+    deflect_handoff_webhook_secret: str | None = setting(
+        None, _text, "HMAC-SHA256 key for X-Signature", secret=True
+    )
+    deflect_card_hours: int = setting("72", _int(1, 720), "how long a context-card link stays valid")
+    deflect_chat_lookup_limit: int = setting(
+        "5",
+        _int(1, 1000),
+        "failed reference or link lookups one chat sender may make per window; then it is not matched",
+    )
+    deflect_chat_lookup_window_minutes: int = setting(
+        "60",
+        _int(1, 1440),
+        "the window of DEFLECT_CHAT_LOOKUP_LIMIT (a sender over it is matched again in the next one)",
+    )
+    deflect_telegram_bot_token: str | None = setting(
+        None, _text, "Telegram Bot API token (replies, /start matching)", secret=True
+    )
+    deflect_telegram_secret: str | None = setting(
+        None,
+        _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 of A-Z a-z 0-9 _ -"),
+        "secret_token set with setWebhook; checked on every Telegram update",
+        secret=True,
+    )
+    deflect_telegram_api_base_url: str = setting(
+        "https://api.telegram.org", _HTTP_URL, "Telegram Bot API base URL (a local fake in tests)"
+    )
+    deflect_viber_auth_token: str | None = setting(
+        None, _text, "Viber bot auth token: checks X-Viber-Content-Signature on /viber/webhook", secret=True
+    )
+    twilio_conversations_service_sid: str | None = setting(
+        None,
+        _pattern(r"IS[0-9a-fA-F]{32}", "IS + 32 hex"),
+        "Conversations service for hand-offs (default service when unset)",
+    )
+    deflect_max_segments: int = setting(
+        "2", _int(1, 10), "templates check warns above this many SMS segments"
+    )
+    twilio_account_sid: str | None = setting(
+        None,
+        _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID (AC + 32 hex)"),
+        "the Twilio account; unset: SMS go to the local outbox",
+    )
+    twilio_auth_token: str | None = setting(
+        None,
+        _pattern(r"[0-9a-fA-F]{32}", "32 hex characters"),
+        "checks X-Twilio-Signature and authenticates REST calls",
+        secret=True,
+    )
+    twilio_api_key: str | None = setting(
+        None,
+        _pattern(r"SK[0-9a-fA-F]{32}", "an API key SID (SK + 32 hex)"),
+        "optional: REST calls with an API key instead of the auth token",
+    )
+    twilio_api_secret: str | None = setting(None, _text, "the API key's secret", secret=True)
+    twilio_api_base_url: str | None = setting(
+        None, _HTTP_URL, "replaces https://<any>.twilio.com for every Twilio host (a Prism mock in tests)"
+    )
+    twilio_api_base_url_overrides: Mapping[str, str] = setting(
+        "", _host_urls, "per-host overrides: conversations=http://127.0.0.1:4011,api=http://..."
+    )
+    twilio_sms_from: str | None = setting(None, _e164, "sender number for SMS (or use a messaging service)")
+    twilio_messaging_service_sid: str | None = setting(
+        None, _pattern(r"MG[0-9a-fA-F]{32}", "MG + 32 hex"), "Messaging Service that picks the sender"
+    )
+    twilio_http_timeout: int = setting("10", _int(1, 60), "seconds before a Twilio REST call is abandoned")
+
+    # Not a variable: Flask's own keys passed through (FLASK_KEYS).
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -553,47 +474,45 @@ class Settings:
         return self.twilio_auth_token or self.secret_key
 
     @property
-    def textable_number_types(self) -> frozenset[str]:
-        return frozenset(t.strip() for t in self.deflect_number_types.split(",") if t.strip())
+    def handoff_adapters_named(self) -> frozenset[str]:
+        """Every hand-off adapter the default list or a route names."""
+        return frozenset(self.deflect_handoff_adapters).union(*self.deflect_handoff_routes.values())
 
-    def host_overrides(self) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for part in self.twilio_api_base_url_overrides.split(","):
-            if part.strip():
-                host, _, url = part.partition("=")
-                result[host.strip()] = url.strip().rstrip("/")
-        return result
+
+def variables() -> Iterator[tuple[str, Variable]]:
+    """Every variable's name and how it is read, in the order of `.env.example`."""
+    for spec in fields(Settings):
+        if "variable" in spec.metadata:
+            yield spec.name.upper(), spec.metadata["variable"]
+
+
+NAMES = tuple(name for name, _ in variables())
 
 
 def load_settings(
     source: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Read settings from `source` (tests) layered over `environ` (default: os.environ)."""
-    env = dict(os.environ if environ is None else environ)
-    given = {k: v for k, v in (source or {}).items()}
+    env = os.environ if environ is None else environ
+    given = dict(source or {})
     extras = {k: given.pop(k) for k in list(given) if k in FLASK_KEYS}
     _reject_unknown([*given, *(k for k in env if k.startswith(OWN_PREFIXES))])
     raw: dict[str, Any] = {}
-    for spec in SPECS:
-        value = given.get(spec.name, env.get(spec.name))
-        if value is None or (isinstance(value, str) and value.strip() == ""):
-            value = spec.default
-        if value is None:
-            raw[spec.name.lower()] = None
-        elif isinstance(value, str):
-            raw[spec.name.lower()] = spec.coerce(spec.name, value)
-        else:
-            raw[spec.name.lower()] = spec.coerce(spec.name, str(value))
+    for name, variable in variables():
+        value = given.get(name, env.get(name))
+        # An empty value is an unset one: the default applies.
+        text = str(value) if value is not None and str(value).strip() else variable.default
+        raw[name.lower()] = None if text is None else variable.read(name, text)
     _fill_defaults(raw)
-    _check_combinations(raw)
-    names = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in raw.items() if k in names}, extras=extras)
+    settings = Settings(**raw, extras=extras)
+    _check_combinations(settings)
+    return settings
 
 
 def _reject_unknown(names: list[str]) -> None:
     for name in names:
-        if name not in _BY_NAME:
-            close = difflib.get_close_matches(name, _BY_NAME, n=1)
+        if name not in NAMES:
+            close = difflib.get_close_matches(name, NAMES, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise SettingsError(f"unknown setting {name}{hint}; known settings are listed in .env.example")
 
@@ -610,64 +529,53 @@ def _fill_defaults(raw: dict[str, Any]) -> None:
         raw["secret_key"] = _development_secret(data_dir)
 
 
-def _check_combinations(raw: dict[str, Any]) -> None:
-    production = raw["deflect_env"] == "production"
-    if production and len(raw["secret_key"]) < 32:
+def _check_combinations(settings: Settings) -> None:
+    if settings.production and len(settings.secret_key) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production")
-    _check_public_url(raw)
-    if raw["twilio_api_key"] and not raw["twilio_api_secret"]:
+    _check_public_url(settings)
+    if settings.twilio_api_key and not settings.twilio_api_secret:
         raise SettingsError("TWILIO_API_SECRET is required when TWILIO_API_KEY is set")
-    if raw["twilio_account_sid"] and not (raw["twilio_auth_token"] or raw["twilio_api_key"]):
+    if settings.twilio_account_sid and not (settings.twilio_auth_token or settings.twilio_api_key):
         raise SettingsError("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY) is required with TWILIO_ACCOUNT_SID")
-    if raw["twilio_account_sid"] and not raw["twilio_auth_token"]:
+    if settings.twilio_account_sid and not settings.twilio_auth_token:
         # Webhook signatures are made with the auth token; an API key cannot check them.
         raise SettingsError("TWILIO_AUTH_TOKEN is required to check webhook signatures")
-    _check_handoff(raw)
-    if raw["twilio_account_sid"] and not (raw["twilio_sms_from"] or raw["twilio_messaging_service_sid"]):
+    _check_handoff(settings)
+    if settings.twilio_account_sid and not (
+        settings.twilio_sms_from or settings.twilio_messaging_service_sid
+    ):
         raise SettingsError("TWILIO_SMS_FROM or TWILIO_MESSAGING_SERVICE_SID is required to send SMS")
-    for part in raw["twilio_api_base_url_overrides"].split(","):
-        if part.strip():
-            host, sep, url = part.partition("=")
-            if not sep or not host.strip():
-                raise SettingsError(
-                    f"TWILIO_API_BASE_URL_OVERRIDES entries must look like host=URL, got {part!r}"
-                )
-            _url(("http", "https"))("TWILIO_API_BASE_URL_OVERRIDES", url)
 
 
-def _check_public_url(raw: dict[str, Any]) -> None:
+def _check_public_url(settings: Settings) -> None:
     """Where Twilio reaches us, and whether its signatures may be skipped."""
-    production = raw["deflect_env"] == "production"
-    if production and raw["deflect_skip_signature_check"]:
+    if settings.production and settings.deflect_skip_signature_check:
         raise SettingsError("DEFLECT_SKIP_SIGNATURE_CHECK cannot be set in production")
-    if raw["deflect_skip_signature_check"] and not (
-        raw["deflect_env"] == "development" and _is_loopback(raw["public_base_url"])
+    if settings.deflect_skip_signature_check and not (
+        settings.deflect_env == "development" and _is_loopback(settings.public_base_url)
     ):
         # Anyone who can reach the gateway could post fake calls: only a developer's own machine may.
         raise SettingsError(
             "DEFLECT_SKIP_SIGNATURE_CHECK is allowed only with DEFLECT_ENV=development and a loopback "
             "PUBLIC_BASE_URL (such as http://127.0.0.1:5000)"
         )
-    if production and not raw["public_base_url"]:
+    if settings.production and not settings.public_base_url:
         raise SettingsError("PUBLIC_BASE_URL is required in production (the URL Twilio calls)")
-    if production and urlsplit(raw["public_base_url"]).scheme != "https":
+    if settings.production and urlsplit(settings.public_base_url).scheme != "https":
         # Twilio would post callers' numbers in clear, and the SMS links would be readable on the way.
         raise SettingsError("PUBLIC_BASE_URL must be an https:// URL in production")
 
 
-def _check_handoff(raw: dict[str, Any]) -> None:
-    adapters = {a.strip() for a in raw["deflect_handoff_adapters"].split(",") if a.strip()}
-    unknown = adapters - {"conversations", "webhook", "card"}
-    if unknown:
-        raise SettingsError(f"DEFLECT_HANDOFF_ADAPTERS has unknown adapters: {', '.join(sorted(unknown))}")
-    if "webhook" in raw["deflect_handoff_routes"] + raw["deflect_handoff_adapters"] and not (
-        raw["deflect_handoff_webhook_url"] and raw["deflect_handoff_webhook_secret"]
+def _check_handoff(settings: Settings) -> None:
+    """Every hand-off adapter named has what it needs; Telegram updates are authenticated."""
+    if "webhook" in settings.handoff_adapters_named and not (
+        settings.deflect_handoff_webhook_url and settings.deflect_handoff_webhook_secret
     ):
         raise SettingsError(
             "DEFLECT_HANDOFF_WEBHOOK_URL and DEFLECT_HANDOFF_WEBHOOK_SECRET are required "
             "for the webhook hand-off adapter"
         )
-    if raw["deflect_telegram_bot_token"] and not raw["deflect_telegram_secret"]:
+    if settings.deflect_telegram_bot_token and not settings.deflect_telegram_secret:
         raise SettingsError(
             "DEFLECT_TELEGRAM_SECRET is required with DEFLECT_TELEGRAM_BOT_TOKEN "
             "(Telegram updates must be authenticated)"
@@ -701,11 +609,11 @@ def _development_secret(data_dir: Path) -> str:
 
 
 def env_example() -> str:
-    """The text of `.env.example`, generated from SPECS so the docs cannot drift from the code."""
+    """The text of `.env.example`, generated from `Settings` so the docs cannot drift from the code."""
     lines = ["# Settings of the deflection gateway. Every variable is optional in development.", ""]
-    for spec in SPECS:
-        lines.append(f"# {spec.doc}")
-        default = "" if spec.default is None or spec.name.endswith("_DIR") else spec.default
-        lines.append(f"#{spec.name}={default}")
+    for name, variable in variables():
+        lines.append(f"# {variable.doc}")
+        default = "" if variable.default is None or name.endswith("_DIR") else variable.default
+        lines.append(f"#{name}={default}")
         lines.append("")
     return "\n".join(lines)

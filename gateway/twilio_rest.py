@@ -8,6 +8,7 @@ elsewhere, so a test can run one mock per OpenAPI file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
@@ -22,7 +23,7 @@ _TWILIO_HOST = re.compile(r"^https://(?P<host>[a-z0-9-]+)(?:\.[a-z0-9-]+)*\.twil
 class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends each request to the configured base URL instead of *.twilio.com."""
 
-    def __init__(self, base_url: str | None, overrides: dict[str, str], timeout: float) -> None:
+    def __init__(self, base_url: str | None, overrides: Mapping[str, str], timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.base_url = base_url
         self.overrides = overrides
@@ -42,7 +43,9 @@ def make_client(settings: Settings, timeout: float | None = None) -> Client:
     """A configured client; callers must check `settings.twilio_enabled` first. `timeout`: seconds
     per request when not TWILIO_HTTP_TIMEOUT (a lookup while a caller waits must be quicker)."""
     http_client = RedirectingHttpClient(
-        settings.twilio_api_base_url, settings.host_overrides(), timeout or settings.twilio_http_timeout
+        settings.twilio_api_base_url,
+        settings.twilio_api_base_url_overrides,
+        timeout or settings.twilio_http_timeout,
     )
     if settings.twilio_api_key:
         return Client(

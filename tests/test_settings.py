@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import SPECS, SettingsError, env_example, load_settings
+from gateway.settings import NAMES, SettingsError, env_example, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def test_host_overrides_are_parsed(tmp_path: Path) -> None:
         },
         environ={},
     )
-    assert settings.host_overrides() == {
+    assert settings.twilio_api_base_url_overrides == {
         "conversations": "http://127.0.0.1:4011",
         "api": "http://127.0.0.1:4010",
     }
@@ -81,8 +81,8 @@ def test_host_overrides_are_parsed(tmp_path: Path) -> None:
 def test_env_example_lists_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
     assert text == env_example()
-    for spec in SPECS:
-        assert f"#{spec.name}=" in text
+    for name in NAMES:
+        assert f"#{name}=" in text
 
 
 SKIP = "DEFLECT_SKIP_SIGNATURE_CHECK"
@@ -132,3 +132,59 @@ def test_production_starts_with_an_https_public_url(tmp_path: Path) -> None:
         environ={**PRODUCTION, "PUBLIC_BASE_URL": "https://voice.example.test"},
     )
     assert settings.production and settings.public_base_url == "https://voice.example.test"
+
+
+def test_list_settings_are_read_once_into_typed_values(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "DEFLECT_DATA_DIR": str(tmp_path),
+            "DEFLECT_NUMBER_TYPES": "mobile, fixed_line_or_mobile,",
+            "DEFLECT_HANDOFF_ADAPTERS": "card, webhook",
+            "DEFLECT_HANDOFF_ROUTES": "bank-cards=conversations, ru-bank-support=webhook+card",
+            "DEFLECT_HANDOFF_WEBHOOK_URL": "https://desk.example.test/hook",
+            "DEFLECT_HANDOFF_WEBHOOK_SECRET": "s3cret",
+        },
+        environ={},
+    )
+    assert settings.deflect_number_types == frozenset({"mobile", "fixed_line_or_mobile"})
+    assert settings.deflect_handoff_adapters == ("card", "webhook")
+    assert settings.deflect_handoff_routes == {
+        "bank-cards": ("conversations",),
+        "ru-bank-support": ("webhook", "card"),
+    }
+    assert settings.handoff_adapters_named == {"card", "webhook", "conversations"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DEFLECT_HANDOFF_ROUTES": "bank-cards=desk"}, "DEFLECT_HANDOFF_ROUTES has unknown adapters: desk"),
+        ({"DEFLECT_HANDOFF_ROUTES": "bank-cards"}, "DEFLECT_HANDOFF_ROUTES entries must look like queue="),
+        ({"DEFLECT_HANDOFF_ROUTES": "bank-cards="}, "DEFLECT_HANDOFF_ROUTES entries must look like queue="),
+        ({"DEFLECT_HANDOFF_ADAPTERS": "card,desk"}, "DEFLECT_HANDOFF_ADAPTERS has unknown adapters: desk"),
+        ({"DEFLECT_HANDOFF_ROUTES": "bank-cards=webhook"}, "DEFLECT_HANDOFF_WEBHOOK_URL and"),
+        ({"TWILIO_API_BASE_URL_OVERRIDES": "api=ftp://x"}, "TWILIO_API_BASE_URL_OVERRIDES must be a URL"),
+    ],
+)
+def test_bad_hand_off_and_host_lists_name_the_variable(
+    environ: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings({"DEFLECT_DATA_DIR": str(tmp_path)}, environ=environ)
+    assert message in str(excinfo.value)
+
+
+def test_a_queue_named_after_the_webhook_does_not_need_the_webhook_adapter(tmp_path: Path) -> None:
+    # The rule once looked for the word "webhook" anywhere in the routes, queue names included.
+    settings = load_settings(
+        {"DEFLECT_DATA_DIR": str(tmp_path), "DEFLECT_HANDOFF_ROUTES": "webhook-support=card"}, environ={}
+    )
+    assert settings.handoff_adapters_named == {"card"}
+
+
+def test_secrets_stay_out_of_the_settings_repr(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"DEFLECT_DATA_DIR": str(tmp_path), "TWILIO_AUTH_TOKEN": "f" * 32, "SECRET_KEY": "k" * 40}, environ={}
+    )
+    assert "f" * 32 not in repr(settings) and "k" * 40 not in repr(settings)
+    assert "deflect_data_dir" in repr(settings)

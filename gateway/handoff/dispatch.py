@@ -30,15 +30,6 @@ class HandoffRouter:
     default: tuple[str, ...]
     routes: Mapping[str, tuple[str, ...]]
 
-    @classmethod
-    def from_settings(cls, adapters: str, routes: str) -> HandoffRouter:
-        table = {}
-        for entry in routes.split(","):
-            if "=" in entry:
-                key, _, names = entry.partition("=")
-                table[key.strip()] = tuple(n.strip() for n in names.split("+") if n.strip())
-        return cls(tuple(a.strip() for a in adapters.split(",") if a.strip()) or ("card",), table)
-
     def adapters_for(self, chat: ChatSession | None, channel: str) -> tuple[str, ...]:
         chosen = self.default
         if chat is not None:

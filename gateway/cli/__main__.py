@@ -1,4 +1,5 @@
-"""`python -m gateway.cli ...`: how `deflect serve` starts its worker and scheduler processes."""
+"""`python -m gateway.cli ...`: the `deflect` command, as `deflect serve` starts its worker and scheduler
+processes (with the same interpreter and configuration)."""
 
 from gateway.cli import main
 

@@ -38,21 +38,12 @@ CHOICES = [
 
 @pytest.fixture
 def card_app(app: Any) -> Any:
-    return _with_card(app)
+    return app
 
 
 @pytest.fixture
 def web(card_app: Any) -> Any:
     return card_app.test_client()
-
-
-def _with_card(app: Any) -> Any:
-    """The card blueprint, registered here only until create_app does it."""
-    if "card" not in app.blueprints:
-        from gateway.handoff import card_views
-
-        app.register_blueprint(card_views.bp)
-    return app
 
 
 def _chat(
@@ -286,7 +277,7 @@ def _signed_at(secret_key: str, at: float, data: dict[str, Any]) -> str:
 
 
 def test_link_older_than_card_hours_has_expired(make_app: Any, clock: ManualClock) -> None:
-    app = _with_card(make_app(DEFLECT_CARD_HOURS="1"))
+    app = make_app(DEFLECT_CARD_HOURS="1")
     session_id = _chat(app)
     key = app.extensions["deflect"].settings.secret_key
     link = _path(app, session_id=session_id)
@@ -321,7 +312,7 @@ def test_read_card_token_refuses_forged_and_expired_tokens() -> None:
 
 @pytest.mark.parametrize("suffix", ["", ".json"])
 def test_database_down_gives_a_try_again_page(make_app: Any, suffix: str) -> None:
-    down = _with_card(make_app(DATABASE_URL=DOWN))
+    down = make_app(DATABASE_URL=DOWN)
     path = _path(down, session_id=1)
 
     response = down.test_client().get(path + suffix, headers={"Accept-Language": "en"})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from gateway.handoff.inbound import InboundChat
 from gateway.handoff.telegram import TelegramBot, TelegramError, TelegramMessage, parse_update, start_payload
 from gateway.store.models import Handoff, InboundMessage
-from gateway.web.telegram import SECRET_HEADER, bp
+from gateway.web.telegram import SECRET_HEADER
 from tests.support.fake_receive import FakeReceive
 from tests.support.fake_telegram import FakeTelegram
 
@@ -29,20 +29,12 @@ def telegram() -> Iterator[FakeTelegram]:
         yield fake
 
 
-def _with_blueprint(app: Any) -> Any:
-    if "telegram" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(bp)
-    return app
-
-
 @pytest.fixture
 def tg_app(make_app: Any, telegram: FakeTelegram) -> Any:
-    return _with_blueprint(
-        make_app(
-            DEFLECT_TELEGRAM_BOT_TOKEN=TOKEN,
-            DEFLECT_TELEGRAM_SECRET=SECRET,
-            DEFLECT_TELEGRAM_API_BASE_URL=telegram.url,
-        )
+    return make_app(
+        DEFLECT_TELEGRAM_BOT_TOKEN=TOKEN,
+        DEFLECT_TELEGRAM_SECRET=SECRET,
+        DEFLECT_TELEGRAM_API_BASE_URL=telegram.url,
     )
 
 
@@ -78,7 +70,7 @@ def test_update_without_the_right_secret_is_refused(
 
 
 def test_webhook_is_absent_when_telegram_is_not_configured(make_app: Any, receive: FakeReceive) -> None:
-    app = _with_blueprint(make_app())
+    app = make_app()
     assert post(app.test_client(), update("hi")).status_code == 404
     assert receive.chats == []
 

@@ -16,7 +16,6 @@ from gateway.handoff import inbound
 from gateway.handoff.inbound import InboundChat
 from gateway.handoff.viber import SIGNATURE_HEADER, ViberEvent, parse_event, verify_signature
 from gateway.store.models import ChatSession, Handoff, InboundMessage
-from gateway.web.viber import bp
 from tests.support.fake_receive import FakeReceive
 from tests.support.sessions import open_chat_session
 
@@ -25,15 +24,9 @@ USER_ID = "01234567890A="
 BRAND = "Example Bank"
 
 
-def _with_blueprint(app: Any) -> Any:
-    if "viber" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(bp)
-    return app
-
-
 @pytest.fixture
 def viber_app(make_app: Any) -> Any:
-    return _with_blueprint(make_app(DEFLECT_VIBER_AUTH_TOKEN=AUTH_TOKEN))
+    return make_app(DEFLECT_VIBER_AUTH_TOKEN=AUTH_TOKEN)
 
 
 def sign(body: bytes, token: str = AUTH_TOKEN) -> str:
@@ -123,7 +116,7 @@ def test_tampered_callback_is_refused(viber_app: Any, receive: FakeReceive) -> N
 
 
 def test_webhook_is_absent_when_viber_is_not_configured(make_app: Any, receive: FakeReceive) -> None:
-    app = _with_blueprint(make_app())
+    app = make_app()
     assert post(app.test_client(), started("K7XAMN")).status_code == 404
     assert receive.chats == []
 
@@ -158,7 +151,7 @@ def test_link_context_is_matched_and_acknowledged_as_the_welcome_message(
 
 
 def test_welcome_message_respects_viber_limits(make_app: Any, receive: FakeReceive) -> None:
-    app = _with_blueprint(make_app(DEFLECT_VIBER_AUTH_TOKEN=AUTH_TOKEN, DEFLECT_BRAND="Б" * 40))
+    app = make_app(DEFLECT_VIBER_AUTH_TOKEN=AUTH_TOKEN, DEFLECT_BRAND="Б" * 40)
     receive.reply = "я" * 8000
     welcome = post(app.test_client(), started("K7XAMN")).get_json()
     assert welcome["sender"]["name"] == "Б" * 28 and len(welcome["text"]) == 7000

@@ -26,21 +26,12 @@ PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"
 
 @pytest.fixture
 def links_app(app: Any) -> Any:
-    """The app with the links blueprint, registered here only until create_app does it."""
-    return _with_links(app)
+    return app
 
 
 @pytest.fixture
 def web(links_app: Any) -> Any:
     return links_app.test_client()
-
-
-def _with_links(app: Any) -> Any:
-    if "links" not in app.blueprints:
-        from gateway.web import links
-
-        app.register_blueprint(links.bp)
-    return app
 
 
 def _session(
@@ -288,7 +279,7 @@ def test_unknown_token_is_not_found_in_the_browser_language(web: Any) -> None:
     "token", ["short", "A" * 65, "abc.def.ghi.jkl.mno", "AAAAAAAAAAAAAAAA%20", "ßßßßßßßßßßßßßßßßßß"]
 )
 def test_malformed_token_is_refused_without_asking_the_database(make_app: Any, token: str) -> None:
-    down = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+    down = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
 
     response = down.test_client().get(f"/l/{token}")
 
@@ -301,7 +292,7 @@ def test_malformed_token_is_refused_without_asking_the_database(make_app: Any, t
 def test_database_down_gives_a_try_again_page(
     make_app: Any, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    down = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+    down = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
 
     with caplog.at_level(logging.WARNING, logger="gateway.web.links"):
         response = down.test_client().get(path, headers={"Accept-Language": "en"})
@@ -381,7 +372,7 @@ def test_link_pages_run_under_a_strict_content_security_policy(
     links_app: Any, make_app: Any, page: str, status: int
 ) -> None:
     if page == "unavailable":
-        web = _with_links(make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")).test_client()
+        web = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none").test_client()
         path = "/l/" + "A" * 22
     else:
         web = links_app.test_client()

@@ -66,7 +66,9 @@ def test_migrations_go_down_and_up_again(scratch_url: str) -> None:
     database.dispose()
 
 
-def test_rows_of_an_installation_keep_their_links(scratch_url: str) -> None:
+def test_rows_of_an_installation_keep_their_links_and_a_chat_without_a_call_gets_its_message_id(
+    scratch_url: str,
+) -> None:
     database = Database(scratch_url)
     command.upgrade(alembic_config(scratch_url), "0003")
     with database.engine.begin() as conn:
@@ -76,7 +78,13 @@ def test_rows_of_an_installation_keep_their_links(scratch_url: str) -> None:
     database.upgrade()
 
     assert _counts(database) == before
-    assert _events(database)["fallback"] == UNSEEN_CALL  # no calls row: kept, call_sid has no foreign key
+    assert _events(database) == {
+        "started": (CALL, None),
+        "chat": (None, MESSAGE),
+        "telegram": (None, TELEGRAM),
+        "fallback": (UNSEEN_CALL, None),  # no calls row: kept, call_sid has no foreign key
+        "odd": ("XX" + "3" * 32, None),  # neither a CallSid nor a stored message: left as it was
+    }
     foreign_keys = {
         (table, key["constrained_columns"][0], key["referred_table"], key["options"].get("ondelete"))
         for table in (
@@ -85,6 +93,7 @@ def test_rows_of_an_installation_keep_their_links(scratch_url: str) -> None:
             "sms_outbox",
             "inbound_messages",
             "handoffs",
+            "call_events",
         )
         for key in inspect(database.engine).get_foreign_keys(table)
     }
@@ -95,11 +104,15 @@ def test_rows_of_an_installation_keep_their_links(scratch_url: str) -> None:
         ("inbound_messages", "session_id", "chat_sessions", "RESTRICT"),
         ("handoffs", "inbound_id", "inbound_messages", "RESTRICT"),
         ("handoffs", "session_id", "chat_sessions", "RESTRICT"),
+        ("call_events", "message_id", "inbound_messages", "RESTRICT"),
     }
 
-    command.downgrade(alembic_config(scratch_url), "0003")
+    command.downgrade(alembic_config(scratch_url), "0003")  # the message id back where it was
     assert _counts(database) == before
+    with database.engine.connect() as conn:
+        assert conn.scalar(text("SELECT call_sid FROM call_events WHERE kind = 'chat'")) == MESSAGE
     database.upgrade()
+    assert _events(database)["chat"] == (None, MESSAGE)
     database.dispose()
 
 
@@ -238,6 +251,7 @@ def _counts(database: Database) -> dict[str, int]:
         }
 
 
-def _events(database: Database) -> dict[str, str]:
+def _events(database: Database) -> dict[str, tuple[str | None, str | None]]:
     with database.engine.connect() as conn:
-        return dict(conn.execute(text("SELECT kind, call_sid FROM call_events")).all())
+        rows = conn.execute(text("SELECT kind, call_sid, message_id FROM call_events"))
+        return {kind: (call_sid, message_id) for kind, call_sid, message_id in rows}

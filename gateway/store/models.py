@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -76,7 +78,8 @@ class Call(Base):
 
 
 class CallEvent(Base):
-    """Every step of every call, with its time: reports are built from these rows.
+    """Every step of every call, with its time: reports are built from these rows. The events of a chat
+    that joined no call belong to its inbound message instead: exactly one of `call_sid`, `message_id`.
 
     `call_sid` has no foreign key: chat, link, SMS and hand-off events name the chat session's call
     without writing its row, and the `calls` row itself is best effort (it may wait in Redis, see
@@ -86,12 +89,22 @@ class CallEvent(Base):
     __table_args__ = (
         Index("ix_call_events_call_sid_at", "call_sid", "at"),
         Index("ix_call_events_kind_at", "kind", "at"),
+        # Partial: the events of calls (nearly all of them) add nothing to it.
+        Index(
+            "ix_call_events_message_id",
+            "message_id",
+            sqlite_where=text("message_id IS NOT NULL"),
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+        CheckConstraint("(call_sid IS NULL) <> (message_id IS NULL)", name="ck_call_events_call_or_message"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Made by the writer, so an event replayed from the Redis buffer is stored once.
     event_id: Mapped[str] = mapped_column(String(32), unique=True)
-    call_sid: Mapped[str] = mapped_column(String(34))
+    call_sid: Mapped[str | None] = mapped_column(String(34))
+    # The inbound message is stored (and committed) before any event of it is recorded.
+    message_id: Mapped[str | None] = mapped_column(String(80), refers_to("inbound_messages.message_id"))
     kind: Mapped[str] = mapped_column(String(48))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)

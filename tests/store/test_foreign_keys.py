@@ -1,5 +1,5 @@
 """The database keeps rows that name each other whole: a row naming a missing row is refused, and so is
-deleting a row that others name."""
+deleting a row that others name; a call event belongs to a call or to a message, never to neither."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.store.db import Database
 from gateway.store.models import (
+    CallEvent,
     ChatSession,
     ConsentRecord,
     Handoff,
@@ -51,6 +52,10 @@ def _handoff(inbound_id: int, session_id: int | None = None) -> Handoff:
     )
 
 
+def _event(call_sid: str | None, message_id: str | None) -> CallEvent:
+    return CallEvent(event_id="e1", call_sid=call_sid, message_id=message_id, kind="chat.message", at=AT)
+
+
 def _outbox(session_id: int) -> SmsOutbox:
     return SmsOutbox(
         offer_key="CA-x:1",
@@ -84,6 +89,7 @@ DANGLING: dict[str, Callable[[], Any]] = {
     "outbox row without its session": lambda: _outbox(MISSING),
     "message joined to a missing session": lambda: _message(session_id=MISSING),
     "hand-off of a missing message": lambda: _handoff(MISSING),
+    "event of a missing message": lambda: _event(None, "SM" + "0" * 32),
 }
 
 
@@ -103,17 +109,30 @@ def test_a_hand_off_of_a_missing_session_is_refused(database: Database) -> None:
         session.add(_handoff(inbound_id, session_id=MISSING))
 
 
+@pytest.mark.parametrize(
+    ("call_sid", "message_id"), [(None, None), ("CA" + "1" * 32, "SM" + "c" * 32)], ids=["neither", "both"]
+)
+def test_an_event_belongs_to_a_call_or_to_a_message(
+    database: Database, call_sid: str | None, message_id: str | None
+) -> None:
+    with database.session() as session:
+        session.add(_message())
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(_event(call_sid, message_id))
+
+
 @pytest.mark.parametrize("parent", [ConsentRecord, ChatSession])
 def test_a_row_that_others_name_cannot_be_deleted(database: Database, parent: type[Any]) -> None:
     with pytest.raises(IntegrityError), database.session() as session:
         session.execute(delete(parent))
 
 
-def test_a_message_with_hand_offs_cannot_be_deleted(database: Database) -> None:
+@pytest.mark.parametrize("child", ["event", "hand-off"])
+def test_a_message_with_events_or_hand_offs_cannot_be_deleted(database: Database, child: str) -> None:
     with database.session() as session:
         message = _message()
         session.add(message)
         session.flush()
-        session.add(_handoff(message.id))
+        session.add(_event(None, message.message_id) if child == "event" else _handoff(message.id))
     with pytest.raises(IntegrityError), database.session() as session:
         session.execute(delete(InboundMessage))

@@ -24,4 +24,10 @@ class Event:
 class EventRecorder(Protocol):
     """Where call events go (`gateway.store.call_log.CallLog`); must not raise."""
 
-    def record(self, call_sid: str, events: Iterable[Event], now: float) -> None: ...
+    def record(self, call_sid: str, events: Iterable[Event], now: float) -> None:
+        """Events of a call, or of the chat session, link or SMS a call led to."""
+        ...
+
+    def record_message(self, message_id: str, events: Iterable[Event], now: float) -> None:
+        """Events of a chat message that joined no call (its message is stored first)."""
+        ...

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import create_app
@@ -65,10 +65,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     database = Database(url)
     if not url.startswith("sqlite"):
-        # A shared server: start from an empty schema so an earlier run cannot leak into this one.
+        # A shared server: start from an empty schema so an earlier run cannot leak into this one. The
+        # tables as they are, not as these models say: another revision may have had other foreign keys.
         with database.engine.begin() as conn:
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            found = MetaData()
+            found.reflect(conn)
+            found.drop_all(conn)
     database.upgrade()
     database.dispose()
     yield url

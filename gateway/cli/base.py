@@ -81,6 +81,7 @@ def _one_line(exc: BaseException) -> BaseException:
 
     from gateway.flows.loader import FlowError, format_problem
     from gateway.messaging.templates import TemplateError
+    from gateway.store.db import SchemaRefused
     from gateway.store.redis import EmbeddedRedisError, NoRedis
 
     if isinstance(exc, click.ClickException):
@@ -92,6 +93,8 @@ def _one_line(exc: BaseException) -> BaseException:
         return ConfigurationError(f"the IVR flows have problems:\n{problems}")
     if isinstance(exc, TemplateError):
         return ConfigurationError(f"the SMS templates have a problem: {exc}")
+    if isinstance(exc, SchemaRefused):
+        return click.ClickException(str(exc))  # exit 1: the data has problems a person must settle
     if isinstance(exc, NoRedis | EmbeddedRedisError):
         return Unavailable(str(exc))
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):

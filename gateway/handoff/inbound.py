@@ -222,8 +222,10 @@ class InboundChats:
             events.insert(0, Event("chat.started", what))
         if match.flagged == TOO_MANY_FAILED_LOOKUPS:
             events.append(Event("chat.lookups_limited", {"channel": chat.channel}))
-        # An unmatched chat has no call: its events are kept under the message id, so reports count it.
-        self.call_log.record(call_sid or chat.message_id[:34], events, now.timestamp())
+        if call_sid is not None:
+            self.call_log.record(call_sid, events, now.timestamp())
+        else:  # An unmatched chat has no call: its events are kept under its message, so reports count it.
+            self.call_log.record_message(chat.message_id, events, now.timestamp())
 
     def _stop(self, chat: InboundChat, number: str, now: datetime) -> InboundResult:
         if not self._store_alone(chat, "stop", None, now):
@@ -237,8 +239,8 @@ class InboundChats:
         if not self._store_alone(chat, "refused", reason, now):
             return InboundResult(True, None, None, "duplicate")
         log.warning("inbound %s message %s refused: %s", chat.channel, chat.message_id, reason)
-        self.call_log.record(
-            chat.message_id[:34],
+        self.call_log.record_message(
+            chat.message_id,
             [Event("chat.refused", {"channel": chat.channel, "reason": reason})],
             now.timestamp(),
         )

@@ -1,4 +1,5 @@
-"""The call log in the database: one row per call and every event of it, with its time.
+"""The call log in the database: one row per call and every event of it, with its time; the events of
+a chat that joined no call are kept under its inbound message's id instead.
 
 Reports are built from these rows, so an event must not be lost when the database hiccups: a write
 that fails is kept in a Redis list and replayed by the periodic `flush_pending_events` job (each event
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -21,27 +23,39 @@ from sqlalchemy.orm import Session
 
 from gateway.events import Event
 from gateway.store.db import Database
-from gateway.store.models import Call, CallEvent
+from gateway.store.models import Call, CallEvent, InboundMessage
 
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "deflect:events:pending"
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 
 
-def event_rows(call_sid: str, events: Iterable[Event], now: float) -> list[dict[str, Any]]:
+def event_rows(
+    events: Iterable[Event], now: float, *, call_sid: str | None = None, message_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows of events of one call, or of one message that joined no call."""
     at = datetime.fromtimestamp(now, UTC).isoformat()
+    owner = call_sid or message_id or ""
     return [
-        {"event_id": _event_id(call_sid, e), "call_sid": call_sid, "kind": e.kind, "at": at, "data": e.data}
+        {
+            "event_id": _event_id(owner, e),
+            "call_sid": call_sid,
+            "message_id": message_id,
+            "kind": e.kind,
+            "at": at,
+            "data": e.data,
+        }
         for e in events
     ]
 
 
-def _event_id(call_sid: str, event: Event) -> str:
+def _event_id(owner: str, event: Event) -> str:
     """A random id, or one derived from the event's natural key: the unique event_id then stores a
     keyed event once, however often it is recorded (and replayed)."""
     if event.key is None:
         return uuid.uuid4().hex
-    return hashlib.sha256(f"{call_sid}:{event.kind}:{event.key}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{owner}:{event.kind}:{event.key}".encode()).hexdigest()[:32]
 
 
 class CallLog:
@@ -52,14 +66,23 @@ class CallLog:
     def record(
         self, call_sid: str, events: Iterable[Event], now: float, call: Mapping[str, Any] | None = None
     ) -> None:
-        """Store events (and create or update the call's row). Never raises: on a database failure
-        the rows wait in Redis; if Redis is down too, they are logged and lost."""
-        rows = event_rows(call_sid, events, now)
+        """Store a call's events (and create or update the call's row). Never raises: on a database
+        failure the rows wait in Redis; if Redis is down too, they are logged and lost."""
+        self._write(call_sid, event_rows(events, now, call_sid=call_sid), now, call)
+
+    def record_message(self, message_id: str, events: Iterable[Event], now: float) -> None:
+        """Store the events of a chat message that joined no call, under its id (the message is stored
+        before). Never raises, as `record`."""
+        self._write(None, event_rows(events, now, message_id=message_id), now, None)
+
+    def _write(
+        self, call_sid: str | None, rows: list[dict[str, Any]], now: float, call: Mapping[str, Any] | None
+    ) -> None:
         if not rows and not call:
             return
         try:
             with self.database.session() as session:
-                if call:
+                if call and call_sid:
                     _upsert_call(session, call_sid, call, now)
                 _insert_events(session, rows)
         except Exception as exc:
@@ -69,10 +92,11 @@ class CallLog:
             self._buffer(call_sid, rows, call, now)
 
     def _buffer(
-        self, call_sid: str, rows: list[dict[str, Any]], call: Mapping[str, Any] | None, now: float
+        self, call_sid: str | None, rows: list[dict[str, Any]], call: Mapping[str, Any] | None, now: float
     ) -> None:
+        owner = call_sid or (rows[0]["message_id"] if rows else None)
         if self.redis is None:
-            log.error("call log: %d events of %s lost (no database, no Redis)", len(rows), call_sid)
+            log.error("call log: %d events of %s lost (no database, no Redis)", len(rows), owner)
             return
         try:
             self.redis.rpush(
@@ -82,7 +106,7 @@ class CallLog:
                 ),
             )
         except Exception as exc:
-            log.error("call log: %d events of %s lost (%s)", len(rows), call_sid, exc.__class__.__name__)
+            log.error("call log: %d events of %s lost (%s)", len(rows), owner, exc.__class__.__name__)
 
     def flush_pending(self, batch: int = 200) -> int:
         """Replay buffered writes into the database; returns how many entries were stored."""
@@ -97,7 +121,7 @@ class CallLog:
                     entry = json.loads(raw)
                     if entry["call"]:
                         _upsert_call(session, entry["call_sid"], entry["call"], _written_at(entry))
-                    _insert_events(session, entry["rows"])
+                    _insert_events(session, [_owned(session, row) for row in entry["rows"]])
             self.redis.ltrim(PENDING_KEY, len(entries), -1)
             done += len(entries)
 
@@ -108,6 +132,19 @@ def _written_at(entry: Mapping[str, Any]) -> float:
         return float(entry["at"])
     rows = entry.get("rows") or []
     return datetime.fromisoformat(rows[0]["at"]).timestamp() if rows else 0.0
+
+
+def _owned(session: Session, row: dict[str, Any]) -> dict[str, Any]:
+    """A buffered row as stored now. Rows buffered before message ids had their own column carry the
+    message id of a chat without a call in call_sid: moved as migration 0005 moved the stored ones."""
+    if "message_id" in row:
+        return row
+    sid = row["call_sid"]
+    if not CALL_SID.match(sid) and session.scalar(
+        select(InboundMessage.id).where(InboundMessage.message_id == sid)
+    ):
+        return {**row, "call_sid": None, "message_id": sid}
+    return {**row, "message_id": None}
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -121,6 +158,7 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
                 CallEvent(
                     event_id=row["event_id"],
                     call_sid=row["call_sid"],
+                    message_id=row["message_id"],
                     kind=row["kind"],
                     at=datetime.fromisoformat(row["at"]),
                     data=row["data"],

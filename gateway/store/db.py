@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+class SchemaRefused(RuntimeError):
+    """A migration found data it must not change on its own; the message says what and what to do."""
+
+
 class Database:
     """One engine and session factory per process; connections are opened lazily by the pool."""
 

@@ -1,13 +1,29 @@
 """Database tables: what a person would miss if it vanished (calls, events, flow versions, messages).
 
-No column defaults to "now": every time is given by the code that writes the row, from the one clock."""
+No column defaults to "now": every time is given by the code that writes the row, from the one clock.
+A row that names another row has a foreign key, written with its parent in one transaction. Nothing
+deletes these rows; a delete that would leave a row pointing at nothing is refused (RESTRICT), so a
+future clean-up decides what goes first, instead of a cascade erasing records silently. The call log
+is the exception: `calls` is a best-effort report row (see `CallEvent`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -31,6 +47,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    # Foreign keys get names a migration can drop them by (SQLite keeps no name it was not given);
+    # "ix" is SQLAlchemy's default.
+    metadata = MetaData(
+        naming_convention={"ix": "ix_%(column_0_label)s", "fk": "fk_%(table_name)s_%(column_0_name)s"}
+    )
+
+
+def refers_to(column: str) -> ForeignKey:
+    """A reference to `table.column` whose row cannot be deleted while this one names it."""
+    return ForeignKey(column, ondelete="RESTRICT")
 
 
 class Call(Base):
@@ -52,18 +78,33 @@ class Call(Base):
 
 
 class CallEvent(Base):
-    """Every step of every call, with its time: reports are built from these rows."""
+    """Every step of every call, with its time: reports are built from these rows. The events of a chat
+    that joined no call belong to its inbound message instead: exactly one of `call_sid`, `message_id`.
+
+    `call_sid` has no foreign key: chat, link, SMS and hand-off events name the chat session's call
+    without writing its row, and the `calls` row itself is best effort (it may wait in Redis, see
+    `gateway.store.call_log`), so an event must not be refused for the want of it."""
 
     __tablename__ = "call_events"
     __table_args__ = (
         Index("ix_call_events_call_sid_at", "call_sid", "at"),
         Index("ix_call_events_kind_at", "kind", "at"),
+        # Partial: the events of calls (nearly all of them) add nothing to it.
+        Index(
+            "ix_call_events_message_id",
+            "message_id",
+            sqlite_where=text("message_id IS NOT NULL"),
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+        CheckConstraint("(call_sid IS NULL) <> (message_id IS NULL)", name="ck_call_events_call_or_message"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Made by the writer, so an event replayed from the Redis buffer is stored once.
     event_id: Mapped[str] = mapped_column(String(32), unique=True)
-    call_sid: Mapped[str] = mapped_column(String(34))
+    call_sid: Mapped[str | None] = mapped_column(String(34))
+    # The inbound message is stored (and committed) before any event of it is recorded.
+    message_id: Mapped[str | None] = mapped_column(String(80), refers_to("inbound_messages.message_id"))
     kind: Mapped[str] = mapped_column(String(48))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -131,7 +172,7 @@ class OptOut(Base):
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
     at: Mapped[datetime]
     channel: Mapped[str] = mapped_column(String(24))
-    consent_id: Mapped[int | None] = mapped_column(Integer)
+    consent_id: Mapped[int | None] = mapped_column(Integer, refers_to("consent_records.id"))
 
 
 class ChatSession(Base):
@@ -151,7 +192,7 @@ class ChatSession(Base):
     queue: Mapped[str | None] = mapped_column(String(64))
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # menu path, choices, wait...
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"offered": [...]}
-    consent_id: Mapped[int] = mapped_column(Integer)
+    consent_id: Mapped[int] = mapped_column(Integer, refers_to("consent_records.id"))
     state: Mapped[str] = mapped_column(String(16), default="created")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -166,7 +207,7 @@ class SmsOutbox(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     offer_key: Mapped[str] = mapped_column(String(64), unique=True)
-    session_id: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[int] = mapped_column(Integer, refers_to("chat_sessions.id"))
     call_sid: Mapped[str] = mapped_column(String(34))
     to: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
@@ -196,7 +237,7 @@ class InboundMessage(Base):
     profile_name: Mapped[str | None] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     media: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    session_id: Mapped[int | None] = mapped_column(Integer, refers_to("chat_sessions.id"), index=True)
     # link | reference | number | sender | unmatched | expired | stop | refused
     match: Mapped[str] = mapped_column(String(24))
     flagged: Mapped[str | None] = mapped_column(String(48))  # e.g. reference_from_other_number
@@ -211,8 +252,8 @@ class Handoff(Base):
     __table_args__ = (UniqueConstraint("inbound_id", "adapter"), Index("ix_handoffs_status", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    inbound_id: Mapped[int] = mapped_column(Integer)
-    session_id: Mapped[int | None] = mapped_column(Integer)
+    inbound_id: Mapped[int] = mapped_column(Integer, refers_to("inbound_messages.id"))
+    session_id: Mapped[int | None] = mapped_column(Integer, refers_to("chat_sessions.id"))
     adapter: Mapped[str] = mapped_column(String(24))  # conversations | webhook | card
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)

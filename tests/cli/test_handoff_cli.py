@@ -8,15 +8,25 @@ from typing import Any
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.store.models import Handoff
+from gateway.store.models import Handoff, InboundMessage
 
 
 def test_dead_letters_as_json(app: Any, cli_env: None, clock: Any) -> None:
     assert json.loads(CliRunner().invoke(main, ["handoff", "dead-letters", "--json"]).stdout) == []
     with app.extensions["deflect"].database.session() as session:
+        message = InboundMessage(
+            message_id="SM" + "7" * 32,
+            channel="whatsapp",
+            sender="whatsapp:+79161234567",
+            body="Здравствуйте",
+            match="unmatched",
+            received_at=clock.now(),
+        )
+        session.add(message)
+        session.flush()
         session.add(
             Handoff(
-                inbound_id=7,
+                inbound_id=message.id,
                 adapter="webhook",
                 status="dead",
                 attempts=6,

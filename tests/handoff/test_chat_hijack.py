@@ -14,7 +14,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gateway.clock import ManualClock
 from gateway.handoff.card import read_card_token
@@ -138,9 +138,15 @@ def _state(app: Any, chat: ChatSession) -> str:
         return str(session.get(ChatSession, chat.id).state)
 
 
-def _events(app: Any, call_sid: str) -> list[str]:
+def _events(app: Any, call_sid_or_message_id: str) -> list[str]:
+    """The events kept under a call, or under the message of a chat that joined none."""
+    owner = call_sid_or_message_id
     with app.extensions["deflect"].database.session() as session:
-        return list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == call_sid)))
+        return list(
+            session.scalars(
+                select(CallEvent.kind).where(or_(CallEvent.call_sid == owner, CallEvent.message_id == owner))
+            )
+        )
 
 
 def assert_stranger_got_nothing(app: Any, receiver: Receiver, chat: ChatSession, reply: str) -> None:

@@ -190,9 +190,20 @@ def test_message_without_a_sender_number_is_refused_and_kept_for_the_record(
     with desk_app.extensions["deflect"].database.session() as session:
         assert session.get(ChatSession, chat.id).state == "created"
         kinds = list(
-            session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == params["MessageSid"]))
+            session.scalars(select(CallEvent.kind).where(CallEvent.message_id == params["MessageSid"]))
         )
     assert kinds == ["chat.refused"]
+
+
+def test_events_of_a_chat_that_joined_no_call_are_kept_under_its_message(desk_app: Any) -> None:
+    sid = "SM" + "d" * 32
+    whatsapp(desk_app.test_client(), "Здравствуйте, у меня вопрос", sender="+77051234567", sid=sid)
+
+    with desk_app.extensions["deflect"].database.session() as session:
+        events = [
+            (e.call_sid, e.message_id, e.kind, e.data["match"]) for e in session.scalars(select(CallEvent))
+        ]
+    assert events == [(None, sid, "chat.message", "unmatched")]  # reports tell it from a call
 
 
 def test_receiver_down_is_retried_then_dead_lettered_then_replayed(

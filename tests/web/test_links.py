@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
+from gateway.deflection.consent import ConsentGiven, record_consent
 from gateway.deflection.sessions import open_session
-from gateway.store.models import CallEvent, ChatSession
+from gateway.store.models import CallEvent, ChatSession, ConsentRecord
 
 CALL_SID = "CA" + "1" * 32
 NUMBER = "+79161234567"
@@ -44,6 +45,7 @@ def _session(
     state: str | None = None,
 ) -> ChatSession:
     with app.extensions["deflect"].database.session() as session:
+        consent = record_consent(session, _consent(session), app.extensions["deflect"].clock.now())
         row = open_session(
             session,
             call_sid=CALL_SID,
@@ -54,13 +56,29 @@ def _session(
             queue="cards",
             context={},
             channels=channels,
-            consent_id=1,
+            consent_id=consent.id,
             now=created or app.extensions["deflect"].clock.now(),
             lifetime=lifetime,
         )
         if state:
             row.state = state
     return row
+
+
+def _consent(session: Any) -> ConsentGiven:
+    """The consent a session is opened on (the ledger's offer keys are unique)."""
+    offer = session.scalar(select(func.count(ConsentRecord.id))) + 1
+    return ConsentGiven(
+        offer_key=f"{CALL_SID}:{offer}",
+        number=NUMBER,
+        call_sid=CALL_SID,
+        flow_id="bank-ru",
+        flow_version=1,
+        prompt_version="ru-consent-v1",
+        prompt_text="Согласны?",
+        channel="sms",
+        key_pressed="1",
+    )
 
 
 def _reload(app: Any, row: ChatSession) -> ChatSession:

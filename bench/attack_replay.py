@@ -39,7 +39,7 @@ from bench.production import BRAND, SECRET_KEY, SECRETS, WEB_WORKERS, Stack, wai
 from gateway.deflection.outbox import ACCEPTED_STATUSES  # noqa: E402
 from gateway.handoff.card import read_card_token  # noqa: E402
 from gateway.messaging.deeplinks import prefilled_text  # noqa: E402
-from gateway.store.models import ChatSession, Handoff, InboundMessage, SmsOutbox  # noqa: E402
+from gateway.store.models import Chat, Handoff, InboundMessage, SmsOutbox  # noqa: E402
 from tests.support.calls import PUBLIC_BASE, Call, sign  # noqa: E402
 from tests.support.guesses import guessed_references, many_references  # noqa: E402
 from tests.support.live_client import LiveResponse  # noqa: E402
@@ -116,7 +116,7 @@ def place_call(stack: Stack, caller: str, *faults: Fault) -> Live:
         raise RuntimeError(f"no offer was played: {offer.text}")
     stack.proxy.plan("POST", "/Messages.json", *faults)
     sending = call.press(call.press(offer, "1"), "1")
-    [(chat,)] = stack.rows(select(ChatSession).where(ChatSession.call_sid == call.call_sid))
+    [(chat,)] = stack.rows(select(Chat).where(Chat.call_sid == call.call_sid))
     outbox = select(SmsOutbox.status).where(SmsOutbox.session_id == chat.id)
 
     def answered() -> list[str]:
@@ -154,7 +154,7 @@ def stranger_got(stack: Stack, live: Live, message_id: str, reply: str) -> tuple
     """What a stranger's message got: the caller's session or not, what the desk received, the reply."""
     row, handoffs = stack.inbound(message_id), stack.handed_off(message_id)
     payloads = stack.desk_payloads(message_id)
-    [(state,)] = stack.rows(select(ChatSession.state).where(ChatSession.id == live.session_id))
+    [(state,)] = stack.rows(select(Chat.state).where(Chat.id == live.session_id))
     taken = row.session_id is not None or state not in ("created", "link_clicked")
     story = any(
         p["session_id"] or any(p["story"][k] for k in ("reference", "caller", "call_sid", "queue"))
@@ -229,7 +229,7 @@ def caller_gets_the_session(stack: Stack, live: Live) -> Outcome:
     row, reply = stack.inbound(message_id), reply_of(answer)
     delivered = sorted(h.adapter for h in stack.handed_off(message_id) if h.status == "delivered")
     story = next(iter(stack.desk_payloads(message_id)), {}).get("story") or {}
-    [(state,)] = stack.rows(select(ChatSession.state).where(ChatSession.id == live.session_id))
+    [(state,)] = stack.rows(select(Chat.state).where(Chat.id == live.session_id))
     acknowledged = "видит детали вашего звонка" in reply and live.reference in reply
     taken = row.session_id == live.session_id
     held = acknowledged and taken and state == "handed_off" and story.get("caller") == CALLER
@@ -370,7 +370,7 @@ def logs(stack: Stack) -> Outcome:
         except ValueError:
             decoded.append(line)
     text = raw + "\n".join(decoded)
-    link_tokens = [token for (token,) in stack.rows(select(ChatSession.link_token))]
+    link_tokens = [token for (token,) in stack.rows(select(Chat.link_token))]
     cards = [h.payload["context_card_url"].rsplit("/", 1)[1] for (h,) in stack.rows(select(Handoff))]
     hits = {  # a number's national digits are in +7916..., %2B7916..., 7916... and whatsapp:+7916...
         "full numbers": sum(text.count(n[2:]) for n in (CALLER, LATE_CALLER, *STRANGERS.values())),

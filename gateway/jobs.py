@@ -133,13 +133,13 @@ def deliver_handoff(handoff_id: int) -> str:
     from gateway.events import Event
     from gateway.handoff.dispatch import deliver
     from gateway.store.call_log import CallLog
-    from gateway.store.models import ChatSession, Handoff
+    from gateway.store.models import Chat, Handoff
 
     svc = _services()
     status = deliver(svc.database, svc.handoff_adapters, handoff_id, svc.clock.now())
     with svc.database.session() as session:
         row = session.get(Handoff, handoff_id)
-        chat = session.get(ChatSession, row.session_id) if row and row.session_id else None
+        chat = session.get(Chat, row.session_id) if row and row.session_id else None
         call_sid, adapter = (chat.call_sid if chat else None), (row.adapter if row else None)
     if call_sid and status in ("delivered", "dead"):
         kind = "chat.handed_off" if status == "delivered" else "chat.handoff_dead"
@@ -205,15 +205,15 @@ def replay_parked_webhooks() -> int:
     return replay(svc.redis, {"status": status, "inbound": inbound})
 
 
-def expire_sessions() -> int:
-    """Sessions whose link and reference have run out become `expired` (an event each, for reports)."""
-    from gateway.deflection import sessions
+def expire_chats() -> int:
+    """Chats whose link and reference have run out become `expired` (an event each, for reports)."""
+    from gateway.deflection import chats
     from gateway.events import Event
     from gateway.store.call_log import CallLog
 
     svc = _services()
     with svc.database.session() as session:
-        expired = sessions.expire_sessions(session, svc.clock.now())
+        expired = chats.expire_chats(session, svc.clock.now())
     log_ = CallLog(svc.database, svc.redis)
     for session_id, call_sid in expired:
         log_.record(call_sid, [Event("session.expired", {"session_id": session_id})], svc.clock.time())
@@ -231,5 +231,5 @@ PERIODIC = (
     Periodic("sweep_outbox", sweep_outbox, 30),
     Periodic("flush_events", flush_events, 15),
     Periodic("replay_parked_webhooks", replay_parked_webhooks, 15),
-    Periodic("expire_sessions", expire_sessions, 300),
+    Periodic("expire_chats", expire_chats, 300),
 )

@@ -22,13 +22,13 @@ from gateway.calls.service import VoiceService
 from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock, SystemClock
 from gateway.deflection.accept import MessageSetup, OfferAcceptance
+from gateway.deflection.chats import ChannelAccounts
 from gateway.deflection.dialogue import Dialogue
 from gateway.deflection.eligibility import Policy
 from gateway.deflection.guards import Guards
 from gateway.deflection.limits import Limits, SmsGuard
 from gateway.deflection.line_types import LineTypes
 from gateway.deflection.offer import OfferDecision
-from gateway.deflection.sessions import ChannelAccounts
 from gateway.flows.loader import FlowSet
 from gateway.flows.model import EnqueueStep, Flow
 from gateway.flows.registry import FlowRegistry

@@ -19,7 +19,7 @@ from gateway.deflection.outbox import SENDING_LEASE
 from gateway.jobs import deliver_handoff, enqueue_send, replay_parked_webhooks, running_with
 from gateway.logs import configure_logging
 from gateway.store.db import Database
-from gateway.store.models import ChatSession, Handoff, SmsOutbox
+from gateway.store.models import Chat, Handoff, SmsOutbox
 from gateway.store.parked import park
 from tests.deflection.conftest import reach_consent, run_jobs
 from tests.support.calls import ACCOUNT_SID, PUBLIC_BASE, Call, sign
@@ -127,7 +127,7 @@ def test_production_log_of_failing_paths_holds_no_number_body_or_bearer_link(
     second.press(reach_consent(second, clock), "1")
     with services.database.session() as session:
         row = session.scalars(select(SmsOutbox)).one()
-        chat = session.get(ChatSession, row.session_id)
+        chat = session.get(Chat, row.session_id)
         assert chat is not None
         outbox_id, reference, link_token = row.id, chat.reference, chat.link_token
     proxy.plan("POST", "/Messages.json", Fault.error(500))
@@ -172,7 +172,7 @@ def test_production_log_of_failing_paths_holds_no_number_body_or_bearer_link(
         assert replay_parked_webhooks() == 1
 
     with services.database.session() as session:
-        link_tokens = list(session.scalars(select(ChatSession.link_token)))
+        link_tokens = list(session.scalars(select(Chat.link_token)))
         cards = [h.payload["context_card_url"] for h in session.scalars(select(Handoff))]
     output = production_log()
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]

@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.channels import written_names
+from gateway.deflection.chats import ChannelAccounts, open_chat, sms_link
 from gateway.deflection.consent import ConsentGiven, record_consent
 from gateway.deflection.eligibility import Policy, attestation_refusal, keyed_number_attestation_refusal
 from gateway.deflection.guards import Guards
 from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import outbox_id_for
 from gateway.deflection.prompts import texts_for
-from gateway.deflection.sessions import ChannelAccounts, open_session, sms_link
 from gateway.deflection.story import CallContext
 from gateway.events import Event
 from gateway.flows.model import Flow
@@ -199,7 +199,7 @@ def accept_offer(database: Database, acceptance: Acceptance, setup: MessageSetup
 
 def _write_acceptance(session: Session, acceptance: Acceptance, setup: MessageSetup, now: datetime) -> int:
     consent = record_consent(session, acceptance.consent, now)
-    chat = open_session(
+    chat = open_chat(
         session,
         call_sid=acceptance.consent.call_sid,
         number=acceptance.consent.number,

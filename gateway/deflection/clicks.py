@@ -16,10 +16,10 @@ from typing import Any, Final, Literal
 from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
-from gateway.deflection.sessions import ChannelAccounts, deep_link, is_live
+from gateway.deflection.chats import ChannelAccounts, deep_link, is_live
 from gateway.events import Event, EventRecorder
 from gateway.store.db import Database
-from gateway.store.models import ChatSession
+from gateway.store.models import Chat
 
 LINK_TOKEN_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Buttons are shown in this order; WhatsApp first because most customers have it.
@@ -134,7 +134,7 @@ def is_link_preview(method: str, user_agent: str) -> bool:
     return method == "HEAD" or any(name in agent for name in PREVIEW_AGENTS)
 
 
-def available_channels(row: ChatSession, accounts: ChannelAccounts) -> tuple[str, ...]:
+def available_channels(row: Chat, accounts: ChannelAccounts) -> tuple[str, ...]:
     """The session's offered channels that are configured, in button order (WhatsApp first)."""
     offered = row.channels.get("offered", []) if isinstance(row.channels, dict) else []
     usable = set(accounts.available([c for c in offered if isinstance(c, str)]))
@@ -200,15 +200,15 @@ def _choose(
     return _Visit(outcome, row.call_sid, tuple(events))
 
 
-def _find(session: Session, token: str) -> ChatSession | None:
-    return session.scalar(select(ChatSession).where(ChatSession.link_token == token))
+def _find(session: Session, token: str) -> Chat | None:
+    return session.scalar(select(Chat).where(Chat.link_token == token))
 
 
-def _clicked(row: ChatSession, channel: str | None) -> Event:
+def _clicked(row: Chat, channel: str | None) -> Event:
     return Event("link.clicked", {"channel": channel, "first": True}, key=str(row.id))
 
 
-def _mark_clicked(session: Session, row: ChatSession, now: datetime) -> bool:
+def _mark_clicked(session: Session, row: Chat, now: datetime) -> bool:
     """Note the first click; True when this visit is it.
 
     A session clicked before is not written to again. Otherwise one conditional UPDATE, so two
@@ -218,11 +218,11 @@ def _mark_clicked(session: Session, row: ChatSession, now: datetime) -> bool:
     if row.clicked_at is not None:
         return False
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(ChatSession)
-        .where(ChatSession.id == row.id, ChatSession.clicked_at.is_(None))
+        update(Chat)
+        .where(Chat.id == row.id, Chat.clicked_at.is_(None))
         .values(
             clicked_at=now,
-            state=case((ChatSession.state == "created", "link_clicked"), else_=ChatSession.state),
+            state=case((Chat.state == "created", "link_clicked"), else_=Chat.state),
         )
         .execution_options(synchronize_session=False)
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import func, select
 
+from gateway.deflection.chats import WAITING_FOR_AGENT
 from gateway.deflection.consent import is_opted_out
 from gateway.deflection.eligibility import MessagingFacts
 from gateway.deflection.limits import (
@@ -19,9 +20,8 @@ from gateway.deflection.limits import (
     ranges_of,
 )
 from gateway.deflection.line_types import LineTypes
-from gateway.deflection.sessions import WAITING_FOR_AGENT
 from gateway.store.db import Database
-from gateway.store.models import ChatSession, SmsOutbox
+from gateway.store.models import Chat, SmsOutbox
 
 _NOT_SENT = ("refused",)
 # One accepting key press per offer (its natural key): a retried Gather POST is the same press.
@@ -52,8 +52,8 @@ class Guards:
             with self.database.session() as session:
                 backlog = (
                     session.scalar(
-                        select(func.count(ChatSession.id)).where(
-                            ChatSession.state.in_(WAITING_FOR_AGENT), ChatSession.created_at > since
+                        select(func.count(Chat.id)).where(
+                            Chat.state.in_(WAITING_FOR_AGENT), Chat.created_at > since
                         )
                     )
                     or 0

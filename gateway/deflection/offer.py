@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.deflection.chats import ChannelAccounts
 from gateway.deflection.eligibility import (
     KEYED_NUMBER_REASONS,
     Policy,
@@ -18,7 +19,6 @@ from gateway.deflection.eligibility import (
 )
 from gateway.deflection.guards import Guards
 from gateway.deflection.prompts import said_channels
-from gateway.deflection.sessions import ChannelAccounts
 from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, OfferChannels

@@ -27,9 +27,7 @@ log = logging.getLogger(__name__)
 
 # A worker holding a row longer than this is presumed dead (well above the HTTP timeout).
 SENDING_LEASE = timedelta(seconds=60)
-ACCEPTED_STATUSES = frozenset(
-    {"accepted", "queued", "sent", "delivered", "undelivered", "failed", "read"}
-)
+ACCEPTED_STATUSES = frozenset({"accepted", "queued", "sent", "delivered", "undelivered", "failed", "read"})
 # Status callback order: a late "sent" must not overwrite "delivered".
 _STATUS_RANK = {
     "pending": 0,

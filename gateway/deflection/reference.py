@@ -81,7 +81,7 @@ class ReferenceExhausted(RuntimeError):
 def new_reference(exists: Callable[[str], bool], *, attempts: int = 25) -> str:
     """A fresh reference for which ``exists(reference)`` is False.
 
-    Uniqueness among live sessions belongs to the caller (a database lookup, and a unique
+    Uniqueness among live chats belongs to the caller (a database lookup, and a unique
     constraint behind it); here we only retry. With about 13.8 million possible references a
     collision is rare, so ``attempts`` is only reached when something is wrong.
     """

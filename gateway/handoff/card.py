@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import Clock
 from gateway.handoff.story import NO_CALL, CallStory, call_started_at, story_of
 from gateway.locales import label_language
-from gateway.store.models import ChatSession, ConsentRecord, InboundMessage
+from gateway.store.models import Chat, ConsentRecord, InboundMessage
 
 SALT = "context-card"
 DEFAULT_TIME_ZONES = {"ru": "Europe/Moscow"}
@@ -238,10 +238,10 @@ def load_card(
     (deleted by retention, or an id from another database). `time_zone_for(flow_id, locale)` names the
     contact centre's zone (default: by locale); a chat without a call has no locale, so its labels are
     in `fallback_language`."""
-    chat = session.get(ChatSession, ref.session_id) if ref.session_id is not None else None
+    chat = session.get(Chat, ref.session_id) if ref.session_id is not None else None
     inbound = session.get(InboundMessage, ref.inbound_id) if ref.inbound_id is not None else None
     if chat is None and inbound is not None and inbound.session_id is not None:
-        chat = session.get(ChatSession, inbound.session_id)
+        chat = session.get(Chat, inbound.session_id)
     if chat is None and inbound is None:
         return None
     zone_for = time_zone_for or (lambda flow_id, locale: default_time_zone(locale))

@@ -15,7 +15,7 @@ from gateway.handoff.base import Delivered, HandoffAdapter, HandoffError, Handof
 from gateway.handoff.card import CardLinks
 from gateway.handoff.story import NO_CALL, CallStory, call_started_at, story_of
 from gateway.store.db import Database
-from gateway.store.models import ChatSession, Handoff, InboundMessage
+from gateway.store.models import Chat, Handoff, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class HandoffRouter:
     default: tuple[str, ...]
     routes: Mapping[str, tuple[str, ...]]
 
-    def adapters_for(self, chat: ChatSession | None, channel: str) -> tuple[str, ...]:
+    def adapters_for(self, chat: Chat | None, channel: str) -> tuple[str, ...]:
         chosen = self.default
         if chat is not None:
             for key in (chat.queue, chat.flow_id):
@@ -60,7 +60,7 @@ class CardOnlyAdapter:
 
 
 def build_payload(
-    cards: CardLinks, session: Any, inbound: InboundMessage, chat: ChatSession | None
+    cards: CardLinks, session: Any, inbound: InboundMessage, chat: Chat | None
 ) -> Callable[[int], dict[str, Any]]:
     """The payload as JSON for each hand-off row (the row id is part of it)."""
     story = NO_CALL if chat is None else story_of(chat, call_started_at(session, chat))
@@ -138,7 +138,7 @@ def _finish(
             row.last_error = error[:2000]
         if status == "delivered":
             row.delivered_at, row.external_id, row.last_error = now, external_id, None
-            chat = session.get(ChatSession, row.session_id) if row.session_id else None
+            chat = session.get(Chat, row.session_id) if row.session_id else None
             if chat is not None and chat.state in ("created", "link_clicked", "chat_started"):
                 chat.state = "handed_off"
 

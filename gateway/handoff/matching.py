@@ -6,7 +6,7 @@
   comes from the caller's own number. From another number, or from a chat without one (Telegram and
   Viber text), it is handed off as its own flagged chat, without the call's story; the session stays
   for the caller.
-- Else the sender's number against live sessions, then an earlier message of the same sender that
+- Else the sender's number against live chats, then an earlier message of the same sender that
   found a call (`sender`: how a Telegram or Viber chat keeps its call).
 
 A lookup that did not give its sender the session counts against the sender (`Lookups`); a sender at
@@ -23,9 +23,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.deflection.chats import LIVE_STATES, is_live
 from gateway.deflection.reference import find_reference, is_reference
-from gateway.deflection.sessions import LIVE_STATES, is_live
-from gateway.store.models import ChatSession, InboundMessage
+from gateway.store.models import Chat, InboundMessage
 
 # Flags the agent (and reports) see on a chat; `card_views.LABELS` says each in words.
 REFERENCE_FROM_OTHER_NUMBER = "reference_from_other_number"
@@ -48,11 +48,11 @@ class Lookups(Protocol):
 
 @dataclass(frozen=True)
 class Match:
-    session: ChatSession | None
+    session: Chat | None
     how: str  # link | reference | number | sender | unmatched | expired
     flagged: str | None = None
     # A live session whose reference this chat quoted without being its caller: not taken, only noted.
-    quoted: ChatSession | None = None
+    quoted: Chat | None = None
 
 
 def match_chat(
@@ -76,7 +76,7 @@ def match_chat(
     return match
 
 
-def _look_up(session: Session, text: str, link_token: str | None) -> tuple[str | None, ChatSession | None]:
+def _look_up(session: Session, text: str, link_token: str | None) -> tuple[str | None, Chat | None]:
     """The one lookup a message gets: ("link" or "reference", the row found), or (None, None)."""
     if link_token is not None:
         if is_reference(link_token):
@@ -84,7 +84,7 @@ def _look_up(session: Session, text: str, link_token: str | None) -> tuple[str |
             return "reference", _by_reference(session, link_token)
         if not _LINK_TOKEN.fullmatch(link_token):
             return "link", None
-        return "link", session.scalar(select(ChatSession).where(ChatSession.link_token == link_token))
+        return "link", session.scalar(select(Chat).where(Chat.link_token == link_token))
     reference = find_reference(text)
     if reference is None:
         return None, None
@@ -92,7 +92,7 @@ def _look_up(session: Session, text: str, link_token: str | None) -> tuple[str |
 
 
 def _choose(
-    session: Session, how: str | None, row: ChatSession | None, number: str | None, sender: str, now: datetime
+    session: Session, how: str | None, row: Chat | None, number: str | None, sender: str, now: datetime
 ) -> Match:
     live = row is not None and is_live(row, now)
     if how is not None and row is not None and live and (how == "link" or number == row.number):
@@ -113,27 +113,27 @@ def _choose(
     return Match(None, "unmatched")
 
 
-def _by_reference(session: Session, reference: str) -> ChatSession | None:
-    return session.scalar(select(ChatSession).where(ChatSession.reference == reference))
+def _by_reference(session: Session, reference: str) -> Chat | None:
+    return session.scalar(select(Chat).where(Chat.reference == reference))
 
 
-def _by_number(session: Session, number: str, now: datetime) -> ChatSession | None:
+def _by_number(session: Session, number: str, now: datetime) -> Chat | None:
     return session.scalar(
-        select(ChatSession)
-        .where(ChatSession.number == number, ChatSession.state.in_(LIVE_STATES), ChatSession.expires_at > now)
-        .order_by(ChatSession.created_at.desc())
+        select(Chat)
+        .where(Chat.number == number, Chat.state.in_(LIVE_STATES), Chat.expires_at > now)
+        .order_by(Chat.created_at.desc())
         .limit(1)
     )
 
 
-def _by_sender(session: Session, sender: str, now: datetime) -> ChatSession | None:
+def _by_sender(session: Session, sender: str, now: datetime) -> Chat | None:
     return session.scalar(
-        select(ChatSession)
-        .join(InboundMessage, InboundMessage.session_id == ChatSession.id)
+        select(Chat)
+        .join(InboundMessage, InboundMessage.session_id == Chat.id)
         .where(
             InboundMessage.sender == sender,
-            ChatSession.state.in_(LIVE_STATES),
-            ChatSession.expires_at > now,
+            Chat.state.in_(LIVE_STATES),
+            Chat.expires_at > now,
         )
         .order_by(InboundMessage.id.desc())
         .limit(1)

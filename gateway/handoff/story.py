@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.deflection.story import CallContext
-from gateway.store.models import Call, ChatSession
+from gateway.store.models import Call, Chat
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class CallStory:
 NO_CALL = CallStory(None, None, None, None, None, None)
 
 
-def story_of(chat: ChatSession, called_at: datetime | None = None) -> CallStory:
+def story_of(chat: Chat, called_at: datetime | None = None) -> CallStory:
     """The call's story as kept in the chat session (`called_at`: when the call started, if known;
     else when the offer was accepted)."""
     context = CallContext.from_json(chat.context or {})
@@ -55,6 +55,6 @@ def story_of(chat: ChatSession, called_at: datetime | None = None) -> CallStory:
     )
 
 
-def call_started_at(session: Session, chat: ChatSession) -> datetime | None:
+def call_started_at(session: Session, chat: Chat) -> datetime | None:
     """When the call began, from the call log (None when it was never recorded)."""
     return session.scalar(select(Call.started_at).where(Call.call_sid == chat.call_sid))

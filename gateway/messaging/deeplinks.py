@@ -1,7 +1,7 @@
 """Deep links into messengers, and the pre-filled message that carries the reference.
 
 Telegram's start payload and Viber's context carry the session's link token (see
-`gateway.deflection.sessions.deep_link`); the pre-filled text carries the reference, for WhatsApp and
+`gateway.deflection.chats.deep_link`); the pre-filled text carries the reference, for WhatsApp and
 for the human reading the chat.
 
 Pure functions: they build URLs and validate their inputs, nothing else. Every value is

@@ -175,7 +175,7 @@ class OptOut(Base):
     consent_id: Mapped[int | None] = mapped_column(Integer, refers_to("consent_records.id"))
 
 
-class ChatSession(Base):
+class Chat(Base):
     """The call's context, waiting for the chat to start: found by its reference or link token."""
 
     __tablename__ = "chat_sessions"

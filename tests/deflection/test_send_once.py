@@ -15,7 +15,7 @@ from gateway.deflection.outbox import TransientSendError, send_once, stuck_rows
 from gateway.jobs import running_with
 from gateway.messaging.segments import count_segments
 from gateway.store.models import Call as CallRow
-from gateway.store.models import ChatSession, ConsentRecord, SmsOutbox
+from gateway.store.models import Chat, ConsentRecord, SmsOutbox
 from tests.deflection.conftest import reach_consent, run_jobs
 from tests.support.calls import Call
 from tests.support.twilio_proxy import Fault, TwilioProxy
@@ -52,7 +52,7 @@ def test_accepted_offer_sends_one_sms_with_link_and_reference_then_caller_leaves
     [message] = proxy.created_messages()
     [row] = _outbox(twilio_app)
     with twilio_app.extensions["deflect"].database.session() as session:
-        chat = session.get(ChatSession, row.session_id)
+        chat = session.get(Chat, row.session_id)
         assert chat is not None
         reference, token = chat.reference, chat.link_token
         assert chat.context["menu_path"][:3] == ["greeting", "check_hours", "main_menu"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.deflection.chats import ChannelAccounts, deep_link
 from gateway.deflection.reference import new_link_token
-from gateway.deflection.sessions import ChannelAccounts, deep_link
-from gateway.store.models import ChatSession
+from gateway.store.models import Chat
 
 ACCOUNTS = ChannelAccounts("+77001234567", "ExampleBankBot", "examplebank")
 
 
-def _session() -> ChatSession:
-    return ChatSession(reference="K7XAMN", link_token=new_link_token(), locale="ru-RU")
+def _session() -> Chat:
+    return Chat(reference="K7XAMN", link_token=new_link_token(), locale="ru-RU")
 
 
 def test_telegram_link_starts_the_bot_with_the_link_token_not_the_reference() -> None:

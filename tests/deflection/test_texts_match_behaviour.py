@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.clock import ManualClock
-from gateway.store.models import ChatSession, LocalOutboxMessage
+from gateway.store.models import Chat, LocalOutboxMessage
 from tests.deflection.conftest import reach_offer, run_jobs
 from tests.support.calls import Call, TwiML
 
@@ -83,5 +83,5 @@ def test_card_keeps_the_place_in_queue_the_caller_had_when_offered(make_app: Any
     _accept(call, clock, app)
 
     with app.extensions["deflect"].database.session() as session:
-        [chat] = session.scalars(select(ChatSession)).all()
+        [chat] = session.scalars(select(Chat)).all()
         assert chat.context["position"] == 3

@@ -20,7 +20,7 @@ from gateway.clock import ManualClock
 from gateway.handoff.card import read_card_token
 from gateway.handoff.viber import SIGNATURE_HEADER
 from gateway.messaging.deeplinks import prefilled_text
-from gateway.store.models import CallEvent, ChatSession, InboundMessage
+from gateway.store.models import CallEvent, Chat, InboundMessage
 from gateway.web.telegram import SECRET_HEADER
 from tests.deflection.conftest import run_jobs
 from tests.support.fake_telegram import FakeTelegram
@@ -133,9 +133,9 @@ def _inbound(app: Any) -> list[InboundMessage]:
         return rows
 
 
-def _state(app: Any, chat: ChatSession) -> str:
+def _state(app: Any, chat: Chat) -> str:
     with app.extensions["deflect"].database.session() as session:
-        return str(session.get(ChatSession, chat.id).state)
+        return str(session.get(Chat, chat.id).state)
 
 
 def _events(app: Any, call_sid_or_message_id: str) -> list[str]:
@@ -149,7 +149,7 @@ def _events(app: Any, call_sid_or_message_id: str) -> list[str]:
         )
 
 
-def assert_stranger_got_nothing(app: Any, receiver: Receiver, chat: ChatSession, reply: str) -> None:
+def assert_stranger_got_nothing(app: Any, receiver: Receiver, chat: Chat, reply: str) -> None:
     """The stranger's chat did not take the session, nothing echoed the reference to them, and the desk
     got their chat without the call's story, number or card."""
     assert chat.reference not in reply
@@ -171,9 +171,7 @@ def assert_stranger_got_nothing(app: Any, receiver: Receiver, chat: ChatSession,
         assert card is not None and card.session_id is None
 
 
-def assert_caller_still_gets_the_session(
-    app: Any, chats: Chats, receiver: Receiver, chat: ChatSession
-) -> None:
+def assert_caller_still_gets_the_session(app: Any, chats: Chats, receiver: Receiver, chat: Chat) -> None:
     already = len(receiver.received)
     reply = chats.send("whatsapp", prefilled(chat.reference), CALLER)
     assert "Оператор Example Bank видит детали вашего звонка" in reply and chat.reference in reply

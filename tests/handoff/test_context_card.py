@@ -11,8 +11,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from gateway.clock import ManualClock
+from gateway.deflection.chats import open_chat
 from gateway.deflection.consent import ConsentGiven, record_consent
-from gateway.deflection.sessions import open_session
 from gateway.handoff.card import (
     CardRef,
     build_card,
@@ -22,7 +22,7 @@ from gateway.handoff.card import (
     shown_number,
 )
 from gateway.handoff.story import CallStory, story_of
-from gateway.store.models import Call, ChatSession, InboundMessage
+from gateway.store.models import Call, Chat, InboundMessage
 
 CALL_SID = "CA" + "7" * 32
 NUMBER = "+79161234567"
@@ -79,7 +79,7 @@ def _chat(
                     queue="bank-cards",
                 )
             )
-        row = open_session(
+        row = open_chat(
             session,
             call_sid=CALL_SID,
             number=NUMBER,
@@ -130,7 +130,7 @@ def _inbound(
 
 def _reference(app: Any, session_id: int) -> str:
     with app.extensions["deflect"].database.session() as session:
-        row = session.get(ChatSession, session_id)
+        row = session.get(Chat, session_id)
         assert row is not None
         return row.reference
 
@@ -374,7 +374,7 @@ def test_card_from_a_story_alone() -> None:
 
 
 def test_story_from_session_reads_the_menu_labels() -> None:
-    row = ChatSession(
+    row = Chat(
         reference="K7XAMN",
         call_sid=CALL_SID,
         number=NUMBER,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from gateway.cli import main
 from gateway.handoff.webhook import verify_signature
 from gateway.jobs import replay_parked_webhooks, running_with
-from gateway.store.models import CallEvent, ChatSession, Handoff, InboundMessage, SmsOutbox
+from gateway.store.models import CallEvent, Chat, Handoff, InboundMessage, SmsOutbox
 from tests.deflection.conftest import run_jobs
 from tests.support.calls import sign
 from tests.support.messages import post_inbound
@@ -84,7 +84,7 @@ def test_prefilled_whatsapp_message_reaches_the_desk_with_the_call_story(
     [handoff] = _handoffs(desk_app)
     assert (handoff.status, handoff.external_id) == ("delivered", "ticket-1")
     with desk_app.extensions["deflect"].database.session() as session:
-        assert session.get(ChatSession, chat.id).state == "handed_off"
+        assert session.get(Chat, chat.id).state == "handed_off"
         kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == chat.call_sid)))
     assert {"chat.started", "chat.message", "chat.handed_off"} <= set(kinds)
 
@@ -134,7 +134,7 @@ def test_reference_from_another_number_is_handed_off_apart_and_flagged(
     assert delivery.json()["flagged"] == "reference_from_other_number"
     assert delivery.json()["story"]["reference"] is None and delivery.json()["session_id"] is None
     with desk_app.extensions["deflect"].database.session() as session:
-        assert session.get(ChatSession, chat.id).state == "created"
+        assert session.get(Chat, chat.id).state == "created"
         kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == chat.call_sid)))
     assert "chat.reference_quoted" in kinds  # the call keeps a trace of it
 
@@ -142,7 +142,7 @@ def test_reference_from_another_number_is_handed_off_apart_and_flagged(
 def test_unknown_or_expired_reference_is_still_handed_off(desk_app: Any, receiver: Receiver) -> None:
     chat = open_chat_session(desk_app)
     with desk_app.extensions["deflect"].database.session() as session:
-        session.get(ChatSession, chat.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
+        session.get(Chat, chat.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
             minutes=1
         )
     reply = whatsapp(desk_app.test_client(), f"номер {chat.reference}")
@@ -188,7 +188,7 @@ def test_message_without_a_sender_number_is_refused_and_kept_for_the_record(
         _handoffs(desk_app) == [] and receiver.received == []
     )  # no hand-off, so no API call without an address
     with desk_app.extensions["deflect"].database.session() as session:
-        assert session.get(ChatSession, chat.id).state == "created"
+        assert session.get(Chat, chat.id).state == "created"
         kinds = list(
             session.scalars(select(CallEvent.kind).where(CallEvent.message_id == params["MessageSid"]))
         )
@@ -250,19 +250,19 @@ def test_stop_in_the_chat_records_the_opt_out(desk_app: Any, receiver: Receiver)
 
 
 def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) -> None:
-    from gateway.jobs import expire_sessions
+    from gateway.jobs import expire_chats
 
     live, old = open_chat_session(desk_app), open_chat_session(desk_app, number="+79031112233", call="2")
     with desk_app.extensions["deflect"].database.session() as session:
-        session.get(ChatSession, old.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
+        session.get(Chat, old.id).expires_at = desk_app.extensions["deflect"].clock.now() - timedelta(
             seconds=1
         )
     with running_with(desk_app.extensions["deflect"]):
-        assert expire_sessions() == 1
-        assert expire_sessions() == 0
+        assert expire_chats() == 1
+        assert expire_chats() == 0
     with desk_app.extensions["deflect"].database.session() as session:
-        assert session.get(ChatSession, old.id).state == "expired"
-        assert session.get(ChatSession, live.id).state == "created"
+        assert session.get(Chat, old.id).state == "expired"
+        assert session.get(Chat, live.id).state == "created"
         kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == old.call_sid)))
     assert kinds == ["session.expired"]
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gateway.handoff import inbound
 from gateway.handoff.inbound import InboundChat
 from gateway.handoff.viber import SIGNATURE_HEADER, ViberEvent, parse_event, verify_signature
-from gateway.store.models import ChatSession, Handoff, InboundMessage
+from gateway.store.models import Chat, Handoff, InboundMessage
 from tests.support.fake_receive import FakeReceive
 from tests.support.sessions import open_chat_session
 
@@ -218,7 +218,7 @@ def test_failure_in_the_domain_asks_viber_to_send_again(viber_app: Any, receive:
 
 def _state(app: Any, chat_id: int) -> str:
     with app.extensions["deflect"].database.session() as session:
-        return str(session.scalar(select(ChatSession.state).where(ChatSession.id == chat_id)))
+        return str(session.scalar(select(Chat.state).where(Chat.id == chat_id)))
 
 
 def test_tapping_the_link_ties_the_viber_chat_to_its_call(viber_app: Any) -> None:

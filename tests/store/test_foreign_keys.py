@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.store.db import Database
 from gateway.store.models import (
     CallEvent,
-    ChatSession,
+    Chat,
     ConsentRecord,
     Handoff,
     InboundMessage,
@@ -71,7 +71,7 @@ def _outbox(session_id: int) -> SmsOutbox:
 
 
 DANGLING: dict[str, Callable[[], Any]] = {
-    "chat session without its consent": lambda: ChatSession(
+    "chat session without its consent": lambda: Chat(
         reference="ZZZZZZ",
         link_token="t" * 22,
         call_sid="CA" + "9" * 32,
@@ -121,7 +121,7 @@ def test_an_event_belongs_to_a_call_or_to_a_message(
         session.add(_event(call_sid, message_id))
 
 
-@pytest.mark.parametrize("parent", [ConsentRecord, ChatSession])
+@pytest.mark.parametrize("parent", [ConsentRecord, Chat])
 def test_a_row_that_others_name_cannot_be_deleted(database: Database, parent: type[Any]) -> None:
     with pytest.raises(IntegrityError), database.session() as session:
         session.execute(delete(parent))

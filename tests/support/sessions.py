@@ -10,12 +10,12 @@ from sqlalchemy import select
 from gateway.deflection.accept import Acceptance, MessageSetup, accept_offer
 from gateway.deflection.consent import ConsentGiven
 from gateway.deflection.story import CallContext
-from gateway.store.models import ChatSession, SmsOutbox
+from gateway.store.models import Chat, SmsOutbox
 
 BASE = "https://voice.example.test"
 
 
-def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -> ChatSession:
+def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -> Chat:
     """What an accepted offer leaves behind: consent, a session with a reference, an outbox row."""
     services = app.extensions["deflect"]
     call_sid = "CA" + call * 32
@@ -69,11 +69,11 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
         services.clock.now(),
     )
     with services.database.session() as session:
-        row = session.scalars(select(ChatSession).where(ChatSession.call_sid == call_sid)).one()
+        row = session.scalars(select(Chat).where(Chat.call_sid == call_sid)).one()
         session.expunge(row)
         return row
 
 
-def outbox_id_of(app: Any, chat: ChatSession) -> int:
+def outbox_id_of(app: Any, chat: Chat) -> int:
     with app.extensions["deflect"].database.session() as session:
         return int(session.scalars(select(SmsOutbox.id).where(SmsOutbox.session_id == chat.id)).one())

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
+from gateway.deflection.chats import open_chat
 from gateway.deflection.consent import ConsentGiven, record_consent
-from gateway.deflection.sessions import open_session
-from gateway.store.models import CallEvent, ChatSession, ConsentRecord
+from gateway.store.models import CallEvent, Chat, ConsentRecord
 
 CALL_SID = "CA" + "1" * 32
 NUMBER = "+79161234567"
@@ -43,10 +43,10 @@ def _session(
     created: datetime | None = None,
     lifetime: timedelta = timedelta(hours=24),
     state: str | None = None,
-) -> ChatSession:
+) -> Chat:
     with app.extensions["deflect"].database.session() as session:
         consent = record_consent(session, _consent(session), app.extensions["deflect"].clock.now())
-        row = open_session(
+        row = open_chat(
             session,
             call_sid=CALL_SID,
             number=NUMBER,
@@ -81,9 +81,9 @@ def _consent(session: Any) -> ConsentGiven:
     )
 
 
-def _reload(app: Any, row: ChatSession) -> ChatSession:
+def _reload(app: Any, row: Chat) -> Chat:
     with app.extensions["deflect"].database.session() as session:
-        fresh = session.get(ChatSession, row.id)
+        fresh = session.get(Chat, row.id)
         assert fresh is not None
         return fresh
 

@@ -1,4 +1,4 @@
-"""Chat sessions: the call's context with a reference and a link token, waiting for the chat.
+"""Chats (chat sessions): the call's context with a reference and a link token, waiting for the chat.
 
 State machine: created -> link_clicked -> chat_started -> handed_off -> closed, or expired. Each move
 is also a call event with its time, so the funnel can be reported from events alone.
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.deflection.reference import new_link_token, new_reference
 from gateway.messaging.deeplinks import prefilled_text, telegram_link, viber_link, whatsapp_link
-from gateway.store.models import ChatSession
+from gateway.store.models import Chat
 
 # A session stays live (its link works, its number and reference match) until it expires or closes.
 LIVE_STATES = ("created", "link_clicked", "chat_started", "handed_off")
@@ -35,7 +35,7 @@ class ChannelAccounts:
         return [c for c in wanted if have.get(c)]
 
 
-def open_session(
+def open_chat(
     session: Session,
     *,
     call_sid: str,
@@ -49,11 +49,11 @@ def open_session(
     consent_id: int,
     now: datetime,
     lifetime: timedelta,
-) -> ChatSession:
+) -> Chat:
     reference = new_reference(
-        lambda r: session.scalar(select(ChatSession.id).where(ChatSession.reference == r)) is not None
+        lambda r: session.scalar(select(Chat.id).where(Chat.reference == r)) is not None
     )
-    row = ChatSession(
+    row = Chat(
         reference=reference,
         link_token=new_link_token(),
         call_sid=call_sid,
@@ -74,7 +74,7 @@ def open_session(
     return row
 
 
-def deep_link(row: ChatSession, channel: str, accounts: ChannelAccounts, brand: str) -> str:
+def deep_link(row: Chat, channel: str, accounts: ChannelAccounts, brand: str) -> str:
     """The messenger link that opens the chat: WhatsApp pre-filled with the reference; Telegram's
     `/start` payload and Viber's context carry the session's link token instead.
 
@@ -91,9 +91,7 @@ def deep_link(row: ChatSession, channel: str, accounts: ChannelAccounts, brand: 
     raise LookupError(f"channel {channel} is not configured")
 
 
-def sms_link(
-    row: ChatSession, accounts: ChannelAccounts, brand: str, *, link_mode: str, link_base: str
-) -> str:
+def sms_link(row: Chat, accounts: ChannelAccounts, brand: str, *, link_mode: str, link_base: str) -> str:
     """What goes in the SMS: our short tracked link, or (one channel, direct mode) the deep link."""
     offered = row.channels.get("offered", [])
     if link_mode == "direct" and len(offered) == 1:
@@ -101,17 +99,17 @@ def sms_link(
     return f"{link_base}/l/{row.link_token}"
 
 
-def is_live(row: ChatSession, now: datetime) -> bool:
+def is_live(row: Chat, now: datetime) -> bool:
     return row.state in LIVE_STATES and row.expires_at > now
 
 
-def expire_sessions(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
-    """Mark live sessions past their expiry as expired; returns (session id, CallSid) of each."""
+def expire_chats(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
+    """Mark live chats past their expiry as expired; returns (chat id, CallSid) of each."""
     rows = list(
         session.scalars(
-            select(ChatSession)
-            .where(ChatSession.state.in_(LIVE_STATES), ChatSession.expires_at <= now)
-            .order_by(ChatSession.id)
+            select(Chat)
+            .where(Chat.state.in_(LIVE_STATES), Chat.expires_at <= now)
+            .order_by(Chat.id)
             .limit(limit)
         )
     )

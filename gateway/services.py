@@ -37,7 +37,7 @@ from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
 from gateway.handoff.inbound import Acknowledgement, InboundChats
 from gateway.handoff.lookups import LookupLimiter
-from gateway.messaging.providers import LocalOutboxProvider, MessageProvider, TwilioProvider
+from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
@@ -57,7 +57,7 @@ class Services:
     database: Database
     redis: redis.Redis
     queue: Queue
-    provider: MessageProvider  # where an SMS leaves: Twilio, or the local outbox
+    provider: MessageProvider  # where an SMS leaves: Twilio, or the dev inbox
     public_base: str  # where callers and agents reach us: PUBLIC_BASE_URL, or development's default
     templates: TemplateSet
     accounts: ChannelAccounts  # the messengers a chat may continue in
@@ -246,7 +246,7 @@ def line_types(settings: Settings, connection: redis.Redis, queue: Queue) -> Lin
         from gateway.twilio_rest import make_client
 
         source = TwilioLineTypes(make_client(settings, timeout=settings.deflect_line_type_timeout))
-    elif settings.deflect_line_type_lookup != "off":  # the local outbox texts nobody: no harm done
+    elif settings.deflect_line_type_lookup != "off":  # the dev inbox texts nobody: no harm done
         log.info("no Twilio account: number types come from phonenumbers alone, without lookups")
     return LineTypes(
         connection,
@@ -297,8 +297,8 @@ def missing_templates(flows: FlowSet | list[Flow], templates: TemplateSet) -> li
 
 def make_provider(settings: Settings, database: Database, clock: Clock) -> MessageProvider:
     if not settings.twilio_enabled:
-        log.warning("no Twilio account configured: SMS go to the local outbox (deflect outbox list)")
-        return LocalOutboxProvider(database, clock, settings.twilio_sms_from)
+        log.warning("no Twilio account configured: SMS go to the dev inbox (deflect inbox list)")
+        return DevInboxProvider(database, clock, settings.twilio_sms_from)
     from gateway.twilio_rest import make_client
 
     return TwilioProvider(

@@ -429,7 +429,7 @@ class Settings:
     twilio_account_sid: str | None = setting(
         None,
         _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID (AC + 32 hex)"),
-        "the Twilio account; unset: SMS go to the local outbox",
+        "the Twilio account; unset: SMS go to the dev inbox",
     )
     twilio_auth_token: str | None = setting(
         None,

@@ -1,5 +1,5 @@
 """The `deflect` command: serve, worker, scheduler and db here; one module per other command group
-(outbox, flows, simulate, templates, messaging, consent, handoff); what they share in base.py and what
+(inbox, flows, simulate, templates, messaging, consent, handoff); what they share in base.py and what
 `serve` does around its processes in serving.py."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _print_urls(base_url: str, twilio_enabled: bool) -> None:
     click.echo(f"  Call status changes      {base_url}/twilio/voice/status")
     click.echo(f"  A message comes in       {base_url}/twilio/messaging/inbound")
     if not twilio_enabled:
-        click.echo("No Twilio account configured: SMS are kept in the local outbox (deflect outbox list).")
+        click.echo("No Twilio account configured: SMS are kept in the dev inbox (deflect inbox list).")
     click.echo("Press Ctrl-C to stop.")
 
 
@@ -146,11 +146,11 @@ def _register_feature_commands() -> None:
     from gateway.cli.consent import consent
     from gateway.cli.flows import flows
     from gateway.cli.handoff import handoff
+    from gateway.cli.inbox import inbox, outbox
     from gateway.cli.messaging import messaging, templates
-    from gateway.cli.outbox import outbox
     from gateway.cli.simulate import simulate
 
-    for command in (outbox, flows, simulate, templates, messaging, consent, handoff):
+    for command in (inbox, outbox, flows, simulate, templates, messaging, consent, handoff):
         main.add_command(command)
 
 

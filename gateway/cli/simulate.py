@@ -1,5 +1,5 @@
 """`deflect simulate`: play a call in the terminal (gateway/simulator.py), at any time of day, at any
-queue position, with any flow file, and with the SMS landing in the local outbox with a link that opens
+queue position, with any flow file, and with the SMS landing in the dev inbox with a link that opens
 on the running gateway.
 """
 

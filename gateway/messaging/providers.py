@@ -1,4 +1,4 @@
-"""Where an SMS leaves: one small interface, a Twilio backend and a local outbox backend.
+"""Where an SMS leaves: one small interface, a Twilio backend and a dev inbox backend.
 
 The domain only sees `MessageProvider`; which one runs is configuration (`TWILIO_ACCOUNT_SID` set or not).
 Errors are split the way a retry policy needs them: permanent (never retry: the number is invalid,
@@ -136,11 +136,11 @@ class TwilioProvider:
         return None
 
 
-class LocalOutboxProvider:
+class DevInboxProvider:
     """No Twilio account: messages are stored in the `local_outbox` table and listed by
-    `deflect outbox list`, so the whole journey can be tried on a laptop."""
+    `deflect inbox list`, so the whole journey can be tried on a laptop."""
 
-    name = "local-outbox"
+    name = "dev-inbox"
 
     def __init__(self, database: Any, clock: Clock, sender: str | None = None) -> None:
         self.database = database
@@ -150,13 +150,13 @@ class LocalOutboxProvider:
     def send(self, *, to: str, body: str, status_callback: str | None, idempotency_key: str) -> SentMessage:
         from sqlalchemy import select
 
-        from gateway.store.models import LocalOutboxMessage
+        from gateway.store.models import DevInboxMessage
 
         sid = "SM" + secrets.token_hex(16)
         try:
             with self.database.session() as session:
                 session.add(
-                    LocalOutboxMessage(
+                    DevInboxMessage(
                         sid=sid,
                         idempotency_key=idempotency_key,
                         to=to,
@@ -170,20 +170,18 @@ class LocalOutboxProvider:
             # The same message asked for twice: answer with the first one, like an idempotent API.
             with self.database.session() as session:
                 sid = session.scalars(
-                    select(LocalOutboxMessage.sid).where(
-                        LocalOutboxMessage.idempotency_key == idempotency_key
-                    )
+                    select(DevInboxMessage.sid).where(DevInboxMessage.idempotency_key == idempotency_key)
                 ).one()
-        log.info("message stored in the local outbox", extra={"to": mask_number(to), "sid": sid})
+        log.info("message stored in the dev inbox", extra={"to": mask_number(to), "sid": sid})
         return SentMessage(sid=sid, status="sent")
 
     def find_sent(self, *, to: str, body: str, since: datetime, idempotency_key: str) -> SentMessage | None:
         from sqlalchemy import select
 
-        from gateway.store.models import LocalOutboxMessage
+        from gateway.store.models import DevInboxMessage
 
         with self.database.session() as session:
             sid = session.scalar(
-                select(LocalOutboxMessage.sid).where(LocalOutboxMessage.idempotency_key == idempotency_key)
+                select(DevInboxMessage.sid).where(DevInboxMessage.idempotency_key == idempotency_key)
             )
         return SentMessage(sid=sid, status="sent") if sid else None

@@ -125,10 +125,10 @@ class FlowVersion(Base):
     published_by: Mapped[str] = mapped_column(String(120), default="system")
 
 
-class LocalOutboxMessage(Base):
-    """A message the local outbox provider 'sent' (no Twilio account): stored so it can be read."""
+class DevInboxMessage(Base):
+    """A message the dev inbox provider 'sent' (no Twilio account): stored so it can be read."""
 
-    __tablename__ = "local_outbox"
+    __tablename__ = "local_outbox"  # the dev inbox's name before it was one; a rename would buy nothing
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sid: Mapped[str] = mapped_column(String(34), unique=True)

@@ -38,7 +38,7 @@ def test_a_database_without_its_schema_ends_with_one_line_and_exit_code_69(
     cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    result = CliRunner().invoke(main, ["outbox", "list"])
+    result = CliRunner().invoke(main, ["inbox", "list"])
     assert result.exit_code == 69, result.output
     assert result.output.strip().splitlines() == [
         "Error: the database cannot be used: no such table: local_outbox (run `deflect db upgrade`)"

@@ -40,7 +40,7 @@ def test_read_only_commands_never_connect_to_the_gateways_redis(gateways_redis: 
     watcher = connect(gateways_redis.url)
     before = watcher.info("stats")["total_connections_received"]
     for args in (
-        ["outbox", "list"],
+        ["inbox", "list"],
         ["consent", "verify"],
         ["consent", "export", "--number", "+79161234567"],
         ["handoff", "dead-letters"],

@@ -82,7 +82,7 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_cli_commands_use_the_running_gateways_redis_and_leave_it_running(gateway: Served) -> None:
     for args in (
-        ["outbox", "list"],
+        ["inbox", "list"],
         ["consent", "verify"],
         ["handoff", "dead-letters"],
         ["messaging", "pause"],

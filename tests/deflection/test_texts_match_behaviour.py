@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.clock import ManualClock
-from gateway.store.models import Chat, LocalOutboxMessage
+from gateway.store.models import Chat, DevInboxMessage
 from tests.deflection.conftest import reach_offer, run_jobs
 from tests.support.calls import Call, TwiML
 
@@ -31,7 +31,7 @@ def _accept(call: Call, clock: ManualClock, app: Any) -> str:
     call.press(consent, "1")
     run_jobs(app)
     with app.extensions["deflect"].database.session() as session:
-        [body] = session.scalars(select(LocalOutboxMessage.body)).all()
+        [body] = session.scalars(select(DevInboxMessage.body)).all()
     return str(body)
 
 

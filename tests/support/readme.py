@@ -9,12 +9,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_commands() -> tuple[list[str], list[str]]:
-    """The scripted `simulate` line and the `outbox list` line of "Trying a flow without a phone",
+    """The scripted `simulate` line and the `inbox list` line of "Trying a flow without a phone",
     as `deflect` arguments."""
     section = README.read_text(encoding="utf-8").split("## Trying a flow without a phone", 1)[1]
     block = section.split("```sh", 1)[1].split("```", 1)[0]
     lines = [shlex.split(line, comments=True) for line in block.splitlines()]
     commands = [words[1:] for words in lines if words and words[0] == ".venv/bin/deflect"]
     simulate = next(c for c in commands if c[0] == "simulate" and "--keys" in c)
-    outbox = next(c for c in commands if c[:2] == ["outbox", "list"])
-    return simulate, outbox
+    inbox = next(c for c in commands if c[:2] == ["inbox", "list"])
+    return simulate, inbox

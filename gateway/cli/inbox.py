@@ -1,4 +1,4 @@
-"""`deflect outbox list [--json]`: the SMS the local outbox kept instead of sending (no Twilio account).
+"""`deflect inbox list [--json]`: the SMS the dev inbox kept instead of sending (no Twilio account).
 
 Reads the database only: it starts no Redis and works the same with the gateway running or not.
 """
@@ -15,23 +15,26 @@ _LINK = re.compile(r"https?://\S+")
 
 
 @click.group()
+def inbox() -> None:
+    """The dev inbox (messages kept instead of sent when no Twilio account is configured)."""
+
+
+@click.group(hidden=True)
 def outbox() -> None:
-    """The local outbox (messages kept instead of sent when no Twilio account is configured)."""
+    """The dev inbox's old name (`deflect outbox list`), kept for scripts written before."""
 
 
-@outbox.command("list")
+@inbox.command("list")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="a JSON array, newest first, with each message's links")
-def outbox_list(limit: int, as_json: bool) -> None:
-    """Show the newest messages in the local outbox."""
+def inbox_list(limit: int, as_json: bool) -> None:
+    """Show the newest messages in the dev inbox."""
     from sqlalchemy import select
 
-    from gateway.store.models import LocalOutboxMessage
+    from gateway.store.models import DevInboxMessage
 
     with base.database().session() as session:
-        rows = session.scalars(
-            select(LocalOutboxMessage).order_by(LocalOutboxMessage.id.desc()).limit(limit)
-        ).all()
+        rows = session.scalars(select(DevInboxMessage).order_by(DevInboxMessage.id.desc()).limit(limit)).all()
         messages = [
             {
                 "id": row.id,
@@ -47,6 +50,9 @@ def outbox_list(limit: int, as_json: bool) -> None:
         base.echo_json([{**m, "created_at": m["created_at"].isoformat()} for m in messages])
         return
     if not messages:
-        click.echo("the local outbox is empty")
+        click.echo("the dev inbox is empty")
     for m in messages:
         click.echo(f"{m['created_at']:%Y-%m-%d %H:%M:%S}  {m['sid']}  to {m['to']}\n  {m['body']}\n")
+
+
+outbox.add_command(inbox_list)

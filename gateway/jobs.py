@@ -132,7 +132,6 @@ def deliver_handoff(handoff_id: int) -> str:
     """Hand one chat to one agent platform; retried with backoff, then a dead letter."""
     from gateway.events import Event
     from gateway.handoff.dispatch import deliver
-    from gateway.store.call_log import CallLog
     from gateway.store.models import Chat, Handoff
 
     svc = _services()
@@ -143,7 +142,7 @@ def deliver_handoff(handoff_id: int) -> str:
         call_sid, adapter = (chat.call_sid if chat else None), (row.adapter if row else None)
     if call_sid and status in ("delivered", "dead"):
         kind = "chat.handed_off" if status == "delivered" else "chat.handoff_dead"
-        CallLog(svc.database, svc.redis).record(
+        svc.call_log.record(
             call_sid, [Event(kind, {"adapter": adapter, "handoff_id": handoff_id})], svc.clock.time()
         )
     return status
@@ -178,10 +177,9 @@ def sweep_outbox() -> int:
 
 def flush_events() -> int:
     """Replay call events that could not be written to the database when they happened."""
-    from gateway.store.call_log import CallLog
 
     svc = _services()
-    return CallLog(svc.database, svc.redis).flush_pending()
+    return svc.call_log.flush_pending()
 
 
 def replay_parked_webhooks() -> int:
@@ -189,7 +187,6 @@ def replay_parked_webhooks() -> int:
     from gateway.deflection.outbox import apply_status
     from gateway.handoff.inbound import InboundChat
     from gateway.messaging.providers import StatusUpdate
-    from gateway.store.call_log import CallLog
     from gateway.store.parked import replay
 
     svc = _services()
@@ -197,7 +194,7 @@ def replay_parked_webhooks() -> int:
     def status(params: dict[str, Any], at: float) -> None:
         update = StatusUpdate.from_twilio(params["form"])
         when = datetime.fromtimestamp(at, UTC)
-        apply_status(svc.database, CallLog(svc.database, svc.redis), int(params["outbox_id"]), update, when)
+        apply_status(svc.database, svc.call_log, int(params["outbox_id"]), update, when)
 
     def inbound(params: dict[str, Any], at: float) -> None:
         svc.inbound.receive(InboundChat.from_twilio(params["form"]), datetime.fromtimestamp(at, UTC))
@@ -209,14 +206,12 @@ def expire_chats() -> int:
     """Chats whose link and reference have run out become `expired` (an event each, for reports)."""
     from gateway.deflection import chats
     from gateway.events import Event
-    from gateway.store.call_log import CallLog
 
     svc = _services()
     with svc.database.session() as session:
         expired = chats.expire_chats(session, svc.clock.now())
-    log_ = CallLog(svc.database, svc.redis)
-    for session_id, call_sid in expired:
-        log_.record(call_sid, [Event("session.expired", {"session_id": session_id})], svc.clock.time())
+    for chat_id, call_sid in expired:
+        svc.call_log.record(call_sid, [Event("session.expired", {"session_id": chat_id})], svc.clock.time())
     return len(expired)
 
 

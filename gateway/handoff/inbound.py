@@ -152,17 +152,8 @@ class InboundChats:
                     lookups=self.lookups,
                     link_token=chat.link_token,
                 )
-                row = InboundMessage(
-                    message_id=chat.message_id,
-                    channel=chat.channel,
-                    sender=chat.sender,
-                    profile_name=chat.profile_name,
-                    body=chat.body,
-                    media=chat.media,
-                    session_id=match.session.id if match.session else None,
-                    match=match.how,
-                    flagged=match.flagged,
-                    received_at=now,
+                row = _message_row(
+                    chat, match.session.id if match.session else None, match.how, match.flagged, now
                 )
                 session.add(row)
                 session.flush()
@@ -251,21 +242,26 @@ class InboundChats:
         with self.database.session() as session:
             if session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == chat.message_id)):
                 return False
-            session.add(
-                InboundMessage(
-                    message_id=chat.message_id,
-                    channel=chat.channel,
-                    sender=chat.sender,
-                    profile_name=chat.profile_name,
-                    body=chat.body,
-                    media=chat.media,
-                    session_id=None,
-                    match=match,
-                    flagged=flagged,
-                    received_at=now,
-                )
-            )
+            session.add(_message_row(chat, None, match, flagged, now))
         return True
+
+
+def _message_row(
+    chat: InboundChat, chat_id: int | None, match: str, flagged: str | None, now: datetime
+) -> InboundMessage:
+    """The stored message: what came, and how it found (or did not find) its chat."""
+    return InboundMessage(
+        message_id=chat.message_id,
+        channel=chat.channel,
+        sender=chat.sender,
+        profile_name=chat.profile_name,
+        body=chat.body,
+        media=chat.media,
+        session_id=chat_id,
+        match=match,
+        flagged=flagged,
+        received_at=now,
+    )
 
 
 def _recently_handed_off(session: Session, sender: str, now: datetime) -> bool:

@@ -17,7 +17,6 @@ from flask import Blueprint, redirect, render_template, request
 
 from gateway.deflection.clicks import LinkOutcome, choose_channel, is_link_preview, open_link
 from gateway.locales import PAGE_LANGUAGES, label_language
-from gateway.store.call_log import CallLog
 from gateway.web.context import services
 from gateway.web.pages import PRIVATE_HEADERS, make_private, strict_policy
 
@@ -42,33 +41,26 @@ _PAGES: dict[str, tuple[str, int]] = {
 def open_short_link(token: str) -> Any:
     """The link in the SMS."""
     svc = services()
-    outcome = open_link(
-        svc.database,
-        token,
-        svc.clock.now(),
-        accounts=svc.accounts,
-        brand=svc.settings.deflect_brand,
-        recorder=CallLog(svc.database, svc.redis),
-        counted=not is_link_preview(request.method, request.headers.get("User-Agent", "")),
-    )
-    return _render(outcome, token)
+    return _render(open_link(svc.database, token, svc.clock.now(), **_visit()), token)
 
 
 @bp.get("/l/<token>/<channel>")
 def open_channel(token: str, channel: str) -> Any:
     """A button on the channel page."""
     svc = services()
-    outcome = choose_channel(
-        svc.database,
-        token,
-        channel,
-        svc.clock.now(),
-        accounts=svc.accounts,
-        brand=svc.settings.deflect_brand,
-        recorder=CallLog(svc.database, svc.redis),
-        counted=not is_link_preview(request.method, request.headers.get("User-Agent", "")),
-    )
-    return _render(outcome, token)
+    return _render(choose_channel(svc.database, token, channel, svc.clock.now(), **_visit()), token)
+
+
+def _visit() -> dict[str, Any]:
+    """What a visit needs besides the link: the messengers, the brand, where its events go, and
+    whether it is a person (a link preview fetched by a messenger is not a click)."""
+    svc = services()
+    return {
+        "accounts": svc.accounts,
+        "brand": svc.settings.deflect_brand,
+        "recorder": svc.call_log,
+        "counted": not is_link_preview(request.method, request.headers.get("User-Agent", "")),
+    }
 
 
 def _render(outcome: LinkOutcome, token: str) -> Any:

@@ -14,7 +14,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from gateway.deflection.outbox import apply_status
 from gateway.handoff.inbound import InboundChat
 from gateway.messaging.providers import StatusUpdate
-from gateway.store.call_log import CallLog
 from gateway.store.parked import park
 from gateway.web.context import services
 from gateway.web.signature import twilio_signed
@@ -33,8 +32,7 @@ def status(outbox_id: int) -> Response:
     form = request.form.to_dict()
     try:
         svc = services()
-        recorder = CallLog(svc.database, svc.redis)
-        apply_status(svc.database, recorder, outbox_id, StatusUpdate.from_twilio(form), svc.clock.now())
+        apply_status(svc.database, svc.call_log, outbox_id, StatusUpdate.from_twilio(form), svc.clock.now())
     except Exception:
         log.exception("status callback for outbox %d not recorded now; parking it", outbox_id)
         return _parked("status", {"outbox_id": outbox_id, "form": form}, Response(status=204))

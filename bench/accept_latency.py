@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -105,6 +106,7 @@ def main() -> None:
         server.stop()
         services.close()
         redis.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
     durations.sort()
     print(
         f"{len(durations)} accepted offers, RQ worker process, Prism on Twilio's 2010-04-01 spec "

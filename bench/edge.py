@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -234,6 +235,7 @@ def main() -> None:
                 process.wait(timeout=20)
     finally:
         redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print(f"gunicorn -c python:gateway.gunicorn_config -w {args.workers}; machine: {os.cpu_count()} cores")
     print("\n1. big bodies to /twilio/voice/incoming (gevent workers)")
     print(f"{'request':36} {'answer':28} {'seconds':>8} {'sent MB':>8} {'CPU s':>6} {'peak MB':>8}")

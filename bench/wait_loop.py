@@ -14,6 +14,7 @@ import argparse
 import http.client
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -215,6 +216,7 @@ def main() -> None:
             process.wait(timeout=10)
         if embedded is not None:
             embedded.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
     db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     print(
         f"gunicorn -c python:gateway.gunicorn_config -w {args.workers} (gevent), "

@@ -292,28 +292,31 @@ class Settings:
         "SMS per hour to one number prefix (E.164 without the last 4 digits): SMS pumping guard",
     )
     deflect_sms_per_ndc_hour: int = setting(
-        "60",
+        None,
         _int(0, 100000),
-        "SMS per hour to one national destination code (an area or mobile code, up to ~10 M "
-        "numbers): a fifth of a 300-an-hour busiest legitimate hour going to one code (raise it, and "
-        "DEFLECT_TRIP_PER_NDC, if most callers share one area code); 0: off",
+        "SMS per hour to one national destination code (an area or mobile code, up to ~10 M numbers); "
+        "default 3 % of DEFLECT_SMS_DAILY_BUDGET (60 of 2,000): a fifth of a busiest legitimate hour "
+        "going to one code (raise it, and DEFLECT_TRIP_PER_NDC, if most callers share one code); 0: off",
     )
     deflect_sms_per_ndc_day: int = setting(
-        "400",
+        None,
         _int(0, 10000000),
-        "SMS per UTC day to one national destination code: a fifth of DEFLECT_SMS_DAILY_BUDGET, "
-        "so a range pumped slowly (under the trip and the hourly window) cannot take the day; 0: off",
+        "SMS per UTC day to one national destination code; default a fifth of DEFLECT_SMS_DAILY_BUDGET "
+        "(400 of 2,000), so a range pumped slowly (under the trip and the hourly window) cannot take "
+        "the day; 0: off",
     )
     deflect_sms_per_country_hour: int = setting(
-        "300",
+        None,
         _int(0, 100000),
-        "SMS per hour to one country: the busiest legitimate hour of a 2,000-a-day centre (15 %); 0: off",
+        "SMS per hour to one country; default 15 % of DEFLECT_SMS_DAILY_BUDGET (300 of 2,000), the "
+        "busiest legitimate hour of a centre; 0: off",
     )
     deflect_sms_per_country_day: int = setting(
-        "1500",
+        None,
         _int(0, 10000000),
-        "SMS per UTC day to one country, below DEFLECT_SMS_DAILY_BUDGET so one pumped country "
-        "cannot take the whole budget (set it to the budget if you serve one country only); 0: off",
+        "SMS per UTC day to one country; default 75 % of DEFLECT_SMS_DAILY_BUDGET (1,500 of 2,000), so "
+        "one pumped country cannot take the whole budget (set it to the budget if you serve one "
+        "country only); 0: off",
     )
     deflect_sms_per_caller_day: int = setting(
         "3",
@@ -517,12 +520,27 @@ def _reject_unknown(names: list[str]) -> None:
             raise SettingsError(f"unknown setting {name}{hint}; known settings are listed in .env.example")
 
 
+# Percent of DEFLECT_SMS_DAILY_BUDGET each coarser SMS pumping window defaults to.
+BUDGET_SHARES = {
+    "deflect_sms_per_ndc_hour": 3,
+    "deflect_sms_per_ndc_day": 20,
+    "deflect_sms_per_country_hour": 15,
+    "deflect_sms_per_country_day": 75,
+}
+
+
 def _fill_defaults(raw: dict[str, Any]) -> None:
     data_dir: Path = raw["deflect_data_dir"]
     if not data_dir.is_absolute():
         raw["deflect_data_dir"] = data_dir = (Path.cwd() / data_dir).resolve()
     if raw["database_url"] is None:
         raw["database_url"] = f"sqlite:///{data_dir / 'deflect.sqlite3'}"
+    # The coarser SMS pumping windows follow the daily budget unless set: raising the budget raises
+    # them (a country capped at yesterday's 1,500 would quietly refuse today's callers).
+    budget = raw["deflect_sms_daily_budget"]
+    for name, share in BUDGET_SHARES.items():
+        if raw[name] is None:
+            raw[name] = max(1, budget * share // 100)
     if raw["secret_key"] is None:
         if raw["deflect_env"] == "production":
             raise SettingsError("SECRET_KEY is required in production (at least 32 random characters)")

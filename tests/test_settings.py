@@ -188,3 +188,22 @@ def test_secrets_stay_out_of_the_settings_repr(tmp_path: Path) -> None:
     )
     assert "f" * 32 not in repr(settings) and "k" * 40 not in repr(settings)
     assert "deflect_data_dir" in repr(settings)
+
+
+def test_the_coarse_sms_windows_follow_the_daily_budget_unless_set(tmp_path: Path) -> None:
+    """An admin who raises the budget must not find a country or a destination code still capped at
+    the old budget's share; a window set by hand stays as set (0: off)."""
+    base = {"DEFLECT_DATA_DIR": str(tmp_path)}
+    default = load_settings(base, environ={})
+    raised = load_settings({**base, "DEFLECT_SMS_DAILY_BUDGET": "10000"}, environ={})
+    pinned = load_settings(
+        {**base, "DEFLECT_SMS_DAILY_BUDGET": "10000", "DEFLECT_SMS_PER_COUNTRY_DAY": "0"}, environ={}
+    )
+
+    def windows(settings: object) -> tuple[int, ...]:
+        names = ("ndc_hour", "ndc_day", "country_hour", "country_day")
+        return tuple(getattr(settings, f"deflect_sms_per_{name}") for name in names)
+
+    assert windows(default) == (60, 400, 300, 1500)
+    assert windows(raised) == (300, 2000, 1500, 7500)
+    assert pinned.deflect_sms_per_country_day == 0 and pinned.deflect_sms_per_ndc_day == 2000

@@ -80,7 +80,7 @@ BEFORE = {
     "11a": "1 MB of text took 69 s (quadratic)",
     "11b": "200 SMS an hour to a 100 k range, then the global caps were spent in ~34 min and offers "
     "stopped for every caller until midnight",
-    "12": "`inbox list` / `messaging pause` shut the server's embedded Redis down: /readyz not ready "
+    "12": "`outbox list` / `messaging pause` shut the server's embedded Redis down: /readyz not ready "
     "for good (3 of 3)",
 }
 
@@ -448,7 +448,7 @@ def embedded_default(work: Path) -> Outcome:
     try:
         served.wait_ready()
         seen = []
-        for command in (["outbox", "list"], ["messaging", "pause"], ["messaging", "resume"]):
+        for command in (["inbox", "list"], ["messaging", "pause"], ["messaging", "resume"]):
             cli = [sys.executable, "-m", "gateway.cli", *command]
             done = subprocess.run(cli, env=served.env, capture_output=True, timeout=60)
             ready = (served.readiness() or {}).get("status")

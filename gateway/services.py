@@ -12,15 +12,20 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import redis
 from rq import Queue
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway import jobs
 from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.service import VoiceService
 from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock, SystemClock
+from gateway.content.kinds import FlowKind, Kind, SmsKind
+from gateway.content.registry import ContentRegistry
+from gateway.content.service import ContentService
 from gateway.deflection.accept import MessageSetup, OfferAcceptance
 from gateway.deflection.chats import ChannelAccounts
 from gateway.deflection.dialogue import Dialogue
@@ -31,7 +36,6 @@ from gateway.deflection.line_types import LineTypes
 from gateway.deflection.offer import OfferDecision
 from gateway.flows.loader import FlowSet
 from gateway.flows.model import EnqueueStep, Flow
-from gateway.flows.registry import FlowRegistry
 from gateway.handoff.base import HandoffAdapter
 from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
@@ -42,8 +46,8 @@ from gateway.messaging.templates import TemplateSet
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.call_log import CallLog
+from gateway.store.content import ContentStore
 from gateway.store.db import Database
-from gateway.store.flow_versions import FlowVersions
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,9 @@ class Services:
     queue: Queue
     provider: MessageProvider  # where an SMS leaves: Twilio, or the dev inbox
     public_base: str  # where callers and agents reach us: PUBLIC_BASE_URL, or development's default
-    templates: TemplateSet
+    content: ContentService  # drafts, versions, publish, rollback, import, export: one API for all
+    registry: ContentRegistry  # the content in service in this process (flows, texts), followed live
     accounts: ChannelAccounts  # the messengers a chat may continue in
-    flows: FlowRegistry
     guards: Guards  # eligibility facts, SMS pumping guards, line types, the messaging pause
     call_log: CallLog
     voice: VoiceService  # where a call runs
@@ -100,7 +104,12 @@ def _build(
     settings: Settings, clock: Clock, database: Database, connection: redis.Redis, queue: Queue
 ) -> Services:
     public_base = settings.public_base_url or DEVELOPMENT_BASE_URL
-    templates = load_templates(settings)
+    store = ContentStore(database)
+    kinds = content_kinds(settings)
+    content = ContentService(store, kinds, clock)
+    start_content(content, settings)
+    registry = ContentRegistry(store, kinds)
+    warn_about_segments(registry.templates(), settings.deflect_max_segments)
     accounts = channel_accounts(settings)
     call_log = CallLog(database, connection)
     guards = Guards(
@@ -111,12 +120,10 @@ def _build(
         settings.deflect_max_chat_backlog,
         line_types(settings, connection, queue),
     )
-    flows = FlowRegistry(settings.deflect_flows_dir, FlowVersions(database))
-    missing = missing_templates(flows.current(), templates)
+    missing = missing_templates(list(registry.flows_if_any()), registry.templates())
     if missing:
         raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
     setup = MessageSetup(
-        templates=templates,
         accounts=accounts,
         brand=settings.deflect_brand,
         link_mode=settings.deflect_link_mode,
@@ -130,12 +137,23 @@ def _build(
     dialogue = Dialogue(
         OfferDecision(guards, policy_for, accounts),
         OfferAcceptance(
-            guards, policy_for, setup, lambda outbox_id: jobs.enqueue_send(queue, outbox_id), database
+            guards,
+            policy_for,
+            setup,
+            registry.sms,
+            lambda outbox_id: jobs.enqueue_send(queue, outbox_id),
+            database,
         ),
         database,
     )
     voice = VoiceService(
-        flows, CallStateStore(connection), call_log, QueueStatsStore(connection), dialogue, clock
+        registry,
+        CallStateStore(connection),
+        call_log,
+        QueueStatsStore(connection),
+        dialogue,
+        clock,
+        test_callers=settings.deflect_test_callers,
     )
     inbound = InboundChats(
         database,
@@ -144,7 +162,7 @@ def _build(
         LookupLimiter(
             connection, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
         ),
-        Acknowledgement(templates, settings.deflect_brand),
+        Acknowledgement(registry.templates, settings.deflect_brand),
         CardLinks(public_base, settings.secret_key, clock),
         lambda handoff_id: jobs.enqueue_handoff(queue, handoff_id),
     )
@@ -156,9 +174,9 @@ def _build(
         queue=queue,
         provider=make_provider(settings, database, clock),
         public_base=public_base,
-        templates=templates,
+        content=content,
+        registry=registry,
         accounts=accounts,
-        flows=flows,
         guards=guards,
         call_log=call_log,
         voice=voice,
@@ -175,12 +193,39 @@ def _running_redis(settings: Settings) -> str:
     return found.url
 
 
-def load_templates(settings: Settings) -> TemplateSet:
-    """The SMS and chat texts, compiled; a text over DEFLECT_MAX_SEGMENTS is worth a warning."""
-    templates = TemplateSet.load(settings.deflect_templates_dir)
+def start_content(content: ContentService, settings: Settings) -> None:
+    """An empty store starts from the shipped files (a file with problems stops the start-up, naming
+    them). With the database down the process starts anyway: calls get the fallback queue until the
+    registry can read the content."""
+    try:
+        outcomes = content.ensure_imported(content_directories(settings))
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
+        return
+    for kind, what in (("sms", "the SMS texts"), ("voice", "the voice texts"), ("flow", "the IVR flows")):
+        problems = [p for outcome in outcomes if outcome.kind == kind for p in outcome.problems]
+        if problems:
+            raise SettingsError(f"{what} have problems:\n" + "\n".join(problems))
+
+
+def content_kinds(settings: Settings) -> dict[str, Kind]:
+    """The kinds of content this installation keeps, texts before the flows that use them."""
+    return {
+        "sms": SmsKind(settings.deflect_templates_dir),
+        "flow": FlowKind(settings.deflect_flows_dir),
+    }
+
+
+def content_directories(settings: Settings) -> dict[str, Path]:
+    """Where each kind's files are imported from and exported to, texts first."""
+    return {name: kind.directory for name, kind in content_kinds(settings).items()}
+
+
+def warn_about_segments(templates: TemplateSet, max_segments: int) -> None:
+    """A text over DEFLECT_MAX_SEGMENTS is worth a warning: every SMS costs that many times."""
     for template in templates:
         info = template.sample.segments
-        if info.segments > settings.deflect_max_segments:
+        if info.segments > max_segments:
             log.warning(
                 "SMS template %s/%s takes %d segments (%s, %d characters); "
                 "DEFLECT_MAX_SEGMENTS is %d: every SMS costs that many times",
@@ -189,9 +234,8 @@ def load_templates(settings: Settings) -> TemplateSet:
                 info.segments,
                 info.encoding,
                 info.units,
-                settings.deflect_max_segments,
+                max_segments,
             )
-    return templates
 
 
 def channel_accounts(settings: Settings) -> ChannelAccounts:

@@ -140,6 +140,10 @@ def _regions(name: str, raw: str) -> tuple[str, ...]:
     return regions
 
 
+def _numbers(name: str, raw: str) -> frozenset[str]:
+    return frozenset(_e164(name, item) for item in _items(raw))
+
+
 def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
 
@@ -238,8 +242,22 @@ class Settings:
     deflect_data_dir: Path = setting(
         "var", _path, "where the SQLite file and the embedded Redis (redis.json) live"
     )
-    deflect_flows_dir: Path = setting(str(PROJECT_ROOT / "ivr_flows"), _path, "the IVR flow files")
-    deflect_templates_dir: Path = setting(str(PROJECT_ROOT / "sms_templates"), _path, "the SMS texts")
+    deflect_flows_dir: Path = setting(
+        str(PROJECT_ROOT / "ivr_flows"),
+        _path,
+        "the IVR flow files: imported as version 1 into an empty content store, and where "
+        "`deflect content import|export` read and write flows",
+    )
+    deflect_templates_dir: Path = setting(
+        str(PROJECT_ROOT / "sms_templates"),
+        _path,
+        "the SMS texts' files: imported into an empty content store, like DEFLECT_FLOWS_DIR",
+    )
+    deflect_test_callers: frozenset[str] = setting(
+        "",
+        _numbers,
+        "caller numbers (E.164, comma-separated) whose calls play the drafts of flows and texts",
+    )
     deflect_log_format: str = setting(
         "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"
     )

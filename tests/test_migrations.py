@@ -75,7 +75,7 @@ def test_rows_of_an_installation_keep_their_links_and_a_chat_without_a_call_gets
         _insert_an_installation(conn)
     before = _counts(database)
 
-    database.upgrade()
+    command.upgrade(alembic_config(scratch_url), "0005")  # the revisions this test is about
 
     assert _counts(database) == before
     assert _events(database) == {
@@ -111,7 +111,7 @@ def test_rows_of_an_installation_keep_their_links_and_a_chat_without_a_call_gets
     assert _counts(database) == before
     with database.engine.connect() as conn:
         assert conn.scalar(text("SELECT call_sid FROM call_events WHERE kind = 'chat'")) == MESSAGE
-    database.upgrade()
+    command.upgrade(alembic_config(scratch_url), "0005")
     assert _events(database)["chat"] == (None, MESSAGE)
     database.dispose()
 
@@ -255,3 +255,32 @@ def _events(database: Database) -> dict[str, tuple[str | None, str | None]]:
     with database.engine.connect() as conn:
         rows = conn.execute(text("SELECT kind, call_sid, message_id FROM call_events"))
         return {kind: (call_sid, message_id) for kind, call_sid, message_id in rows}
+
+
+def test_published_flow_versions_become_content_versions_with_the_newest_live(scratch_url: str) -> None:
+    database = Database(scratch_url)
+    command.upgrade(alembic_config(scratch_url), "0005")
+    at = "2026-11-20 10:00:00+00:00"
+    with database.engine.begin() as conn:
+        for version, source in ((2, "id: bank\nversion: 1\n"), (3, "id: bank\nversion: 2\n")):
+            conn.execute(
+                text(
+                    "INSERT INTO flow_versions (flow_id, version, source, checksum, published_at,"
+                    " published_by) VALUES ('bank', :version, :source, 'x', :at, 'anna')"
+                ),
+                {"version": version, "source": source, "at": at},
+            )
+
+    command.upgrade(alembic_config(scratch_url), "0006")
+
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT version, author FROM content_versions WHERE kind = 'flow' AND key = 'bank'")
+        ).all()
+        live = conn.scalar(text("SELECT version FROM content_live WHERE kind = 'flow' AND key = 'bank'"))
+    assert sorted(rows) == [(2, "anna"), (3, "anna")] and live == 3
+    command.downgrade(alembic_config(scratch_url), "0005")  # and back: the versions are flow versions again
+    with database.engine.connect() as conn:
+        sources = conn.execute(text("SELECT version, source FROM flow_versions ORDER BY version")).all()
+    assert sources == [(2, "id: bank\nversion: 1\n"), (3, "id: bank\nversion: 2\n")]
+    database.dispose()

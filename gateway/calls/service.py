@@ -21,11 +21,11 @@ from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.request import VoiceRequest
 from gateway.calls.state_store import CallStateStore
 from gateway.clock import Clock
+from gateway.content.registry import ContentRegistry
 from gateway.deflection.twiml import DeflectionUrls
 from gateway.events import Event
 from gateway.flows import engine
 from gateway.flows.model import BranchStep, Flow, Offer
-from gateway.flows.registry import FlowRegistry
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome
 from gateway.flows.wait import offer_due, wait_experience
@@ -65,14 +65,20 @@ class Deflection(Protocol):
 class VoiceService:
     def __init__(
         self,
-        registry: FlowRegistry,
+        content: ContentRegistry,
         states: CallStateStore,
         call_log: CallLog,
         queue_stats: QueueStatsStore,
         deflection: Deflection,
         clock: Clock,
+        *,
+        test_callers: frozenset[str] = frozenset(),
     ) -> None:
-        self.registry = registry
+        self.content = content
+        # Calls from these numbers play the drafts (flows and texts) instead of the live versions; the
+        # simulator sets `play_drafts` to play them for every call it makes.
+        self.test_callers = test_callers
+        self.play_drafts = False
         self.states = states
         self.call_log = call_log
         self.queue_stats = queue_stats
@@ -84,7 +90,8 @@ class VoiceService:
     def incoming(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """A call comes in: pick the flow by the called number and run its entry step."""
         called = parse_number(req.called)
-        flow = self.registry.current().for_number(called.e164 if called else (req.called or ""))
+        drafts = self.play_drafts or self._test_call(req)
+        flow = self.content.flows(drafts=drafts).for_number(called.e164 if called else (req.called or ""))
         caller = parse_number(req.caller, default_region=home_region(flow))
         state = CallState.start(
             flow,
@@ -96,6 +103,7 @@ class VoiceService:
         )
         if req.stir_verstat:
             state.deflection.stir_verstat = req.stir_verstat
+        state.content = self.content.texts_for(flow.locale, drafts=drafts)
         now = self.clock.time()
         outcome = engine.run_step(flow, flow.entry, state, self._context(flow, state, req, now), urls)
         started = Event(
@@ -260,7 +268,11 @@ class VoiceService:
         state = self.states.load(req.call_sid)
         if state is None:
             raise StateLost(req.call_sid)
-        return state, self.registry.version(state.flow_id, state.flow_version)
+        return state, self.content.flow(state.flow_id, state.flow_version)
+
+    def _test_call(self, req: VoiceRequest) -> bool:
+        caller = parse_number(req.caller)
+        return caller is not None and caller.e164 in self.test_callers
 
     def _context(
         self, flow: Flow, state: CallState, req: VoiceRequest, now: float, *, with_queues: bool = True

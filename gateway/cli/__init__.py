@@ -144,13 +144,14 @@ def db_upgrade() -> None:
 
 def _register_feature_commands() -> None:
     from gateway.cli.consent import consent
+    from gateway.cli.content import content
     from gateway.cli.flows import flows
     from gateway.cli.handoff import handoff
     from gateway.cli.inbox import inbox, outbox
     from gateway.cli.messaging import messaging, templates
     from gateway.cli.simulate import simulate
 
-    for command in (inbox, outbox, flows, simulate, templates, messaging, consent, handoff):
+    for command in (content, inbox, outbox, flows, simulate, templates, messaging, consent, handoff):
         main.add_command(command)
 
 

@@ -1,5 +1,5 @@
-"""`deflect flows ...` (validate, publish, rollback, schema). Publishing writes the database only; every
-running process picks the new version up by itself."""
+"""`deflect flows validate|schema`: check flow files and print their JSON Schema. Drafts, publishing and
+rollback are `deflect content` (one lifecycle for flows and texts)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from pathlib import Path
 import click
 
 from gateway.cli import base
-from gateway.clock import SystemClock
 from gateway.settings import PROJECT_ROOT
 
 
 @click.group()
 def flows() -> None:
-    """IVR flows: check, publish and roll back without a restart."""
+    """IVR flow files: check them, print their schema (publish with `deflect content`)."""
 
 
 @flows.command("validate")
@@ -60,49 +59,3 @@ def schema() -> None:
     from gateway.flows.model import render_schema
 
     click.echo(render_schema(), nl=False)
-
-
-@flows.command("publish")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--by", default="cli", show_default=True, help="who publishes (kept in the history)")
-def publish(path: Path, by: str) -> None:
-    """Publish a flow file as the next version; every process picks it up within seconds."""
-    from gateway.content.flows import publish as publish_flow
-    from gateway.flows.loader import FlowError, format_problem
-    from gateway.store.flow_versions import FlowVersions
-
-    try:
-        row = publish_flow(
-            FlowVersions(base.database()),
-            path.read_text(encoding="utf-8"),
-            by=by,
-            now=SystemClock().now(),
-            source_name=str(path),
-        )
-    except FlowError as exc:
-        for problem in exc.problems:
-            click.echo(format_problem(problem), err=True)
-        sys.exit(1)
-    click.echo(f"published {row.flow_id} version {row.version}")
-
-
-@flows.command("rollback")
-@click.argument("flow_id")
-@click.option("--by", default="cli", show_default=True)
-def rollback(flow_id: str, by: str) -> None:
-    """Publish the previous version of a flow again (as a new version; history is kept)."""
-    from gateway.content.flows import file_source
-    from gateway.content.flows import rollback as rollback_flow
-    from gateway.store.flow_versions import FlowVersions
-
-    try:
-        row = rollback_flow(
-            FlowVersions(base.database()),
-            flow_id,
-            by=by,
-            now=SystemClock().now(),
-            file_source=file_source(base.settings().deflect_flows_dir, flow_id),
-        )
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{flow_id} is back to the text of its previous version, published as version {row.version}")

@@ -83,7 +83,7 @@ def simulate(
     svc = app.extensions["deflect"]
     if flow_file is not None:
         _play_only(svc, flow_file)
-    flows = svc.flows.current()
+    flows = svc.registry.flows()
     flow = flows.for_number(called) if called else flows.default
     zone = ZoneInfo(flow.hours.timezone) if flow.hours else UTC
     if moment == OPEN:
@@ -139,10 +139,10 @@ def _play_only(svc: Any, path: Path) -> None:
         for problem in exc.problems:
             click.echo(format_problem(problem), err=True)
         raise click.ClickException(f"{path} cannot be played") from None
-    missing = missing_templates([flow], svc.templates)
+    missing = missing_templates([flow], svc.registry.templates())
     if missing:
         raise click.ClickException(f"{path}: offer uses an SMS template that does not exist: {missing[0]}")
-    svc.flows.serve_only(flow)
+    svc.registry.serve_only(flow)
     base.note(f"flow      {path} (not published)")
 
 

@@ -48,7 +48,7 @@ class Simulator:
         if not isinstance(clock, ManualClock):
             raise TypeError("the simulator moves time itself: build the app with a ManualClock")
         self.clock: ManualClock = clock
-        flows = self.services.flows.current()
+        flows = self.services.registry.flows(drafts=self.services.voice.play_drafts)
         self.called = called or (flows.default.numbers[0] if flows.default.numbers else "+10000000000")
         self.caller = caller
         self.call_sid = "CA" + secrets.token_hex(16)

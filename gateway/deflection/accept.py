@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MessageSetup:
-    """What composing the SMS needs, from settings."""
+    """What composing the SMS needs, from settings (the texts are the call's: see `accept`)."""
 
-    templates: TemplateSet
     accounts: ChannelAccounts
     brand: str
     link_mode: str
@@ -85,12 +84,14 @@ class OfferAcceptance:
         guards: Guards,
         policy_for: Callable[[Flow], Policy],
         setup: MessageSetup,
+        sms_texts: Callable[[str, int | None], TemplateSet],
         enqueue_send: Callable[[int], None],
         database: Database,
     ) -> None:
         self.guards = guards
         self.policy_for = policy_for
         self.setup = setup
+        self.sms_texts = sms_texts  # (locale, the version a call started on) -> the texts
         self.enqueue_send = enqueue_send
         self.database = database
 
@@ -121,6 +122,7 @@ class OfferAcceptance:
                 self.database,
                 self._acceptance(flow, state, digit, now, position),
                 replace(self.setup, link_base=link_base),
+                self.sms_texts(flow.locale, state.content.get("sms")),
                 datetime.fromtimestamp(now, UTC),
             )
         except Exception:
@@ -180,7 +182,9 @@ class OfferAcceptance:
         )
 
 
-def accept_offer(database: Database, acceptance: Acceptance, setup: MessageSetup, now: datetime) -> int:
+def accept_offer(
+    database: Database, acceptance: Acceptance, setup: MessageSetup, texts: TemplateSet, now: datetime
+) -> int:
     """Record consent, open the session and queue the SMS, in one transaction. Returns the outbox id;
     calling it again for the same offer returns the same id and writes nothing."""
     for _ in range(5):
@@ -189,7 +193,7 @@ def accept_offer(database: Database, acceptance: Acceptance, setup: MessageSetup
             return existing
         try:
             with database.session() as session:
-                return _write_acceptance(session, acceptance, setup, now)
+                return _write_acceptance(session, acceptance, setup, texts, now)
         except IntegrityError:
             # Either this offer was accepted meanwhile (found above next time), or another consent
             # took the ledger's head first: both resolve on retry.
@@ -197,7 +201,9 @@ def accept_offer(database: Database, acceptance: Acceptance, setup: MessageSetup
     raise RuntimeError(f"offer {acceptance.offer_key} could not be recorded")
 
 
-def _write_acceptance(session: Session, acceptance: Acceptance, setup: MessageSetup, now: datetime) -> int:
+def _write_acceptance(
+    session: Session, acceptance: Acceptance, setup: MessageSetup, texts: TemplateSet, now: datetime
+) -> int:
     consent = record_consent(session, acceptance.consent, now)
     chat = open_chat(
         session,
@@ -214,7 +220,7 @@ def _write_acceptance(session: Session, acceptance: Acceptance, setup: MessageSe
         lifetime=setup.session_lifetime,
     )
     link = sms_link(chat, setup.accounts, setup.brand, link_mode=setup.link_mode, link_base=setup.link_base)
-    message = setup.templates.render(
+    message = texts.render(
         acceptance.locale,
         acceptance.sms_template,
         link=link,

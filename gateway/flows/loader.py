@@ -15,6 +15,9 @@ from gateway.flows.checks import Finding, check_flow
 from gateway.flows.model import Flow
 
 FLOW_SUFFIXES = (".yaml", ".yml")
+# libyaml's parser when PyYAML was built with it (every wheel is): the same documents and marks, and
+# parsing is what reading a flow costs (each process compiles every live flow).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -77,22 +80,29 @@ class _Source:
 
 
 def _compose(text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
-    loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
-        root = loader.get_single_node()
-        source = _Source(name, root)
-        problems = _repeated_keys(source, root, (), set()) if root is not None else []
-        data = loader.construct_document(root) if root is not None else None
+        return _compose_with(_SafeLoader, text, name)
+    except yaml.YAMLError:
+        pass  # said again below by the pure-Python parser, in its own (tested) words
+    try:
+        return _compose_with(yaml.SafeLoader, text, name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         detail = getattr(exc, "problem", None) or getattr(exc, "context", None) or exc
         message = f"YAML syntax: {detail}"
         return _Source(name, None), None, [Problem(name, line, None, message)]
+
+
+def _compose_with(loader_class: Any, text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        source = _Source(name, root)
+        problems = _repeated_keys(source, root, (), set()) if root is not None else []
+        data = loader.construct_document(root) if root is not None else None
     finally:
-        if loader is not None:
-            loader.dispose()
+        loader.dispose()
     return source, data, problems
 
 

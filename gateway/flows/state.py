@@ -86,6 +86,9 @@ class CallState:
     # The last place in the queue Twilio told us (it sends QueuePosition only to the waitUrl, not to
     # the Gathers of the offer and consent inside the queue).
     queue_position: int | None = None
+    # The versions of the texts the call started on ({"sms": 3, "voice": 2}): a publish during the call
+    # does not change what this caller hears or is sent (the flow's version is `flow_version`).
+    content: dict[str, int] = field(default_factory=dict)
     deflection: DeflectionState = field(default_factory=DeflectionState)
 
     @classmethod

@@ -87,7 +87,7 @@ class InboundResult:
 class Acknowledgement:
     """The one reply a chat gets: the `chat_ack` text of the call's locale, else a plain thank-you."""
 
-    templates: TemplateSet
+    templates: Callable[[], TemplateSet]  # the live texts
     brand: str
 
     def text(self, match: Match, chat: InboundChat, number: str | None) -> str:
@@ -96,8 +96,9 @@ class Acknowledgement:
         if match.session is not None:
             locale = match.session.locale
             own_number = number is not None and number == match.session.number
-            if (locale, "chat_ack") in self.templates:
-                return self.templates.render(
+            templates = self.templates()
+            if (locale, "chat_ack") in templates:
+                return templates.render(
                     locale,
                     "chat_ack",
                     reference=match.session.reference if own_number else "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -118,6 +118,11 @@ class TemplateSet:
 
     def __init__(self, templates: Mapping[tuple[str, str], CompiledTemplate]) -> None:
         self._templates = dict(templates)
+
+    @classmethod
+    def merge(cls, sets: Iterable[TemplateSet]) -> TemplateSet:
+        """One set of several (e.g. each locale's texts, kept as separate content items)."""
+        return cls({key: template for each in sets for key, template in each._templates.items()})
 
     @classmethod
     def load(cls, directory: str | Path) -> TemplateSet:

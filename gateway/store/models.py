@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -110,19 +112,91 @@ class CallEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class FlowVersion(Base):
-    """A published version of a flow; the newest per flow id is live. Kept for roll-back and audit."""
+class ContentVersion(Base):
+    """One published version of a content item (a flow, a locale's SMS texts, a locale's voice texts):
+    its files as they were published, immutable, numbered from 1 per item."""
 
-    __tablename__ = "flow_versions"
-    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+    __tablename__ = "content_versions"
+    __table_args__ = (UniqueConstraint("kind", "key", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    flow_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # flow | sms | voice
+    key: Mapped[str] = mapped_column(String(64))  # the flow id, or the locale
     version: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(Text)
+    files: Mapped[dict[str, Any]] = mapped_column()  # {relative path: text}
     checksum: Mapped[str] = mapped_column(String(64))
-    published_at: Mapped[datetime]
-    published_by: Mapped[str] = mapped_column(String(120), default="system")
+    author: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class ContentDraft(Base):
+    """The draft of a content item: editable, validated on every save (its problems kept with it),
+    based on the version that was live when it was started."""
+
+    __tablename__ = "content_drafts"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, Any]] = mapped_column()
+    checksum: Mapped[str] = mapped_column(String(64))
+    based_on: Mapped[int | None] = mapped_column(Integer)
+    problems: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"problems": [formatted, ...]}
+    author: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
+
+
+class ContentLive(Base):
+    """The live pointer: which version of an item every process serves (new calls; a call keeps the
+    version it started on)."""
+
+    __tablename__ = "content_live"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["kind", "key", "version"],
+            ["content_versions.kind", "content_versions.key", "content_versions.version"],
+            ondelete="RESTRICT",
+            name="fk_content_live_version",
+        ),
+    )
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(120))
+
+
+class AuditEntry(Base):
+    """Append-only: every change an admin (or CI, or the system) made, with who, when, what, and a
+    reference to what it was before and after (a version, a draft checksum, a switch state)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))  # e.g. content.published, messaging.paused
+    subject: Mapped[str] = mapped_column(String(120))  # e.g. flow:ru-bank-support, messaging
+    before: Mapped[str | None] = mapped_column(String(120))
+    after: Mapped[str | None] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MessagingSwitch(Base):
+    """The manual switch for offers, as a history: the newest row is in force. Redis mirrors it for
+    the hot path; a Redis restart does not lose it."""
+
+    __tablename__ = "messaging_switch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class DevInboxMessage(Base):

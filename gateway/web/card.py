@@ -72,7 +72,7 @@ def _card(token: str) -> tuple[str, ContextCard | None]:
 def _time_zone(flow_id: str | None, locale: str | None) -> str:
     """The contact centre's zone from the flow's opening hours, else the locale's usual one."""
     try:
-        flow = services().flows.current().get(flow_id) if flow_id else None
+        flow = services().registry.flows().get(flow_id) if flow_id else None
         if flow is not None and flow.hours is not None:
             return str(flow.hours.timezone)
     except Exception:  # a retired flow, or no registry: the locale's zone is good enough

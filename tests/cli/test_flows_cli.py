@@ -1,16 +1,13 @@
-"""`deflect flows validate|publish|rollback` and `deflect templates check`."""
+"""`deflect flows validate` and `deflect templates check` (publishing is `deflect content`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.clock import ManualClock
-from tests.support.calls import Call
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "flows" / "broken"
@@ -35,39 +32,6 @@ def test_validate_reports_broken_flows_with_file_line_and_step(name: str) -> Non
     result = CliRunner().invoke(main, ["flows", "validate", str(path)])
     assert result.exit_code == 1
     assert f"{path}:{line}:" in result.output
-
-
-def test_publish_reaches_running_processes_without_restart_and_rolls_back(
-    app: Any, env: None, clock: ManualClock, tmp_path: Path
-) -> None:
-    call = Call(app.test_client())
-    assert "службу поддержки банка" in call.incoming().said()
-    edited = tmp_path / "ru.yaml"
-    source = (ROOT / "ivr_flows" / "ru_bank_support.yaml").read_text(encoding="utf-8")
-    edited.write_text(
-        source.replace("Вы позвонили в службу поддержки банка", "Вы позвонили в Пример Банк"),
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(main, ["flows", "publish", str(edited), "--by", "anna"])
-    assert result.exit_code == 0, result.output
-    assert "published ru-bank-support version 2" in result.output
-
-    registry = app.extensions["deflect"].flows
-    registry._checked_at = float("-inf")  # as if the 5 s check interval had passed
-    assert "Пример Банк" in Call(app.test_client()).incoming().said()
-    # A call that started on version 1 finishes on version 1.
-    assert call.press(call.incoming(), "1").status == 200
-
-    result = CliRunner().invoke(main, ["flows", "rollback", "ru-bank-support"])
-    assert result.exit_code == 0, result.output
-    registry._checked_at = float("-inf")
-    assert "службу поддержки банка" in Call(app.test_client()).incoming().said()
-
-
-def test_publishing_a_broken_flow_is_refused(app: Any, env: None) -> None:
-    result = CliRunner().invoke(main, ["flows", "publish", str(BROKEN / "unknown_step.yaml")])
-    assert result.exit_code == 1
-    assert "unknown_step.yaml:" in result.output
 
 
 def test_templates_check_lists_encoding_and_segments(env: None) -> None:

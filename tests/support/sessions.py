@@ -31,7 +31,6 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
         key_pressed="1",
     )
     setup = MessageSetup(
-        templates=services.templates,
         accounts=services.accounts,
         brand="Example Bank",
         link_mode="short",
@@ -66,6 +65,7 @@ def open_chat_session(app: Any, number: str = "+79161234567", call: str = "1") -
             sms_template="whatsapp_link",
         ),
         setup,
+        services.registry.templates(),
         services.clock.now(),
     )
     with services.database.session() as session:

@@ -1,0 +1,297 @@
+"""The one service API for everything callers hear and read (flows, SMS texts, voice texts): drafts,
+numbered versions, one live version per item, rollback to a named version, import and export of files,
+and an audit entry for every change. The `deflect content` CLI calls it; the admin console will too.
+
+The lifecycle of an item:
+- a draft is saved (from files, or edited), checked on every save (its problems kept with it);
+- publishing makes the draft the next version and that version live (refused while it has problems,
+  or when someone else published since the draft was started, unless forced; a draft identical to
+  the live version publishes nothing);
+- a rollback makes a named version live again (twice in a row: it stays live), and creates none;
+- files are the interchange format: an import publishes each changed item from files, an export
+  writes the live versions back byte for byte; on an empty store the shipped files are version 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.clock import Clock
+from gateway.content.kinds import Kind
+from gateway.flows.loader import Problem, format_problem
+from gateway.flows.model import EnqueueStep, Flow
+from gateway.store.content import Change, ContentStore, Draft, Version, checksum
+
+log = logging.getLogger(__name__)
+
+Which = int | str  # a version number, "live" or "draft"
+
+
+class ContentError(ValueError):
+    """What was asked cannot be done (no such item or version, a draft with problems...)."""
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    kind: str
+    key: str
+    live: int | None
+    versions: int
+    draft: Draft | None
+
+    @property
+    def draft_state(self) -> str:
+        """none | ok | problems | stale (started from an older version than the live one)."""
+        if self.draft is None:
+            return "none"
+        if self.draft.problems:
+            return "problems"
+        if self.live is not None and self.draft.based_on != self.live:
+            return "stale"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one publish, rollback or import did: `version` is live now; `created` says whether a new
+    version was made (an unchanged draft or file makes none)."""
+
+    kind: str
+    key: str
+    version: int | None
+    created: bool
+    message: str
+    problems: tuple[str, ...] = ()
+
+
+class ContentService:
+    def __init__(self, store: ContentStore, kinds: Mapping[str, Kind], clock: Clock) -> None:
+        self.store = store
+        self.kinds = dict(kinds)
+        self.clock = clock
+
+    # -- looking ----------------------------------------------------------------------------------
+
+    def items(self) -> list[ItemStatus]:
+        live = self.store.live_pointers()
+        drafts = {(d.kind, d.key): d for d in self.store.drafts()}
+        return [
+            ItemStatus(
+                kind, key, live.get((kind, key)), len(self.store.history(kind, key)), drafts.get((kind, key))
+            )
+            for kind, key in self.store.items()
+        ]
+
+    def status(self, kind: str, key: str) -> ItemStatus:
+        self._kind(kind)
+        history = self.store.history(kind, key)
+        draft = self.store.draft(kind, key)
+        if not history and draft is None:
+            raise ContentError(f"no {kind} '{key}' (deflect content list shows what there is)")
+        return ItemStatus(kind, key, self.store.live_pointers().get((kind, key)), len(history), draft)
+
+    def history(self, kind: str, key: str) -> list[Version]:
+        return self.store.history(kind, key)
+
+    def files(self, kind: str, key: str, which: Which = "live") -> dict[str, str]:
+        if which == "draft":
+            draft = self.store.draft(kind, key)
+            if draft is None:
+                raise ContentError(f"{kind} '{key}' has no draft")
+            return draft.files
+        return self._version(kind, key, which).files
+
+    def diff(self, kind: str, key: str, old: Which, new: Which) -> str:
+        """A unified diff, file by file, from `old` to `new` ("" when they are the same)."""
+        before, after = self.files(kind, key, old), self.files(kind, key, new)
+        chunks: list[str] = []
+        for path in sorted(set(before) | set(after)):
+            chunks.extend(
+                difflib.unified_diff(
+                    before.get(path, "").splitlines(keepends=True),
+                    after.get(path, "").splitlines(keepends=True),
+                    fromfile=f"{path} ({_label(old)})",
+                    tofile=f"{path} ({_label(new)})",
+                )
+            )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+    def check(self, kind: str, key: str, files: Mapping[str, str]) -> list[Problem]:
+        """The item's own problems, then what it says about the others (a flow's SMS texts)."""
+        problems = self._kind(kind).check(key, files)
+        return problems or self._cross_check(kind, key, files)
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def save_draft(self, kind: str, files: Mapping[str, str], *, actor: str, key: str | None = None) -> Draft:
+        """Save (or replace) an item's draft; it is checked and its problems kept with it."""
+        handler = self._kind(kind)
+        key = key or handler.key_of(files)
+        problems = [format_problem(p) for p in self.check(kind, key, files)]
+        live = self.store.live_pointers().get((kind, key))
+        change = Change(
+            actor, "draft.saved", f"{kind}:{key}", f"v{live}" if live else None, checksum(files)[:12]
+        )
+        return self.store.save_draft(
+            kind, key, files, based_on=live, problems=problems, now=self.clock.now(), change=change
+        )
+
+    def discard_draft(self, kind: str, key: str, *, actor: str) -> bool:
+        change = Change(actor, "draft.discarded", f"{kind}:{key}")
+        return self.store.discard_draft(kind, key, now=self.clock.now(), change=change)
+
+    def publish(self, kind: str, key: str, *, actor: str, comment: str, force: bool = False) -> Outcome:
+        """The draft becomes the next version, live at once."""
+        draft = self.store.draft(kind, key)
+        if draft is None:
+            raise ContentError(f"{kind} '{key}' has no draft to publish (deflect content draft ...)")
+        problems = [format_problem(p) for p in self.check(kind, key, draft.files)]
+        if problems:
+            raise ContentError(f"{kind} '{key}': the draft has problems:\n" + "\n".join(problems))
+        live = self.store.live(kind, key)
+        if live is not None and draft.based_on != live.version and not force:
+            raise ContentError(
+                f"{kind} '{key}': the draft was started from version {draft.based_on}, and version "
+                f"{live.version} is live now; look at `deflect content diff {kind} {key} live draft`, "
+                "then publish with --force to replace it"
+            )
+        if live is not None and live.checksum == draft.checksum:
+            self.discard_draft(kind, key, actor=actor)
+            return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
+        before = f"v{live.version}" if live else None
+        change = Change(actor, "content.published", f"{kind}:{key}", before, detail={"comment": comment})
+        version = self.store.publish(
+            kind, key, draft.files, comment=comment, now=self.clock.now(), change=change, drop_draft=True
+        )
+        log.info("%s %s published as version %d by %s", kind, key, version.version, actor)
+        return Outcome(kind, key, version.version, True, f"version {version.version} is live")
+
+    def rollback(self, kind: str, key: str, version: int, *, actor: str) -> Outcome:
+        """Make version `version` live again (it names a target: twice in a row, it stays live)."""
+        target = self._version(kind, key, version)
+        live = self.store.live_pointers().get((kind, key))
+        if live == target.version:
+            return Outcome(kind, key, live, False, f"version {live} is live already")
+        problems = [format_problem(p) for p in self._cross_check(kind, key, target.files)]
+        if problems:
+            raise ContentError(f"{kind} '{key}' version {version} no longer fits:\n" + "\n".join(problems))
+        change = Change(actor, "content.rolled_back", f"{kind}:{key}", f"v{live}", f"v{target.version}")
+        self.store.make_live(kind, key, target.version, now=self.clock.now(), change=change)
+        log.info("%s %s rolled back to version %d by %s", kind, key, target.version, actor)
+        return Outcome(kind, key, target.version, False, f"version {target.version} is live")
+
+    def import_files(
+        self, directories: Mapping[str, Path], *, actor: str, comment: str = "imported from files"
+    ) -> list[Outcome]:
+        """Publish every item whose files differ from its live version; an identical one stays as it
+        is, one with problems is refused (and reported), nothing else stops the others."""
+        outcomes = []
+        for kind, directory in directories.items():
+            for key, files in self._kind(kind).scan(directory).items():
+                outcomes.append(self._import(kind, key, files, actor=actor, comment=comment))
+        return outcomes
+
+    def _import(self, kind: str, key: str, files: dict[str, str], *, actor: str, comment: str) -> Outcome:
+        live = self.store.live(kind, key)
+        if live is not None and live.checksum == checksum(files):
+            return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
+        problems = tuple(format_problem(p) for p in self.check(kind, key, files))
+        if problems:
+            self.store.record(
+                Change(actor, "content.import_refused", f"{kind}:{key}", detail={"problems": list(problems)}),
+                self.clock.now(),
+            )
+            return Outcome(
+                kind, key, live.version if live else None, False, "refused: it has problems", problems
+            )
+        before = f"v{live.version}" if live else None
+        change = Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
+        version = self.store.publish(
+            kind, key, files, comment=comment, now=self.clock.now(), change=change, drop_draft=False
+        )
+        return Outcome(kind, key, version.version, True, f"version {version.version} is live")
+
+    def export(self, directories: Mapping[str, Path]) -> list[Path]:
+        """Write every live item's files under its kind's directory, exactly as published."""
+        written = []
+        live = self.store.live_pointers()
+        for (kind, key), number in sorted(live.items()):
+            if kind not in directories:
+                continue
+            version = self._version(kind, key, number)
+            for relative, text in sorted(version.files.items()):
+                path = directories[kind] / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("w", encoding="utf-8", newline="") as handle:
+                    handle.write(text)
+                written.append(path)
+        return written
+
+    def ensure_imported(self, directories: Mapping[str, Path]) -> list[Outcome]:
+        """On an empty store, the shipped files become version 1 of each kind that has no versions yet
+        (a kind with versions is never touched: the store is the source of truth from then on)."""
+        empty = {kind: path for kind, path in directories.items() if self.store.is_empty(kind)}
+        return (
+            self.import_files(empty, actor="system", comment="the files the store started from")
+            if empty
+            else []
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _kind(self, kind: str) -> Kind:
+        try:
+            return self.kinds[kind]
+        except KeyError:
+            raise ContentError(f"unknown kind '{kind}' (kinds: {', '.join(sorted(self.kinds))})") from None
+
+    def _version(self, kind: str, key: str, which: Which) -> Version:
+        self._kind(kind)
+        if which == "live":
+            number = self.store.live_pointers().get((kind, key))
+            if number is None:
+                raise ContentError(f"{kind} '{key}' has no live version")
+            which = number
+        version = self.store.version(kind, key, int(which))
+        if version is None:
+            raise ContentError(f"{kind} '{key}' has no version {which}")
+        return version
+
+    def _cross_check(self, kind: str, key: str, files: Mapping[str, str]) -> list[Problem]:
+        """A flow's offers need their SMS text in the flow's locale (live, or in a draft)."""
+        if kind != "flow" or "sms" not in self.kinds:
+            return []
+        flow = self._kind(kind).compile(key, files, 0)
+        return [
+            Problem(
+                path,
+                None,
+                step,
+                f"offer uses an SMS template that does not exist: {flow.id}/{step}: {flow.locale}/{name}",
+            )
+            for path in files
+            for step, name in _sms_texts_used(flow)
+            if not self._sms_text_exists(flow.locale, name)
+        ]
+
+    def _sms_text_exists(self, locale: str, name: str) -> bool:
+        path = f"{locale}/{name}.txt"
+        draft = self.store.draft("sms", locale)
+        live = self.store.live("sms", locale)
+        return bool((draft and path in draft.files) or (live and path in live.files))
+
+
+def _sms_texts_used(flow: Flow) -> list[tuple[str, str]]:
+    return [
+        (step_id, step.wait.offer.sms_template)
+        for step_id, step in flow.steps.items()
+        if isinstance(step, EnqueueStep) and step.wait.offer is not None
+    ]
+
+
+def _label(which: Which) -> str:
+    return which if isinstance(which, str) else f"v{which}"

@@ -210,3 +210,8 @@ steps:
 def test_unreadable_yaml_is_a_problem_not_a_crash() -> None:
     with pytest.raises(FlowError, match="YAML syntax"):
         parse_flow("id: x\n\x07\n", "bell.yaml")
+
+
+def test_a_missing_flow_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(FlowError, match="no such file or directory"):
+        load_flows(tmp_path / "nowhere")

@@ -9,7 +9,7 @@ Nothing here reads the environment or connects at import time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from gateway import jobs
 from gateway.calls.queue_stats import QueueStatsStore
 from gateway.calls.service import VoiceService
 from gateway.calls.state_store import CallStateStore
+from gateway.channels import CHANNELS
 from gateway.clock import Clock, SystemClock
 from gateway.content.kinds import FlowKind, Kind, SmsKind
 from gateway.content.registry import ContentRegistry
@@ -34,8 +35,10 @@ from gateway.deflection.guards import Guards
 from gateway.deflection.limits import Limits, SmsGuard
 from gateway.deflection.line_types import LineTypes
 from gateway.deflection.offer import OfferDecision
-from gateway.flows.loader import FlowSet
-from gateway.flows.model import EnqueueStep, Flow
+from gateway.flows.crosschecks import Deployment, missing_texts, unconfigured_channels, unused_queues
+from gateway.flows.loader import CheckedFlow
+from gateway.flows.model import Flow
+from gateway.flows.problems import format_problem
 from gateway.handoff.base import HandoffAdapter
 from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
@@ -43,7 +46,7 @@ from gateway.handoff.inbound import Acknowledgement, InboundChats
 from gateway.handoff.lookups import LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
-from gateway.settings import Settings, SettingsError
+from gateway.settings import PROJECT_ROOT, Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.call_log import CallLog
 from gateway.store.content import ContentStore
@@ -52,6 +55,7 @@ from gateway.store.db import Database
 log = logging.getLogger(__name__)
 
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+VOICE_TEXTS_DIR = PROJECT_ROOT / "voice_texts"
 
 
 @dataclass
@@ -120,9 +124,7 @@ def _build(
         settings.deflect_max_chat_backlog,
         line_types(settings, connection, queue),
     )
-    missing = missing_templates(list(registry.flows_if_any()), registry.templates())
-    if missing:
-        raise SettingsError("flows name SMS templates that do not exist: " + "; ".join(missing))
+    check_flows_in_service(registry.flows_if_any(), deployment(settings, registry.templates()))
     setup = MessageSetup(
         accounts=accounts,
         brand=settings.deflect_brand,
@@ -239,15 +241,19 @@ def warn_about_segments(templates: TemplateSet, max_segments: int) -> None:
 
 
 def channel_accounts(settings: Settings) -> ChannelAccounts:
-    accounts = ChannelAccounts(
-        settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri
-    )
+    accounts = _accounts(settings)
     if not accounts.available(["whatsapp", "telegram", "viber"]):
         log.warning(
             "no messenger configured (DEFLECT_WHATSAPP_NUMBER, DEFLECT_TELEGRAM_BOT, "
             "DEFLECT_VIBER_URI): callers will not be offered a link"
         )
     return accounts
+
+
+def _accounts(settings: Settings) -> ChannelAccounts:
+    return ChannelAccounts(
+        settings.deflect_whatsapp_number, settings.deflect_telegram_bot, settings.deflect_viber_uri
+    )
 
 
 def policy(settings: Settings, flow: Flow) -> Policy:
@@ -328,15 +334,38 @@ def handoff_adapters(settings: Settings, clock: Clock) -> dict[str, HandoffAdapt
     return adapters
 
 
-def missing_templates(flows: FlowSet | list[Flow], templates: TemplateSet) -> list[str]:
-    """Offers whose SMS template is missing for the flow's locale ("flow/step: ru-RU/name")."""
-    missing = []
-    for flow in flows:
-        for step_id, step in flow.steps.items():
-            offer = step.wait.offer if isinstance(step, EnqueueStep) else None
-            if offer is not None and (flow.locale, offer.sms_template) not in templates:
-                missing.append(f"{flow.id}/{step_id}: {flow.locale}/{offer.sms_template}")
-    return missing
+def deployment(settings: Settings, templates: TemplateSet | None) -> Deployment:
+    """What flows are checked against: the SMS texts (None: not checked), the locales of the voice
+    texts (when there is a voice_texts/ directory), the configured messengers and the hand-off routes."""
+    accounts = _accounts(settings)
+    sms = None if templates is None else {loc: frozenset(templates.names(loc)) for loc in templates.locales}
+    return Deployment(
+        sms_templates=sms,
+        voice_locales=voice_text_locales(VOICE_TEXTS_DIR),
+        channels=frozenset(accounts.available(list(CHANNELS))),
+        handoff_routes=tuple(settings.deflect_handoff_routes),
+    )
+
+
+def voice_text_locales(directory: Path) -> frozenset[str] | None:
+    """The locales of the voice text files (`<locale>.yaml`); None when there is no such directory."""
+    if not directory.is_dir():
+        return None
+    return frozenset(path.stem for path in directory.glob("*.yaml"))
+
+
+def check_flows_in_service(flows: Iterable[Flow], deployment: Deployment) -> None:
+    """Start-up refuses flows whose texts do not exist (a caller would get no SMS); an offered messenger
+    that is not configured, or a queue nothing enqueues to, is worth a warning: the gateway still
+    works, without that messenger or that rule (`deflect flows validate` calls them problems)."""
+    checked = [CheckedFlow.of(flow) for flow in flows]
+    missing = missing_texts(checked, deployment)
+    if missing:
+        raise SettingsError(
+            "flows name texts that do not exist: " + "; ".join(format_problem(p) for p in missing)
+        )
+    for problem in unconfigured_channels(checked, deployment) + unused_queues(checked, deployment):
+        log.warning("%s", format_problem(problem))
 
 
 def make_provider(settings: Settings, database: Database, clock: Clock) -> MessageProvider:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.services import voice_text_locales
 from gateway.settings import SettingsError
 
 
@@ -26,5 +27,34 @@ def test_start_up_refuses_a_flow_naming_a_missing_sms_template(make_app: Any, tm
         english.read_text(encoding="utf-8").replace("sms_template: whatsapp_link", "sms_template: gone"),
         encoding="utf-8",
     )
-    with pytest.raises(SettingsError, match="en-support/billing_queue: en-US/gone"):
+    with pytest.raises(SettingsError) as caught:
         make_app(DEFLECT_FLOWS_DIR=str(flows))
+    assert "en_support.yaml:80: step 'billing_queue': wait.offer.sms_template: no SMS template en-US/gone" in (
+        str(caught.value)
+    )
+
+
+def test_start_up_warns_about_an_offered_messenger_that_is_not_configured(make_app: Any, caplog: Any) -> None:
+    make_app(DEFLECT_TELEGRAM_BOT=None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        "flow 'ru-bank-support': step 'cards_queue': wait.offer.channels.1: Telegram is not configured "
+        "(DEFLECT_TELEGRAM_BOT): callers are never offered it"
+    ) in warnings
+
+
+def test_start_up_warns_about_a_handoff_route_that_routes_nothing(make_app: Any, caplog: Any) -> None:
+    make_app(DEFLECT_HANDOFF_ROUTES="bank-cards=card,bank-crads=card")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w for w in warnings if w.startswith("DEFLECT_HANDOFF_ROUTES")] == [
+        "DEFLECT_HANDOFF_ROUTES: 'bank-crads' is neither a queue an enqueue step uses nor a flow id "
+        "(did you mean 'bank-cards'?): no chat is routed by it"
+    ]
+
+
+def test_voice_text_locales_are_the_files_of_the_voice_texts_directory(tmp_path: Path) -> None:
+    assert voice_text_locales(tmp_path / "voice_texts") is None
+    (tmp_path / "voice_texts").mkdir()
+    for name in ("ru-RU.yaml", "kk-KZ.yaml", "README.md"):
+        (tmp_path / "voice_texts" / name).write_text("", encoding="utf-8")
+    assert voice_text_locales(tmp_path / "voice_texts") == {"ru-RU", "kk-KZ"}

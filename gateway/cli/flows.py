@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gateway.cli import base
 from gateway.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from gateway.flows.crosschecks import Deployment
+    from gateway.flows.loader import CheckedFlow
+    from gateway.flows.model import Flow
+    from gateway.flows.problems import Problem
 
 
 @click.group()
@@ -20,37 +27,54 @@ def flows() -> None:
 @flows.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
-    """Check flow files (default: ivr_flows/); exits 1 and lists every problem with its line."""
-    from gateway.flows.loader import format_problem, validate_path
+    """Check flow files (default: ivr_flows/), on their own and against the SMS and voice texts, the
+    configured messengers and the hand-off routes; exits 1 and lists every problem with its line."""
+    from gateway.flows.crosschecks import cross_check
+    from gateway.flows.loader import check_path, format_problem
+    from gateway.flows.problems import in_file_order
 
     target = path or PROJECT_ROOT / "ivr_flows"
-    problems = [format_problem(p) for p in validate_path(target)] or _missing_templates(target)
+    checked, problems = check_path(target)
+    deployment, found = _deployment()
+    problems = in_file_order(
+        [p for c in checked for p in c.problems]
+        + problems
+        + found
+        + cross_check(checked, deployment, in_service=_in_service(target, checked))
+    )
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(format_problem(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {target}", err=True)
         sys.exit(1)
     click.echo(f"{target}: all flows are valid")
 
 
-def _missing_templates(target: Path) -> list[str]:
-    """Offers whose SMS template does not exist for the flow's locale (checked against the templates
-    the gateway would load: DEFLECT_TEMPLATES_DIR)."""
-    from gateway.flows.loader import flow_files, load_flow
+def _deployment() -> tuple[Deployment, list[Problem]]:
+    """What the flows are checked against, as the gateway would load it (DEFLECT_TEMPLATES_DIR,
+    the voice texts, the settings); SMS templates that do not load are a problem of their own."""
+    from gateway.flows.problems import Problem
     from gateway.messaging.templates import TemplateError, TemplateSet
-    from gateway.services import missing_templates
+    from gateway.services import deployment
 
-    templates_dir = base.settings().deflect_templates_dir
+    settings = base.settings()
+    templates_dir = settings.deflect_templates_dir
     try:
-        templates = TemplateSet.load(templates_dir)
+        templates: TemplateSet | None = TemplateSet.load(templates_dir)
     except TemplateError as exc:
-        return [f"{templates_dir}: {exc}"]
-    files = flow_files(target) if target.is_dir() else [target]
-    return [
-        f"{path}: offer uses an SMS template that does not exist: {missing}"
-        for path in files
-        for missing in missing_templates([load_flow(path)], templates)
-    ]
+        return deployment(settings, None), [Problem(str(templates_dir), None, None, str(exc))]
+    return deployment(settings, templates), []
+
+
+def _in_service(target: Path, checked: list[CheckedFlow]) -> list[Flow]:
+    """For one file: the other flows of DEFLECT_FLOWS_DIR, whose queues and ids count too."""
+    from gateway.flows.loader import check_path
+
+    if target.is_dir():
+        return []
+    ids = {c.flow.id for c in checked if c.flow is not None}
+    others, _ = check_path(base.settings().deflect_flows_dir)
+    return [c.flow for c in others if c.flow is not None and c.flow.id not in ids]
 
 
 @flows.command("schema")

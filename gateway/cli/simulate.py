@@ -130,19 +130,18 @@ def _simulation_app(clock: Any) -> Any:
 
 
 def _play_only(svc: Any, path: Path) -> None:
-    from gateway.flows.loader import FlowError, format_problem, load_flow
-    from gateway.services import missing_templates
+    from gateway.flows.crosschecks import missing_texts
+    from gateway.flows.loader import check_flow_text, format_problem
+    from gateway.services import deployment
 
-    try:
-        flow = load_flow(path)
-    except FlowError as exc:
-        for problem in exc.problems:
-            click.echo(format_problem(problem), err=True)
-        raise click.ClickException(f"{path} cannot be played") from None
-    missing = missing_templates([flow], svc.registry.templates())
-    if missing:
-        raise click.ClickException(f"{path}: offer uses an SMS template that does not exist: {missing[0]}")
-    svc.registry.serve_only(flow)
+    checked = check_flow_text(path.read_text(encoding="utf-8"), str(path))
+    texts = deployment(svc.settings, svc.registry.templates())
+    problems = list(checked.problems) or missing_texts([checked], texts)
+    for problem in problems:
+        click.echo(format_problem(problem), err=True)
+    if problems or checked.flow is None:
+        raise click.ClickException(f"{path} cannot be played")
+    svc.registry.serve_only(checked.flow)
     base.note(f"flow      {path} (not published)")
 
 

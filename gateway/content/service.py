@@ -22,8 +22,8 @@ from pathlib import Path
 
 from gateway.clock import Clock
 from gateway.content.kinds import Kind
-from gateway.flows.loader import Problem, format_problem
-from gateway.flows.model import EnqueueStep, Flow
+from gateway.flows.crosschecks import Deployment, missing_texts
+from gateway.flows.loader import Problem, check_flow_text, format_problem
 from gateway.store.content import Change, ContentStore, Draft, Version, checksum
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,18 @@ class ContentService:
             )
         return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
 
-    def check(self, kind: str, key: str, files: Mapping[str, str]) -> list[Problem]:
-        """The item's own problems, then what it says about the others (a flow's SMS texts)."""
+    def check(
+        self,
+        kind: str,
+        key: str,
+        files: Mapping[str, str],
+        *,
+        batch: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+    ) -> list[Problem]:
+        """The item's own problems, then what it says about the others (a flow's texts), which may
+        be live, drafted, or in the `batch` of files being imported with it."""
         problems = self._kind(kind).check(key, files)
-        return problems or self._cross_check(kind, key, files)
+        return problems or self._cross_check(kind, key, files, batch or {})
 
     # -- changing ---------------------------------------------------------------------------------
 
@@ -176,7 +184,7 @@ class ContentService:
         live = self.store.live_pointers().get((kind, key))
         if live == target.version:
             return Outcome(kind, key, live, False, f"version {live} is live already")
-        problems = [format_problem(p) for p in self._cross_check(kind, key, target.files)]
+        problems = [format_problem(p) for p in self._cross_check(kind, key, target.files, {})]
         if problems:
             raise ContentError(f"{kind} '{key}' version {version} no longer fits:\n" + "\n".join(problems))
         change = Change(actor, "content.rolled_back", f"{kind}:{key}", f"v{live}", f"v{target.version}")
@@ -187,27 +195,48 @@ class ContentService:
     def import_files(
         self, directories: Mapping[str, Path], *, actor: str, comment: str = "imported from files"
     ) -> list[Outcome]:
-        """Publish every item whose files differ from its live version; an identical one stays as it
-        is, one with problems is refused (and reported), nothing else stops the others."""
-        outcomes = []
-        for kind, directory in directories.items():
-            for key, files in self._kind(kind).scan(directory).items():
-                outcomes.append(self._import(kind, key, files, actor=actor, comment=comment))
-        return outcomes
+        """Publish every item whose files differ from its live version (an identical one makes no
+        version). All or nothing: when any item has problems, nothing is imported and every problem
+        is reported, so the store never holds half of a set of files that belong together."""
+        found = [
+            (kind, key, files)
+            for kind, directory in directories.items()
+            for key, files in self._kind(kind).scan(directory).items()
+        ]
+        batch = {(kind, key): files for kind, key, files in found}
+        checked = [
+            (kind, key, files, tuple(format_problem(p) for p in self.check(kind, key, files, batch=batch)))
+            for kind, key, files in found
+        ]
+        if any(problems for *_, problems in checked):
+            refused = [(kind, key, problems) for kind, key, _, problems in checked if problems]
+            now = self.clock.now()
+            for kind, key, problems in refused:
+                self.store.record(
+                    Change(
+                        actor, "content.import_refused", f"{kind}:{key}", detail={"problems": list(problems)}
+                    ),
+                    now,
+                )
+            return [
+                Outcome(
+                    kind,
+                    key,
+                    self.store.live_pointers().get((kind, key)),
+                    False,
+                    _refusal(problems),
+                    problems,
+                )
+                for kind, key, _, problems in checked
+            ]
+        return [
+            self._import(kind, key, files, actor=actor, comment=comment) for kind, key, files, _ in checked
+        ]
 
     def _import(self, kind: str, key: str, files: dict[str, str], *, actor: str, comment: str) -> Outcome:
         live = self.store.live(kind, key)
         if live is not None and live.checksum == checksum(files):
             return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
-        problems = tuple(format_problem(p) for p in self.check(kind, key, files))
-        if problems:
-            self.store.record(
-                Change(actor, "content.import_refused", f"{kind}:{key}", detail={"problems": list(problems)}),
-                self.clock.now(),
-            )
-            return Outcome(
-                kind, key, live.version if live else None, False, "refused: it has problems", problems
-            )
         before = f"v{live.version}" if live else None
         change = Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
         version = self.store.publish(
@@ -261,36 +290,53 @@ class ContentService:
             raise ContentError(f"{kind} '{key}' has no version {which}")
         return version
 
-    def _cross_check(self, kind: str, key: str, files: Mapping[str, str]) -> list[Problem]:
-        """A flow's offers need their SMS text in the flow's locale (live, or in a draft)."""
-        if kind != "flow" or "sms" not in self.kinds:
+    def _cross_check(
+        self,
+        kind: str,
+        key: str,
+        files: Mapping[str, str],
+        batch: Mapping[tuple[str, str], Mapping[str, str]],
+    ) -> list[Problem]:
+        """A flow's offers need their texts in the flow's locale: its SMS texts, and the voice texts of
+        the dialogue (each live, drafted, or being imported with it)."""
+        if kind != "flow" or len(files) != 1:
             return []
-        flow = self._kind(kind).compile(key, files, 0)
-        return [
-            Problem(
-                path,
-                None,
-                step,
-                f"offer uses an SMS template that does not exist: {flow.id}/{step}: {flow.locale}/{name}",
-            )
-            for path in files
-            for step, name in _sms_texts_used(flow)
-            if not self._sms_text_exists(flow.locale, name)
-        ]
+        [(name, text)] = files.items()
+        texts = Deployment(
+            sms_templates=self._sms_names(batch), voice_locales=self._locales_of("voice", batch)
+        )
+        return missing_texts([check_flow_text(text, name)], texts)
 
-    def _sms_text_exists(self, locale: str, name: str) -> bool:
-        path = f"{locale}/{name}.txt"
-        draft = self.store.draft("sms", locale)
-        live = self.store.live("sms", locale)
-        return bool((draft and path in draft.files) or (live and path in live.files))
+    def _sms_names(self, batch: Mapping[tuple[str, str], Mapping[str, str]]) -> dict[str, set[str]] | None:
+        """The SMS text names of each locale (None: this store keeps no SMS texts)."""
+        if "sms" not in self.kinds:
+            return None
+        names: dict[str, set[str]] = {}
+        for files in self._texts_of("sms", batch):
+            for path in files:
+                locale, _, file_name = path.partition("/")
+                names.setdefault(locale, set()).add(file_name.removesuffix(".txt"))
+        return names
+
+    def _locales_of(self, kind: str, batch: Mapping[tuple[str, str], Mapping[str, str]]) -> set[str] | None:
+        if kind not in self.kinds:
+            return None
+        return {key for (each, key) in [*self.store.items(), *batch] if each == kind}
+
+    def _texts_of(
+        self, kind: str, batch: Mapping[tuple[str, str], Mapping[str, str]]
+    ) -> list[Mapping[str, str]]:
+        found: list[Mapping[str, str]] = [files for (each, _), files in batch.items() if each == kind]
+        for each, key in self.store.items():
+            if each != kind:
+                continue
+            live, draft = self.store.live(kind, key), self.store.draft(kind, key)
+            found += [v.files for v in (live, draft) if v is not None]
+        return found
 
 
-def _sms_texts_used(flow: Flow) -> list[tuple[str, str]]:
-    return [
-        (step_id, step.wait.offer.sms_template)
-        for step_id, step in flow.steps.items()
-        if isinstance(step, EnqueueStep) and step.wait.offer is not None
-    ]
+def _refusal(problems: tuple[str, ...]) -> str:
+    return "refused: it has problems" if problems else "not imported: other files have problems"
 
 
 def _label(which: Which) -> str:

@@ -12,9 +12,12 @@ from gateway.flows.engine import (
     transfer_result,
 )
 from gateway.flows.loader import (
+    CheckedFlow,
     FlowError,
     FlowSet,
     Problem,
+    check_flow_text,
+    check_path,
     format_problem,
     load_flow,
     load_flows,
@@ -30,6 +33,7 @@ from gateway.flows.wait import handle_offer_input, offer_due, wait_loop
 __all__ = [
     "QUEUE_RESULTS",
     "CallState",
+    "CheckedFlow",
     "Context",
     "EngineError",
     "Event",
@@ -40,6 +44,8 @@ __all__ = [
     "Problem",
     "QueueStats",
     "Urls",
+    "check_flow_text",
+    "check_path",
     "enqueue_result",
     "fallback_enqueue",
     "format_problem",

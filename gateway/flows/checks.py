@@ -1,4 +1,9 @@
-"""Checks a schema cannot express: step references, reachability, and loops that never let go."""
+"""Checks a schema cannot express: step references, reachability, and loops that never let go.
+
+They run on a flow's outline, so they also run on a flow with broken steps, and report only what holds
+whatever the broken steps turn out to say: a step that only a broken step (or a reference to an
+unknown step) may reach is not "never reached", and a loop through a broken step is not a loop.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,8 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gateway.flows.model import (
-    BranchStep,
-    EnqueueStep,
-    Flow,
-    HangupStep,
-    MenuStep,
-    SayStep,
-    Step,
-    TransferStep,
-)
-
-PathPart = str | int
-Path = tuple[PathPart, ...]
-Locate = Callable[[Path], "int | None"]
-
-EXIT_KINDS = (HangupStep, EnqueueStep, TransferStep)
-"""Steps that hand the call to something other than the flow (the caller cannot loop forever)."""
-INLINE_KINDS = (SayStep, BranchStep)
-"""Steps the engine chains within one response, without waiting for the caller."""
+from gateway.flows.model import Flow, MenuStep
+from gateway.flows.outline import EXIT_KINDS, INLINE_KINDS, Outline, Path
 
 
 @dataclass(frozen=True)
@@ -36,34 +24,23 @@ class Finding:
     message: str
 
 
-def targets(step: Step) -> list[tuple[Path, str]]:
-    """(path inside the step, step id) for every step this one can lead to."""
-    found: list[tuple[Path, str | None]] = []
-    if isinstance(step, SayStep):
-        found.append((("next",), step.next))
-    elif isinstance(step, MenuStep):
-        found += [(("options", digit, "next"), o.next) for digit, o in step.options.items()]
-        found += [(("no_input",), step.no_input), (("invalid",), step.invalid)]
-    elif isinstance(step, EnqueueStep):
-        found.append((("after",), step.after))
-    elif isinstance(step, TransferStep):
-        found.append((("next",), step.next))
-    elif isinstance(step, BranchStep):
-        found += [(("when", i, "next"), rule.next) for i, rule in enumerate(step.when)]
-        found.append((("otherwise",), step.otherwise))
-    return [(path, target) for path, target in found if target is not None]
-
-
 def check_flow(flow: Flow) -> list[Finding]:
-    """Every semantic problem of a schema-valid flow, in document order where it matters."""
-    findings = _unknown_references(flow)
-    reachable = _reachable(flow)
-    findings += [
-        Finding(("steps", sid), sid, f"step is never reached from entry '{flow.entry}'")
-        for sid in flow.steps
-        if sid not in reachable and flow.entry in flow.steps
-    ]
-    inline_loops = _inline_loops(flow, reachable)
+    """Every semantic problem of a schema-valid flow."""
+    return check_outline(Outline.of(flow))
+
+
+def check_outline(outline: Outline) -> list[Finding]:
+    """Every semantic problem of a flow's outline that its broken parts (if any) cannot explain."""
+    findings = _unknown_references(outline)
+    reached = _maybe_reached(outline)
+    if reached is not None:
+        findings += [
+            Finding(("steps", sid), sid, f"step is never reached from entry '{outline.entry}'")
+            for sid in outline.steps
+            if sid not in reached
+        ]
+    reachable = set(outline.steps) if reached is None else reached
+    inline_loops = _inline_loops(outline, reachable)
     findings += [
         Finding(
             ("steps", loop[0]),
@@ -79,10 +56,10 @@ def check_flow(flow: Flow) -> list[Finding]:
             loop[0],
             f"steps {_arrows(loop)} loop with no way to hang up, enqueue or transfer",
         )
-        for loop in _loops_without_exit(flow, reachable)
+        for loop in _loops_without_exit(outline, reachable)
         if not looped & set(loop)
     ]
-    findings += _menu_speech(flow)
+    findings += _menu_speech(outline)
     return findings
 
 
@@ -90,43 +67,68 @@ def _arrows(loop: Sequence[str]) -> str:
     return " -> ".join(f"'{sid}'" for sid in [*loop, loop[0]])
 
 
-def _unknown_references(flow: Flow) -> list[Finding]:
+def _unknown_references(outline: Outline) -> list[Finding]:
     findings: list[Finding] = []
-    if flow.entry not in flow.steps:
+    entry = outline.entry
+    if entry is not None and entry not in outline.steps:
         findings.append(
-            Finding(("entry",), None, f"entry refers to unknown step '{flow.entry}'{_hint(flow, flow.entry)}")
+            Finding(("entry",), None, f"entry refers to unknown step '{entry}'{_hint(outline, entry)}")
         )
-    for sid, step in flow.steps.items():
-        for path, target in targets(step):
-            if target not in flow.steps:
+    for sid, references in outline.references.items():
+        for path, target in references:
+            if target not in outline.steps:
                 where = ".".join(str(p) for p in path)
                 findings.append(
                     Finding(
                         ("steps", sid, *path),
                         sid,
-                        f"{where} refers to unknown step '{target}'{_hint(flow, target)}",
+                        f"{where} refers to unknown step '{target}'{_hint(outline, target)}",
                     )
                 )
     return findings
 
 
-def _hint(flow: Flow, wrong: str) -> str:
-    close = difflib.get_close_matches(wrong, list(flow.steps), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def _closest(outline: Outline, wrong: str) -> str | None:
+    close = difflib.get_close_matches(wrong, list(outline.steps), n=1)
+    return close[0] if close else None
 
 
-def _successors(flow: Flow, sid: str) -> list[str]:
-    return [t for _, t in targets(flow.steps[sid]) if t in flow.steps]
+def _hint(outline: Outline, wrong: str) -> str:
+    meant = _closest(outline, wrong)
+    return f" (did you mean '{meant}'?)" if meant else ""
 
 
-def _reachable(flow: Flow) -> set[str]:
+def _leads_to(outline: Outline, sid: str) -> list[str] | None:
+    """The steps `sid` may lead to, a reference to an unknown step counting as one to the step it
+    resembles (what the hint proposes); None: any step (it is open, or nothing resembles the name)."""
+    if sid in outline.open:
+        return None
+    found: list[str] = []
+    for target in [t for _, t in outline.references[sid]] + list(outline.lost.get(sid, ())):
+        meant = target if target in outline.steps else _closest(outline, target)
+        if meant is None:
+            return None
+        found.append(meant)
+    return found
+
+
+def _maybe_reached(outline: Outline) -> set[str] | None:
+    """The steps a caller may reach from the entry; None when that cannot be told (the entry is
+    broken, or a step on the way may lead anywhere): then no step is said to be never reached."""
+    entry = outline.entry
+    start = None if entry is None else entry if entry in outline.steps else _closest(outline, entry)
+    if start is None:
+        return None
     seen: set[str] = set()
-    todo = [flow.entry] if flow.entry in flow.steps else []
+    todo = [start]
     while todo:
         sid = todo.pop()
         if sid not in seen:
             seen.add(sid)
-            todo.extend(_successors(flow, sid))
+            leads = _leads_to(outline, sid)
+            if leads is None:
+                return None
+            todo.extend(leads)
     return seen
 
 
@@ -141,10 +143,10 @@ def _cycle_from(start: str, follow: Callable[[str], list[str]]) -> list[str] | N
     return walk[walk.index(sid) :] if sid is not None else None
 
 
-def _inline_loops(flow: Flow, reachable: set[str]) -> list[list[str]]:
+def _inline_loops(outline: Outline, reachable: set[str]) -> list[list[str]]:
     """Cycles made only of say/branch steps: the engine would chain them forever."""
-    inline = {sid for sid in reachable if isinstance(flow.steps[sid], INLINE_KINDS)}
-    graph = {sid: [t for t in _successors(flow, sid) if t in inline] for sid in inline}
+    inline = {sid for sid in reachable - outline.open if outline.kinds.get(sid) in INLINE_KINDS}
+    graph = {sid: [t for t in outline.known(sid) if t in inline] for sid in inline}
     loops: list[list[str]] = []
     seen: set[str] = set()
     # Colour DFS: an edge back to a grey step closes a cycle.
@@ -164,36 +166,44 @@ def _inline_loops(flow: Flow, reachable: set[str]) -> list[list[str]]:
         stack.pop()
         colour[sid] = 2
 
-    for sid in flow.steps:
+    for sid in outline.steps:
         if sid in inline and sid not in colour:
             visit(sid, [])
     return loops
 
 
-def _loops_without_exit(flow: Flow, reachable: set[str]) -> list[list[str]]:
-    """Cycles from which no hangup, enqueue or transfer step can be reached."""
-    can_exit = {sid for sid in reachable if isinstance(flow.steps[sid], EXIT_KINDS)}
+def _loops_without_exit(outline: Outline, reachable: set[str]) -> list[list[str]]:
+    """Cycles from which no hangup, enqueue or transfer step can be reached. A step that may lead
+    anywhere (open, or naming an unknown step) might lead to one: it counts as a way out."""
+    can_exit = {
+        sid
+        for sid in reachable
+        if sid in outline.open
+        or outline.kinds.get(sid) in EXIT_KINDS
+        or any(t not in outline.steps for _, t in outline.references[sid])
+    }
     changed = True
     while changed:
         changed = False
         for sid in reachable - can_exit:
-            if any(t in can_exit for t in _successors(flow, sid)):
+            ways = outline.known(sid) + [t for t in outline.lost.get(sid, ()) if t in outline.steps]
+            if any(t in can_exit for t in ways):
                 can_exit.add(sid)
                 changed = True
-    trapped = [sid for sid in flow.steps if sid in reachable and sid not in can_exit]
+    trapped = [sid for sid in outline.steps if sid in reachable and sid not in can_exit]
     loops: list[list[str]] = []
     reported: set[str] = set()
     for sid in trapped:
-        cycle = _cycle_from(sid, lambda s: _successors(flow, s))
+        cycle = _cycle_from(sid, outline.known)
         if cycle and not reported & set(cycle):
             loops.append(cycle)
             reported.update(cycle)
     return loops
 
 
-def _menu_speech(flow: Flow) -> list[Finding]:
+def _menu_speech(outline: Outline) -> list[Finding]:
     findings: list[Finding] = []
-    for sid, step in flow.steps.items():
+    for sid, step in outline.steps.items():
         if not isinstance(step, MenuStep):
             continue
         owners: dict[str, str] = {}

@@ -1,85 +1,100 @@
-"""Load IVR flows from YAML (files, directories or text) and report every problem with file and line."""
+"""Load IVR flows from YAML (files, directories or text) and report every problem with file and line, in
+one pass: a YAML error stops the file, anything else does not stop the checks of the rest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from gateway.flows.checks import Finding, check_flow
-from gateway.flows.model import Flow
+from gateway.flows.checks import check_outline
+from gateway.flows.model import Flow, Step
+from gateway.flows.outline import REFERENCE_FIELDS, Outline, Reference, read_references, targets
+from gateway.flows.problems import (
+    FlowError,
+    Problem,
+    Source,
+    format_problem,
+    in_file_order,
+    pydantic_problem,
+)
+
+__all__ = [
+    "CheckedFlow",
+    "FlowError",
+    "FlowSet",
+    "Problem",
+    "check_flow_text",
+    "check_path",
+    "flow_files",
+    "format_problem",
+    "load_flow",
+    "load_flows",
+    "parse_flow",
+    "validate_path",
+]
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 # libyaml's parser when PyYAML was built with it (every wheel is): the same documents and marks, and
 # parsing is what reading a flow costs (each process compiles every live flow).
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STEP: TypeAdapter[Step] = TypeAdapter(Step)
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a flow: where (file, line, step) and what."""
+class CheckedFlow:
+    """One flow's text after every check it can have on its own.
 
-    file: str
-    line: int | None
-    step: str | None
-    message: str
+    `flow` is the validated flow when every field and step is valid; it may still have problems (the
+    graph checks', or later the cross-checks'), and only a flow without problems may be served.
+    `problems` are in file order. `problem()` locates a finding made later (a cross-check) in the text.
+    """
 
+    name: str
+    flow: Flow | None
+    problems: tuple[Problem, ...]
+    source: Source = field(repr=False, compare=False)
 
-class FlowError(Exception):
-    """A flow (or a set of flows) cannot be used; `problems` says why."""
+    @classmethod
+    def of(cls, flow: Flow, name: str | None = None) -> CheckedFlow:
+        """A flow compiled elsewhere (a published version): its problems are located by name alone."""
+        name = name or f"flow '{flow.id}'"
+        return cls(name, flow, (), Source(name, None))
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(format_problem(p) for p in self.problems))
-
-
-def format_problem(problem: Problem) -> str:
-    """'ivr_flows/x.yaml:12: step 'menu_main': digit '1' is used twice'."""
-    where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
-    step = f" step '{problem.step}':" if problem.step is not None else ""
-    return f"{where}:{step} {problem.message}"
-
-
-class _Source:
-    """A parsed YAML document that remembers where each value came from."""
-
-    def __init__(self, name: str, root: yaml.Node | None) -> None:
-        self.name = name
-        self.root = root
-
-    def locate(self, path: Iterable[Any]) -> tuple[int | None, list[Any]]:
-        """Line of the deepest node on `path` and the path parts that matched; parts that do not
-        match (pydantic's union tags, a missing field) are skipped."""
-        node = self.root
-        if node is None:
-            return None, []
-        line, matched = node.start_mark.line + 1, []
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                pairs = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(part)]
-                if pairs:
-                    key, node = pairs[-1]  # a YAML mapping keeps the last of repeated keys
-                    line = key.start_mark.line + 1
-                    matched.append(part)
-            elif (
-                isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value)
-            ):
-                node = node.value[part]
-                line = node.start_mark.line + 1
-                matched.append(part)
-        return line, matched
+    @property
+    def ok(self) -> bool:
+        return self.flow is not None and not self.problems
 
     def problem(self, path: Sequence[Any], step: str | None, message: str) -> Problem:
-        return Problem(self.name, self.locate(path)[0], step, message)
+        return self.source.problem(path, step, message)
 
 
-def _compose(text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
+def check_flow_text(text: str, name: str) -> CheckedFlow:
+    """Check one flow's text (a file, a draft, a stored version) in one pass: YAML, every field and step
+    on its own, then the graph checks over what validated; `name` is the file every problem names."""
+    source, data, problems, lost = _compose(text, name)
+    if data is None and not problems:
+        problems.append(Problem(name, None, None, "the file is empty"))
+    elif not isinstance(data, dict):
+        if not problems:
+            message = "a flow must be a mapping (id, locale, voice, entry, steps...)"
+            problems.append(Problem(name, source.locate(())[0], None, message))
+    else:
+        flow, outline, found = _validate(data, source, lost)
+        problems += found
+        if outline is not None:
+            problems += [source.problem(f.path, f.step, f.message) for f in check_outline(outline)]
+        return CheckedFlow(name, flow, tuple(in_file_order(problems)), source)
+    return CheckedFlow(name, None, tuple(problems), source)
+
+
+def _compose(text: str, name: str) -> tuple[Source, Any, list[Problem], dict[str, list[str]]]:
     try:
         return _compose_with(_SafeLoader, text, name)
     except yaml.YAMLError:
@@ -91,46 +106,74 @@ def _compose(text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
         line = mark.line + 1 if mark is not None else None
         detail = getattr(exc, "problem", None) or getattr(exc, "context", None) or exc
         message = f"YAML syntax: {detail}"
-        return _Source(name, None), None, [Problem(name, line, None, message)]
+        return Source(name, None), None, [Problem(name, line, None, message)], {}
 
 
-def _compose_with(loader_class: Any, text: str, name: str) -> tuple[_Source, Any, list[Problem]]:
+def _compose_with(
+    loader_class: Any, text: str, name: str
+) -> tuple[Source, Any, list[Problem], dict[str, list[str]]]:
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
-        source = _Source(name, root)
-        problems = _repeated_keys(source, root, (), set()) if root is not None else []
+        source = Source(name, root)
+        repeats = _Repeats(source)
+        if root is not None:
+            repeats.visit(root, ())
         data = loader.construct_document(root) if root is not None else None
     finally:
         loader.dispose()
-    return source, data, problems
+    return source, data, repeats.problems, repeats.lost
 
 
-def _repeated_keys(
-    source: _Source, node: yaml.Node, path: tuple[Any, ...], seen_nodes: set[int]
-) -> list[Problem]:
-    """A dict would silently keep the last of two equal keys; catch them on the YAML nodes.
-    A node reused through an alias (`*wait`) is checked once, where it is defined."""
-    problems: list[Problem] = []
-    if id(node) in seen_nodes:
-        return problems
-    seen_nodes.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            problems += _repeated_keys(source, item, (*path, i), seen_nodes)
-    if not isinstance(node, yaml.MappingNode):
-        return problems
-    seen: set[str] = set()
-    for key, value in node.value:
-        if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
-            continue
-        if key.value in seen:
-            problems.append(
-                Problem(source.name, key.start_mark.line + 1, *_repeated_message(path, key.value))
-            )
-        seen.add(key.value)
-        problems += _repeated_keys(source, value, (*path, key.value), seen_nodes)
-    return problems
+class _Repeats:
+    """Keys written twice in one mapping: a dict would silently keep the last, so they are caught on
+    the YAML nodes, and the steps the dropped value named are kept (`lost`) so that they are not also
+    "never reached". A node reused through an alias (`*wait`) is checked once, where it is defined."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.lost: dict[str, list[str]] = {}
+        self._seen: set[int] = set()
+
+    def visit(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.visit(item, (*path, i))
+        if not isinstance(node, yaml.MappingNode):
+            return
+        values: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
+                continue
+            if key.value in values:
+                step, message = _repeated_message(path, key.value)
+                self.problems.append(Problem(self.source.name, key.start_mark.line + 1, step, message))
+                if step is not None:
+                    self.lost.setdefault(step, []).extend(_references_in(key.value, values[key.value]))
+            values[key.value] = value
+            self.visit(value, (*path, key.value))
+
+
+def _references_in(key: str, node: yaml.Node, seen: set[int] | None = None) -> list[str]:
+    """The step ids written under `key`: the value itself, if `key` names a step, and what it holds."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return []
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        return [node.value] if key in REFERENCE_FIELDS else []
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        for child_key, child in node.value:
+            found += _references_in(getattr(child_key, "value", ""), child, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            found += _references_in("", child, seen)
+    return found
 
 
 def _repeated_message(path: tuple[Any, ...], key: str) -> tuple[str | None, str]:
@@ -142,57 +185,56 @@ def _repeated_message(path: tuple[Any, ...], key: str) -> tuple[str | None, str]
     return step, f"key '{key}' is repeated"
 
 
-def _pydantic_problem(source: _Source, error: ErrorDetails) -> Problem:
-    loc = error["loc"]
-    line, matched = source.locate(loc)
-    step = str(matched[1]) if len(matched) >= 2 and matched[0] == "steps" else None
-    where = matched[2:] if step is not None else matched
-    kind, ctx = error["type"], error.get("ctx", {})
-    if kind == "missing":
-        message = f"'{loc[-1]}' is required"
-    elif kind == "extra_forbidden":
-        where, message = where[:-1], f"unknown field '{loc[-1]}'"
-    elif kind == "union_tag_invalid":
-        message = f"unknown step kind '{ctx.get('tag')}' (expected {ctx.get('expected_tags')})"
-    elif kind == "union_tag_not_found":
-        message = "'kind' is required (say, menu, enqueue, transfer, hangup or branch)"
-    else:
-        message = error["msg"].removeprefix("Value error, ")
-    field = ".".join(str(p) for p in where)
-    return Problem(source.name, line, step, f"{field}: {message}" if field else message)
-
-
-def _parse(text: str, name: str) -> tuple[Flow | None, _Source, list[Problem]]:
-    source, data, problems = _compose(text, name)
-    if data is None and not problems:
-        return None, source, [Problem(name, None, None, "the file is empty")]
-    if not isinstance(data, dict):
-        if not problems:
-            problems.append(
-                Problem(
-                    name,
-                    source.locate(())[0],
-                    None,
-                    "a flow must be a mapping (id, locale, voice, entry, steps...)",
-                )
-            )
-        return None, source, problems
+def _validate(
+    data: dict[str, Any], source: Source, lost: Mapping[str, Sequence[str]]
+) -> tuple[Flow | None, Outline | None, list[Problem]]:
     try:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
-        found = [_pydantic_problem(source, e) for e in exc.errors()]
-        return None, source, problems + list(dict.fromkeys(found))
-    findings: list[Finding] = check_flow(flow)
-    problems += [source.problem(f.path, f.step, f.message) for f in findings]
-    return flow, source, problems
+        errors = exc.errors()
+        problems = [pydantic_problem(source, e) for e in errors]
+        return None, _outline(data, errors, lost), list(dict.fromkeys(problems))
+    return flow, Outline.of(flow, lost), []
+
+
+def _outline(
+    data: dict[str, Any], errors: Sequence[ErrorDetails], lost: Mapping[str, Sequence[str]]
+) -> Outline | None:
+    """The outline of a flow with broken parts: the steps that validate on their own, and what the
+    others refer to as written; None when the steps themselves cannot be read."""
+    raw_steps = data.get("steps")
+    locs = [tuple(e["loc"]) for e in errors]
+    if not isinstance(raw_steps, dict) or ("steps",) in locs:
+        return None
+    broken = {str(loc[1]) for loc in locs if len(loc) >= 2 and loc[0] == "steps"}
+    steps: dict[str, Step | None] = {}
+    references: dict[str, list[Reference]] = {}
+    kinds: dict[str, str] = {}
+    open_steps: set[str] = set()
+    for key, raw in raw_steps.items():
+        sid = str(key)
+        # Valid in the flow, valid on its own: the whole flow's errors name no part of this step.
+        step = None if sid in broken else _STEP.validate_python(raw)
+        steps[sid] = step
+        if step is not None:
+            references[sid], kinds[sid] = targets(step), step.kind
+            continue
+        references[sid], complete = read_references(raw)
+        if complete:
+            kinds[sid] = raw["kind"]
+        else:
+            open_steps.add(sid)
+    entry = data.get("entry")
+    readable = isinstance(entry, str) and ("entry",) not in locs
+    return Outline(entry if readable else None, steps, references, kinds, frozenset(open_steps), lost)
 
 
 def parse_flow(text: str, source_name: str) -> Flow:
     """Parse and validate one flow from YAML text (a file, or a version stored in the database)."""
-    flow, _, problems = _parse(text, source_name)
-    if problems or flow is None:
-        raise FlowError(problems)
-    return flow
+    checked = check_flow_text(text, source_name)
+    if checked.problems or checked.flow is None:
+        raise FlowError(checked.problems)
+    return checked.flow
 
 
 def _read(path: Path) -> str:
@@ -214,13 +256,13 @@ class FlowSet:
     """The flows in service: find the flow for a called number, falling back to the default."""
 
     def __init__(self, flows: Iterable[Flow]) -> None:
-        entries = [(flow, _Source(f"flow '{flow.id}'", None)) for flow in flows]
-        problems = _set_problems(entries)
+        checked = [CheckedFlow.of(flow) for flow in flows]
+        problems = _set_problems(checked)
         if problems:
             raise FlowError(problems)
-        self._flows = {flow.id: flow for flow, _ in entries}
-        self._by_number = {n: flow for flow, _ in entries for n in flow.numbers}
-        self.default = next(flow for flow, _ in entries if flow.default)
+        self._flows = {c.flow.id: c.flow for c in checked if c.flow is not None}
+        self._by_number = {n: flow for flow in self._flows.values() for n in flow.numbers}
+        self.default = next(flow for flow in self._flows.values() if flow.default)
 
     def for_number(self, called: str) -> Flow:
         """The flow answering `called` (E.164), or the default flow."""
@@ -237,10 +279,14 @@ class FlowSet:
         return len(self._flows)
 
 
-def _set_problems(entries: Sequence[tuple[Flow, _Source]]) -> list[Problem]:
+def _set_problems(checked: Sequence[CheckedFlow]) -> list[Problem]:
+    """What only flows taken together can get wrong: ids and numbers used twice, the default flow. A
+    flow whose fields could not be read is left out, and then a missing default is not reported: it
+    may well be the one marked default."""
     problems: list[Problem] = []
     ids: dict[str, str] = {}
     owners: dict[str, str] = {}
+    entries = [(c.flow, c) for c in checked if c.flow is not None]
     for flow, source in entries:
         if flow.id in ids:
             problems.append(
@@ -256,8 +302,8 @@ def _set_problems(entries: Sequence[tuple[Flow, _Source]]) -> list[Problem]:
                 )
             owners.setdefault(number, source.name)
     defaults = [(flow, source) for flow, source in entries if flow.default]
-    if not defaults:
-        names = ", ".join(s.name for _, s in entries) or "no flows"
+    if not defaults and len(entries) == len(checked):
+        names = ", ".join(c.name for c in checked) or "no flows"
         problems.append(Problem(names, None, None, "no flow is marked 'default: true'"))
     for _, source in defaults[1:]:
         problems.append(
@@ -266,35 +312,32 @@ def _set_problems(entries: Sequence[tuple[Flow, _Source]]) -> list[Problem]:
     return problems
 
 
-def _load_dir(directory: Path) -> tuple[list[tuple[Flow, _Source]], list[Problem]]:
-    entries: list[tuple[Flow, _Source]] = []
-    problems: list[Problem] = []
-    files = flow_files(directory)
-    if not files:
-        problems.append(Problem(str(directory), None, None, "no flow files (*.yaml) found"))
-    for path in files:
-        flow, source, found = _parse(_read(path), str(path))
-        problems += found
-        if flow is not None and not found:
-            entries.append((flow, source))
-    if not problems:
-        problems += _set_problems(entries)
-    return entries, problems
+def check_path(path: str | Path) -> tuple[list[CheckedFlow], list[Problem]]:
+    """Every flow file of `path` (one file, or a directory's flow files in name order) checked on its
+    own, and the problems of the path as a whole: a directory's flows taken together, a path that
+    is not there."""
+    path = Path(path)
+    if path.is_dir():
+        checked = [check_flow_text(_read(p), str(p)) for p in flow_files(path)]
+        if not checked:
+            return [], [Problem(str(path), None, None, "no flow files (*.yaml) found")]
+        return checked, _set_problems(checked)
+    if not path.is_file():
+        return [], [Problem(str(path), None, None, "no such file or directory")]
+    return [check_flow_text(_read(path), str(path))], []
+
+
+def validate_path(path: str | Path) -> list[Problem]:
+    """Problems of one flow file, or of a directory of flows taken together ([] when all is well):
+    each file's in file order, then those of the set."""
+    checked, problems = check_path(path)
+    return [p for c in checked for p in c.problems] + problems
 
 
 def load_flows(directory: str | Path) -> FlowSet:
     """Load every flow file in a directory into a FlowSet; raises FlowError with all problems."""
-    entries, problems = _load_dir(Path(directory))
+    checked, problems = check_path(directory)
+    problems = [p for c in checked for p in c.problems] + problems
     if problems:
         raise FlowError(problems)
-    return FlowSet(flow for flow, _ in entries)
-
-
-def validate_path(path: str | Path) -> list[Problem]:
-    """Problems of one flow file, or of a directory of flows taken together ([] when all is well)."""
-    path = Path(path)
-    if path.is_dir():
-        return _load_dir(path)[1]
-    if not path.is_file():
-        return [Problem(str(path), None, None, "no such file or directory")]
-    return _parse(_read(path), str(path))[2]
+    return FlowSet(c.flow for c in checked if c.flow is not None)

@@ -107,6 +107,21 @@ def test_a_broken_flow_file_is_not_played(cli_env: None) -> None:
     assert "unknown_step.yaml:" in result.output and "Calling" not in result.output
 
 
+def test_a_flow_file_naming_a_missing_sms_text_is_not_played(cli_env: None, tmp_path: Path) -> None:
+    edited = tmp_path / "draft.yaml"
+    source = (ROOT / "ivr_flows" / "ru_bank_support.yaml").read_text(encoding="utf-8")
+    edited.write_text(source.replace("sms_template: channel_choice", "sms_template: gone"), encoding="utf-8")
+    line = next(
+        i for i, text in enumerate(edited.read_text().splitlines(), 1) if "sms_template: gone" in text
+    )
+    result = simulate("--flow", str(edited), "--keys", "q")
+    assert result.exit_code == 1
+    assert f"{edited}:{line}: step 'cards_queue': wait.offer.sms_template: no SMS template ru-RU/gone" in (
+        result.output
+    )
+    assert "Calling" not in result.output
+
+
 @pytest.mark.parametrize("run", [1, 2])
 def test_each_run_of_the_readme_example_gets_its_sms(cli_env: None, run: int) -> None:
     """The default caller is a new mobile number each time: the once-a-day limit never refuses a rerun."""

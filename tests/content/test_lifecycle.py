@@ -185,3 +185,21 @@ def test_every_change_is_in_the_audit_log(make_app: Any) -> None:
         ("draft.saved", "anna", "v1", entries[2].after),
         ("content.imported", "system", None, "v1"),
     ]
+
+
+def test_an_import_with_one_broken_file_imports_nothing_and_names_every_problem(
+    make_app: Any, tmp_path: Path
+) -> None:
+    content = make_app().extensions["deflect"].content
+    directories = {"sms": tmp_path / "sms_templates", "flow": tmp_path / "ivr_flows"}
+    content.export(directories)
+    (tmp_path / "ivr_flows" / BANK_FLOW.name).write_text(_edited_flow()[BANK_FLOW.name], encoding="utf-8")
+    broken = tmp_path / "sms_templates" / "en-US" / "whatsapp_link.txt"
+    broken.write_text("{{ brand }}: {{ lnk }}", encoding="utf-8")
+
+    outcomes = {(o.kind, o.key): o for o in content.import_files(directories, actor="ci")}
+
+    assert not any(o.created for o in outcomes.values())
+    assert "unknown variable 'lnk'" in outcomes[("sms", "en-US")].problems[0]
+    assert outcomes[("flow", "ru-bank-support")].message == "not imported: other files have problems"
+    assert [v.version for v in content.history("flow", "ru-bank-support")] == [1]

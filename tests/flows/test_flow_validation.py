@@ -1,4 +1,4 @@
-"""The validator names file, line and step for every broken flow."""
+"""The validator names file, line and step for every problem of a broken flow, all in one pass."""
 
 from __future__ import annotations
 
@@ -27,26 +27,32 @@ steps:
 """
 
 
-def _expected(path: Path) -> Problem:
-    match = EXPECT.match(path.read_text(encoding="utf-8").splitlines()[0])
-    assert match, f"{path.name} must start with '# expect: line=N [step=ID] message'"
-    line, step, message = match.groups()
-    return Problem(str(path), int(line), step, message)
+def _expected(path: Path) -> list[Problem]:
+    """Every problem of the file, from its leading `# expect:` lines, in the order they are reported."""
+    expected = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        match = EXPECT.match(text)
+        if not match:
+            break
+        line, step, message = match.groups()
+        expected.append(Problem(str(path), int(line), step, message))
+    assert expected, f"{path.name} must start with '# expect: line=N [step=ID] message'"
+    return expected
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
-def test_broken_flow_reports_its_problem_with_line_and_step(path: Path) -> None:
+def test_broken_flow_reports_every_problem_with_line_and_step(path: Path) -> None:
     problems = validate_path(path)
     assert problems, "a broken flow must not validate"
-    assert problems[0] == _expected(path), [format_problem(p) for p in problems]
+    assert problems == _expected(path), [format_problem(p) for p in problems]
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
-def test_parse_flow_raises_flow_error_listing_the_problem(path: Path) -> None:
+def test_parse_flow_raises_flow_error_listing_the_problems(path: Path) -> None:
     with pytest.raises(FlowError) as caught:
         parse_flow(path.read_text(encoding="utf-8"), str(path))
-    assert caught.value.problems[0] == _expected(path)
-    assert format_problem(_expected(path)) in str(caught.value)
+    assert caught.value.problems == _expected(path)
+    assert all(format_problem(p) in str(caught.value) for p in _expected(path))
 
 
 def test_format_problem_reads_like_a_compiler_message() -> None:
@@ -204,3 +210,8 @@ steps:
 def test_unreadable_yaml_is_a_problem_not_a_crash() -> None:
     with pytest.raises(FlowError, match="YAML syntax"):
         parse_flow("id: x\n\x07\n", "bell.yaml")
+
+
+def test_a_missing_flow_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(FlowError, match="no such file or directory"):
+        load_flows(tmp_path / "nowhere")

@@ -29,9 +29,8 @@ def test_start_up_refuses_a_flow_naming_a_missing_sms_template(make_app: Any, tm
     )
     with pytest.raises(SettingsError) as caught:
         make_app(DEFLECT_FLOWS_DIR=str(flows))
-    assert "en_support.yaml:80: step 'billing_queue': wait.offer.sms_template: no SMS template en-US/gone" in (
-        str(caught.value)
-    )
+    problem = "en_support.yaml:80: step 'billing_queue': wait.offer.sms_template: no SMS template en-US/gone"
+    assert problem in str(caught.value)
 
 
 def test_start_up_warns_about_an_offered_messenger_that_is_not_configured(make_app: Any, caplog: Any) -> None:

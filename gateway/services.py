@@ -32,6 +32,7 @@ from gateway.deflection.offer import OfferDecision
 from gateway.flows.loader import FlowSet
 from gateway.flows.model import EnqueueStep, Flow
 from gateway.flows.registry import FlowRegistry
+from gateway.flows.voice_text_set import VoiceTextError, VoiceTextSet
 from gateway.handoff.base import HandoffAdapter
 from gateway.handoff.card import CardLinks
 from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
@@ -60,6 +61,7 @@ class Services:
     provider: MessageProvider  # where an SMS leaves: Twilio, or the dev inbox
     public_base: str  # where callers and agents reach us: PUBLIC_BASE_URL, or development's default
     templates: TemplateSet
+    voice_texts: VoiceTextSet  # what callers hear in the deflection dialogue, per locale
     accounts: ChannelAccounts  # the messengers a chat may continue in
     flows: FlowRegistry
     guards: Guards  # eligibility facts, SMS pumping guards, line types, the messaging pause
@@ -101,6 +103,7 @@ def _build(
 ) -> Services:
     public_base = settings.public_base_url or DEVELOPMENT_BASE_URL
     templates = load_templates(settings)
+    voice_texts = load_voice_texts(settings)
     accounts = channel_accounts(settings)
     call_log = CallLog(database, connection)
     guards = Guards(
@@ -128,11 +131,12 @@ def _build(
         return policy(settings, flow)
 
     dialogue = Dialogue(
-        OfferDecision(guards, policy_for, accounts),
+        OfferDecision(guards, policy_for, accounts, voice_texts),
         OfferAcceptance(
             guards, policy_for, setup, lambda outbox_id: jobs.enqueue_send(queue, outbox_id), database
         ),
         database,
+        voice_texts,
     )
     voice = VoiceService(
         flows, CallStateStore(connection), call_log, QueueStatsStore(connection), dialogue, clock
@@ -157,6 +161,7 @@ def _build(
         provider=make_provider(settings, database, clock),
         public_base=public_base,
         templates=templates,
+        voice_texts=voice_texts,
         accounts=accounts,
         flows=flows,
         guards=guards,
@@ -192,6 +197,14 @@ def load_templates(settings: Settings) -> TemplateSet:
                 settings.deflect_max_segments,
             )
     return templates
+
+
+def load_voice_texts(settings: Settings) -> VoiceTextSet:
+    """The voice texts of the deflection dialogue, every locale's file checked."""
+    try:
+        return VoiceTextSet.load(settings.deflect_voice_texts_dir)
+    except VoiceTextError as exc:
+        raise SettingsError(f"DEFLECT_VOICE_TEXTS_DIR: the voice texts have problems:\n{exc}") from None
 
 
 def channel_accounts(settings: Settings) -> ChannelAccounts:

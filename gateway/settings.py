@@ -240,6 +240,11 @@ class Settings:
     )
     deflect_flows_dir: Path = setting(str(PROJECT_ROOT / "ivr_flows"), _path, "the IVR flow files")
     deflect_templates_dir: Path = setting(str(PROJECT_ROOT / "sms_templates"), _path, "the SMS texts")
+    deflect_voice_texts_dir: Path = setting(
+        str(PROJECT_ROOT / "voice_texts"),
+        _path,
+        "what callers hear in the deflection dialogue, a file per locale",
+    )
     deflect_log_format: str = setting(
         "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"
     )

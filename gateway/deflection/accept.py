@@ -26,7 +26,6 @@ from gateway.deflection.eligibility import Policy, attestation_refusal, keyed_nu
 from gateway.deflection.guards import Guards
 from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import outbox_id_for
-from gateway.deflection.prompts import texts_for
 from gateway.deflection.story import CallContext
 from gateway.events import Event
 from gateway.flows.model import Flow
@@ -153,7 +152,7 @@ class OfferAcceptance:
                 call_sid=state.call_sid,
                 flow_id=flow.id,
                 flow_version=flow.version,
-                prompt_version=texts_for(flow.locale).consent_version,
+                prompt_version=deflection.prompt_version,
                 prompt_text=deflection.prompt,
                 channel="sms",
                 key_pressed=digit,

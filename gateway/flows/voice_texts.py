@@ -248,14 +248,18 @@ def entry_parts(entry: str | SpokenPart | list[str | SpokenPart]) -> list[Spoken
 
 
 def placeholders(text: str) -> set[str]:
-    """The {names} a text uses; a stray brace, a field like {0} or {ending.x} or a format spec is an
-    error (text reaches str.format)."""
+    """The {names} a text uses. Braces are for placeholders only: a stray or doubled brace, a field like
+    {0} or {ending.x} or a format spec is an error (the text reaches str.format, or is said as it is)."""
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError:
-        raise ValueError(f"unbalanced braces in '{text}'") from None
+        parsed = [("{", None, None, None)]
     names = set()
-    for _, name, spec, conversion in parsed:
+    for literal, name, spec, conversion in parsed:
+        if "{" in literal or "}" in literal:
+            raise ValueError(
+                f"a brace that is not a placeholder in '{text}': write {{ending}}, {{channel}}..."
+            )
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:

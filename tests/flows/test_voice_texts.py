@@ -125,7 +125,7 @@ texts:
     transcript: Not a mobile.
   no_number:
   declined: All right.
-  sending: Sending.
+  sending: Sending {{now}}.
   sent: We have sent it.
   still_sending: Still sending.
   failed: Failed.
@@ -173,6 +173,11 @@ def test_a_broken_file_reports_every_problem_with_its_line_and_key() -> None:
         (16, "number_invalid", "a recording needs its 'transcript': its exact words, for the ledger"),
         (18, "number_not_mobile", "'transcript' belongs to a recording ('play')"),
         (21, "no_number", "give the words, a part (text: or play:), or a list of parts"),
+        (
+            23,
+            "sending",
+            "a brace that is not a placeholder in 'Sending {{now}}.': write {ending}, {channel}...",
+        ),
         (
             24,
             "sent",

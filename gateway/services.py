@@ -24,8 +24,8 @@ from gateway.calls.service import VoiceService
 from gateway.calls.state_store import CallStateStore
 from gateway.channels import CHANNELS
 from gateway.clock import Clock, SystemClock
-from gateway.content.kinds import FlowKind, Kind, SmsKind
-from gateway.content.registry import ContentRegistry
+from gateway.content.kinds import FlowKind, Kind, SmsKind, VoiceKind
+from gateway.content.registry import ContentRegistry, LiveVoiceTexts
 from gateway.content.service import ContentService
 from gateway.deflection.accept import MessageSetup, OfferAcceptance
 from gateway.deflection.chats import ChannelAccounts
@@ -46,7 +46,7 @@ from gateway.handoff.inbound import Acknowledgement, InboundChats
 from gateway.handoff.lookups import LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
-from gateway.settings import PROJECT_ROOT, Settings, SettingsError
+from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.call_log import CallLog
 from gateway.store.content import ContentStore
@@ -55,7 +55,6 @@ from gateway.store.db import Database
 log = logging.getLogger(__name__)
 
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
-VOICE_TEXTS_DIR = PROJECT_ROOT / "voice_texts"
 
 
 @dataclass
@@ -114,6 +113,7 @@ def _build(
     start_content(content, settings)
     registry = ContentRegistry(store, kinds)
     warn_about_segments(registry.templates(), settings.deflect_max_segments)
+    voice_texts = LiveVoiceTexts(registry)
     accounts = channel_accounts(settings)
     call_log = CallLog(database, connection)
     guards = Guards(
@@ -124,7 +124,10 @@ def _build(
         settings.deflect_max_chat_backlog,
         line_types(settings, connection, queue),
     )
-    check_flows_in_service(registry.flows_if_any(), deployment(settings, registry.templates()))
+    spoken = registry.voice_texts()
+    check_flows_in_service(
+        registry.flows_if_any(), deployment(settings, registry.templates(), spoken.locales if spoken else ())
+    )
     setup = MessageSetup(
         accounts=accounts,
         brand=settings.deflect_brand,
@@ -137,7 +140,7 @@ def _build(
         return policy(settings, flow)
 
     dialogue = Dialogue(
-        OfferDecision(guards, policy_for, accounts),
+        OfferDecision(guards, policy_for, accounts, voice_texts),
         OfferAcceptance(
             guards,
             policy_for,
@@ -147,6 +150,7 @@ def _build(
             database,
         ),
         database,
+        voice_texts,
     )
     voice = VoiceService(
         registry,
@@ -204,16 +208,26 @@ def start_content(content: ContentService, settings: Settings) -> None:
     except (OperationalError, InterfaceError) as exc:
         log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
         return
-    for kind, what in (("sms", "the SMS texts"), ("voice", "the voice texts"), ("flow", "the IVR flows")):
+    directories = content_directories(settings)
+    for kind, setting, what in CONTENT_FILES:
         problems = [p for outcome in outcomes if outcome.kind == kind for p in outcome.problems]
         if problems:
-            raise SettingsError(f"{what} have problems:\n" + "\n".join(problems))
+            where = [f"{directories[kind] / problem}" for problem in problems]
+            raise SettingsError(f"{setting}: {what} have problems:\n" + "\n".join(where))
+
+
+CONTENT_FILES = (  # kind, the setting naming its directory, what a person calls it
+    ("sms", "DEFLECT_TEMPLATES_DIR", "the SMS texts"),
+    ("voice", "DEFLECT_VOICE_TEXTS_DIR", "the voice texts"),
+    ("flow", "DEFLECT_FLOWS_DIR", "the IVR flows"),
+)
 
 
 def content_kinds(settings: Settings) -> dict[str, Kind]:
     """The kinds of content this installation keeps, texts before the flows that use them."""
     return {
         "sms": SmsKind(settings.deflect_templates_dir),
+        "voice": VoiceKind(settings.deflect_voice_texts_dir),
         "flow": FlowKind(settings.deflect_flows_dir),
     }
 
@@ -334,24 +348,19 @@ def handoff_adapters(settings: Settings, clock: Clock) -> dict[str, HandoffAdapt
     return adapters
 
 
-def deployment(settings: Settings, templates: TemplateSet | None) -> Deployment:
-    """What flows are checked against: the SMS texts (None: not checked), the locales of the voice
-    texts (when there is a voice_texts/ directory), the configured messengers and the hand-off routes."""
+def deployment(
+    settings: Settings, templates: TemplateSet | None, voice_locales: Iterable[str] | None
+) -> Deployment:
+    """What flows are checked against: the SMS texts and the locales of the voice texts (None: not
+    checked), the configured messengers and the hand-off routes."""
     accounts = _accounts(settings)
     sms = None if templates is None else {loc: frozenset(templates.names(loc)) for loc in templates.locales}
     return Deployment(
         sms_templates=sms,
-        voice_locales=voice_text_locales(VOICE_TEXTS_DIR),
+        voice_locales=None if voice_locales is None else frozenset(voice_locales),
         channels=frozenset(accounts.available(list(CHANNELS))),
         handoff_routes=tuple(settings.deflect_handoff_routes),
     )
-
-
-def voice_text_locales(directory: Path) -> frozenset[str] | None:
-    """The locales of the voice text files (`<locale>.yaml`); None when there is no such directory."""
-    if not directory.is_dir():
-        return None
-    return frozenset(path.stem for path in directory.glob("*.yaml"))
 
 
 def check_flows_in_service(flows: Iterable[Flow], deployment: Deployment) -> None:

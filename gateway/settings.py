@@ -258,6 +258,12 @@ class Settings:
         _numbers,
         "caller numbers (E.164, comma-separated) whose calls play the drafts of flows and texts",
     )
+    deflect_voice_texts_dir: Path = setting(
+        str(PROJECT_ROOT / "voice_texts"),
+        _path,
+        "what callers hear in the deflection dialogue, a file per locale: imported into an empty "
+        "content store, like DEFLECT_FLOWS_DIR",
+    )
     deflect_log_format: str = setting(
         "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.services import voice_text_locales
+from gateway.settings import PROJECT_ROOT as ROOT
 from gateway.settings import SettingsError
 
 
@@ -51,9 +51,16 @@ def test_start_up_warns_about_a_handoff_route_that_routes_nothing(make_app: Any,
     ]
 
 
-def test_voice_text_locales_are_the_files_of_the_voice_texts_directory(tmp_path: Path) -> None:
-    assert voice_text_locales(tmp_path / "voice_texts") is None
-    (tmp_path / "voice_texts").mkdir()
-    for name in ("ru-RU.yaml", "kk-KZ.yaml", "README.md"):
-        (tmp_path / "voice_texts" / name).write_text("", encoding="utf-8")
-    assert voice_text_locales(tmp_path / "voice_texts") == {"ru-RU", "kk-KZ"}
+def test_start_up_refuses_flows_whose_locale_has_no_voice_texts(make_app: Any, tmp_path: Path) -> None:
+    texts = tmp_path / "voice_texts"
+    texts.mkdir()
+    shutil.copy(ROOT / "voice_texts" / "en-US.yaml", texts)
+    with pytest.raises(SettingsError) as caught:
+        make_app(DEFLECT_VOICE_TEXTS_DIR=str(texts))
+    message = str(caught.value)
+    assert message.startswith("DEFLECT_FLOWS_DIR: the IVR flows have problems:\n")
+    assert (
+        f"{ROOT / 'ivr_flows' / 'ru_bank_support.yaml'}:110: step 'cards_queue'" in message
+        and "no voice texts for ru-RU" in message
+        and "there are voice texts for en-US" in message
+    )

@@ -103,7 +103,7 @@ class VoiceService:
         )
         if req.stir_verstat:
             state.deflection.stir_verstat = req.stir_verstat
-        state.content = self.content.texts_for(flow.locale, drafts=drafts)
+        state.content = self.content.pins(flow.locale, drafts=drafts)
         now = self.clock.time()
         outcome = engine.run_step(flow, flow.entry, state, self._context(flow, state, req, now), urls)
         started = Event(

@@ -192,7 +192,8 @@ def discard(kind: str, key: str, by: str | None) -> None:
 @click.argument("key", required=False)
 @json_option
 def validate(kind: str | None, key: str | None, as_json: bool) -> None:
-    """Check drafts again (all of them, or one): every problem with file, line and step."""
+    """Check drafts again (all of them, or one): every problem with file, line and step. Files not
+    yet imported: `deflect content import --check`."""
     from gateway.flows.loader import format_problem
 
     service = _service()
@@ -278,12 +279,14 @@ def export(root: Path | None, as_json: bool) -> None:
     help="a directory (default: where the files are configured)",
 )
 @click.option("--comment", "-m", default="imported from files", show_default=True)
+@click.option("--check", is_flag=True, help="only check the files and say what would change (for CI)")
 @by_option
 @json_option
-def import_(root: Path | None, comment: str, by: str | None, as_json: bool) -> None:
-    """Publish every item whose files differ from its live version (identical ones make no version,
-    ones with problems are refused: exit code 1)."""
-    outcomes = _service().import_files(_directories(root), actor=_actor(by), comment=comment)
+def import_(root: Path | None, comment: str, check: bool, by: str | None, as_json: bool) -> None:
+    """Publish every item whose files differ from its live version (identical ones make no version).
+    All or nothing: when any file has problems nothing is imported, every problem is listed and the
+    exit code is 1."""
+    outcomes = _service().import_files(_directories(root), actor=_actor(by), comment=comment, dry_run=check)
     if as_json:
         base.echo_json([_outcome_json(o) for o in outcomes])
     else:

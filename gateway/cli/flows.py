@@ -51,19 +51,26 @@ def validate(path: Path | None) -> None:
 
 
 def _deployment() -> tuple[Deployment, list[Problem]]:
-    """What the flows are checked against, as the gateway would load it (DEFLECT_TEMPLATES_DIR,
-    the voice texts, the settings); SMS templates that do not load are a problem of their own."""
+    """What the flows are checked against, from the files beside them (DEFLECT_TEMPLATES_DIR,
+    DEFLECT_VOICE_TEXTS_DIR) and the settings; texts that do not load are problems of their own."""
     from gateway.flows.problems import Problem
+    from gateway.flows.voice_text_set import VoiceTextError, VoiceTextSet
     from gateway.messaging.templates import TemplateError, TemplateSet
     from gateway.services import deployment
 
     settings = base.settings()
-    templates_dir = settings.deflect_templates_dir
+    problems: list[Problem] = []
+    templates: TemplateSet | None = None
+    voice_locales: tuple[str, ...] | None = None
     try:
-        templates: TemplateSet | None = TemplateSet.load(templates_dir)
+        templates = TemplateSet.load(settings.deflect_templates_dir)
     except TemplateError as exc:
-        return deployment(settings, None), [Problem(str(templates_dir), None, None, str(exc))]
-    return deployment(settings, templates), []
+        problems.append(Problem(str(settings.deflect_templates_dir), None, None, str(exc)))
+    try:
+        voice_locales = VoiceTextSet.load(settings.deflect_voice_texts_dir).locales
+    except VoiceTextError as exc:
+        problems += exc.problems
+    return deployment(settings, templates, voice_locales), problems
 
 
 def _in_service(target: Path, checked: list[CheckedFlow]) -> list[Flow]:

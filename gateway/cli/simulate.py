@@ -135,7 +135,8 @@ def _play_only(svc: Any, path: Path) -> None:
     from gateway.services import deployment
 
     checked = check_flow_text(path.read_text(encoding="utf-8"), str(path))
-    texts = deployment(svc.settings, svc.registry.templates())
+    spoken = svc.registry.voice_texts()
+    texts = deployment(svc.settings, svc.registry.templates(), spoken.locales if spoken else ())
     problems = list(checked.problems) or missing_texts([checked], texts)
     for problem in problems:
         click.echo(format_problem(problem), err=True)

@@ -3,7 +3,8 @@ and compiled. An item is `{relative path: text}` under its kind's directory:
 
 - `flow`: one IVR flow, `ivr_flows/<name>.yaml`, keyed by the flow's id;
 - `sms`: the SMS and chat texts of one locale, `sms_templates/<locale>/<name>.txt`, keyed by locale;
-- `voice`: the voice texts of one locale, `voice_texts/<locale>.yaml` (when that kind is configured).
+- `voice`: the voice texts of the hand-over dialogue in one locale, `voice_texts/<locale>.yaml`, keyed by
+  locale.
 
 Checks name every problem with its file and line (`gateway.flows.loader.Problem`); they look at one item
 alone. What items say about each other (a flow's SMS text missing for its locale) is checked by the
@@ -22,6 +23,8 @@ import yaml
 
 from gateway.flows.loader import FLOW_SUFFIXES, FlowError, Problem, parse_flow
 from gateway.flows.model import Flow
+from gateway.flows.voice_text_set import VOICE_TEXT_SUFFIX, VoiceTextError, locale_of, parse_voice_texts
+from gateway.flows.voice_texts import VoiceTexts
 from gateway.messaging.templates import TEMPLATE_SUFFIX, TemplateError, TemplateSet
 
 Files = Mapping[str, str]
@@ -159,3 +162,51 @@ def _template(path: str, text: str) -> TemplateSet | str:
         return TemplateSet.from_texts({(locale, name.removesuffix(TEMPLATE_SUFFIX)): text}, origin=path)
     except TemplateError as exc:
         return str(exc).removeprefix(f"{exc.source}: ")
+
+
+@dataclass
+class VoiceKind:
+    directory: Path
+    name: str = "voice"
+
+    def scan(self, directory: Path) -> dict[str, dict[str, str]]:
+        items: dict[str, dict[str, str]] = {}
+        if not directory.is_dir():
+            return items
+        for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+            items.setdefault(locale_of(path.name), {})[path.name] = read_text(path)
+        return items
+
+    def key_of(self, files: Files) -> str:
+        locales = {locale_of(name) for name in files}
+        return next(iter(locales)) if len(locales) == 1 else ",".join(sorted(locales))
+
+    def check(self, key: str, files: Files) -> list[Problem]:
+        if len(files) != 1:
+            names = ", ".join(sorted(files)) or "none"
+            return [
+                Problem(key, None, None, f"a locale's voice texts are one file, {key}.yaml (got {names})")
+            ]
+        [(name, text)] = files.items()
+        compiled = _voice(text, name)
+        if not isinstance(compiled, VoiceTexts):
+            return list(compiled)
+        if name != f"{key}{VOICE_TEXT_SUFFIX}":
+            return [
+                Problem(name, None, None, f"the voice texts of {key} are the file {key}{VOICE_TEXT_SUFFIX}")
+            ]
+        return []
+
+    def compile(self, key: str, files: Files, version: int) -> VoiceTexts:
+        [(name, text)] = files.items()
+        compiled = _voice(text, name)
+        if not isinstance(compiled, VoiceTexts):
+            raise VoiceTextError(compiled)
+        return compiled
+
+
+@lru_cache(maxsize=64)
+def _voice(text: str, name: str) -> VoiceTexts | tuple[Problem, ...]:
+    """One locale's voice texts parsed once per process."""
+    texts, problems = parse_voice_texts(text, name)
+    return texts if texts is not None else tuple(problems)

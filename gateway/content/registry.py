@@ -2,9 +2,10 @@
 
 Every few seconds (at most `check_interval`) one small query reads the live pointers; an item whose
 pointer moved is compiled (once per version, then cached) and served to new calls. A call keeps the
-versions it started on (`flow(flow_id, version)`, `sms(locale, version)`), so a publish never changes a
-call in progress. Drafts are served only where asked for: test calls from allow-listed numbers and the
-simulator (`drafts=True`); a draft with problems is never served, its live version is.
+versions it started on (`flow(flow_id, version)`, and the texts it pinned: `sms(locale, pins)`,
+`voice(locale, pins)`), so a publish never changes a call in progress. Drafts are served only where
+asked for: test calls from allow-listed numbers and the simulator (`drafts=True`); a draft with
+problems is never served, its live version is.
 
 Nothing here reads files: the store is the one source of truth (files are imported into it).
 """
@@ -15,11 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.content.kinds import Kind
-from gateway.flows.loader import FlowError, FlowSet
+from gateway.flows.loader import FlowError, FlowSet, Problem
 from gateway.flows.model import Flow
+from gateway.flows.voice_text_set import VoiceTextError, VoiceTextSet
+from gateway.flows.voice_texts import VoiceTexts
 from gateway.messaging.templates import TemplateSet
 from gateway.store.content import ContentStore
 
@@ -27,7 +31,11 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_SECONDS = 2.0  # a publish reaches every process within this (plus one query)
 DRAFT = 0  # the version number a call pins when it plays drafts (versions count from 1)
-TEXT_KINDS = ("sms", "voice")  # pinned per call, by the flow's locale
+Pins = Mapping[str, int]  # what a call pinned: "<kind>/<key>" -> version ("sms/ru-RU": 3)
+
+
+def pin(kind: str, key: str) -> str:
+    return f"{kind}/{key}"
 
 
 class ContentRegistry:
@@ -49,6 +57,7 @@ class ContentRegistry:
         self._compiled: dict[tuple[str, str, int], Any] = {}
         self._flows: FlowSet | None = None
         self._templates = TemplateSet({})
+        self._voice: VoiceTextSet | None = None
         self._only: FlowSet | None = None
 
     # -- what new calls get -----------------------------------------------------------------------
@@ -82,17 +91,25 @@ class ContentRegistry:
         self._refresh_if_due()
         return self._templates
 
-    def texts_for(self, locale: str, *, drafts: bool = False) -> dict[str, int]:
-        """The versions of a locale's texts a new call pins: live ones, or (test calls) a valid draft."""
+    def voice_texts(self) -> VoiceTextSet | None:
+        """The live voice texts of every locale (None: none are live)."""
+        self._refresh_if_due()
+        return self._voice
+
+    def pins(self, locale: str, *, drafts: bool = False) -> dict[str, int]:
+        """The text versions a new call of this locale pins: its SMS texts and the voice texts it will
+        hear (its locale's, else its language's or English: `VoiceTextSet.texts_for`), each the live
+        version or, for test calls, a valid draft of the call's own locale."""
         pinned = {}
-        for kind in TEXT_KINDS:
+        for kind in ("sms", "voice"):
             if kind not in self.kinds:
                 continue
+            key = self._voice_key(locale) if kind == "voice" else locale
             draft = self.store.draft(kind, locale) if drafts else None
             if draft is not None and not draft.problems:
-                pinned[kind] = DRAFT
-            elif (version := self.live_version(kind, locale)) is not None:
-                pinned[kind] = version
+                pinned[pin(kind, locale)] = DRAFT
+            elif key is not None and (version := self.live_version(kind, key)) is not None:
+                pinned[pin(kind, key)] = version
         return pinned
 
     def live_version(self, kind: str, key: str) -> int | None:
@@ -106,12 +123,31 @@ class ContentRegistry:
         flow: Flow = self._item("flow", flow_id, version)
         return flow
 
-    def sms(self, locale: str, version: int | None) -> TemplateSet:
-        """A locale's SMS texts at the version a call started on (None: the live ones)."""
+    def sms(self, locale: str, pins: Pins | None = None) -> TemplateSet:
+        """A locale's SMS texts at the version a call pinned (none pinned: the live ones)."""
+        version = (pins or {}).get(pin("sms", locale))
         if version is None:
             return self.templates()
         texts: TemplateSet = self._item("sms", locale, version)
         return texts
+
+    def voice(self, locale: str, pins: Pins | None = None) -> VoiceTexts:
+        """The voice texts a call of this locale hears: those it pinned, else the live ones."""
+        for name, version in (pins or {}).items():
+            kind, _, key = name.partition("/")
+            if kind == "voice":
+                try:
+                    texts: VoiceTexts = self._item("voice", key, version)
+                    return texts
+                except Exception as exc:  # a draft discarded mid-call, the database down: live ones
+                    log.warning(
+                        "voice texts %s v%s not read (%s): the live ones", key, version, type(exc).__name__
+                    )
+                    break
+        live = self.voice_texts()
+        if live is None:
+            raise VoiceTextError([Problem("voice texts", None, None, "no voice texts are live")])
+        return live.texts_for(locale)
 
     # -- keeping up -------------------------------------------------------------------------------
 
@@ -142,10 +178,15 @@ class ContentRegistry:
             texts = TemplateSet.merge(
                 self._item(kind, key, v) for (kind, key), v in pointers.items() if kind == "sms"
             )
+            spoken = [self._item(kind, key, v) for (kind, key), v in pointers.items() if kind == "voice"]
         except FlowError as exc:
             log.error("the live flows do not fit together; keeping what is in service: %s", exc)
             return
+        except Exception as exc:  # a version not read: tried again at the next check
+            log.warning("content versions not read (%s); keeping what is in service", type(exc).__name__)
+            return
         self._flows, self._templates, self._pointers = flows, texts, pointers
+        self._voice = VoiceTextSet(spoken) if spoken else None
         served = ", ".join(f"{kind}:{key} v{v}" for (kind, key), v in sorted(pointers.items()))
         log.info("content in service: %s", served)
 
@@ -166,6 +207,11 @@ class ContentRegistry:
             self._compiled[cache_key] = self.kinds[kind].compile(key, stored.files, version)
         return self._compiled[cache_key]
 
+    def _voice_key(self, locale: str) -> str | None:
+        """Which locale's voice texts a call of this locale hears."""
+        live = self.voice_texts()
+        return live.texts_for(locale).locale if live is not None else None
+
     def _with_drafts(self, live: FlowSet) -> FlowSet:
         """The live flows with each valid flow draft in its flow's place (or added)."""
         drafted: dict[str, Flow] = {}
@@ -181,3 +227,13 @@ class ContentRegistry:
                 "the flow drafts do not fit with the live flows; test calls get the live ones: %s", exc
             )
             return live
+
+
+@dataclass(frozen=True)
+class LiveVoiceTexts:
+    """The dialogue's voice texts, followed live (`gateway.flows.voice_text_set.VoiceTextSource`)."""
+
+    registry: ContentRegistry
+
+    def texts_for(self, locale: str, pins: Pins | None = None) -> VoiceTexts:
+        return self.registry.voice(locale, pins)

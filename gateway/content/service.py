@@ -23,7 +23,7 @@ from pathlib import Path
 from gateway.clock import Clock
 from gateway.content.kinds import Kind
 from gateway.flows.crosschecks import Deployment, missing_texts
-from gateway.flows.loader import Problem, check_flow_text, format_problem
+from gateway.flows.loader import Problem, check_flow_text, format_problem, read_yaml
 from gateway.store.content import Change, ContentStore, Draft, Version, checksum
 
 log = logging.getLogger(__name__)
@@ -193,11 +193,17 @@ class ContentService:
         return Outcome(kind, key, target.version, False, f"version {target.version} is live")
 
     def import_files(
-        self, directories: Mapping[str, Path], *, actor: str, comment: str = "imported from files"
+        self,
+        directories: Mapping[str, Path],
+        *,
+        actor: str,
+        comment: str = "imported from files",
+        dry_run: bool = False,
     ) -> list[Outcome]:
         """Publish every item whose files differ from its live version (an identical one makes no
         version). All or nothing: when any item has problems, nothing is imported and every problem
-        is reported, so the store never holds half of a set of files that belong together."""
+        is reported, so the store never holds half of a set of files that belong together.
+        `dry_run`: the same checks and outcomes, nothing changed or recorded (a CI check of files)."""
         found = [
             (kind, key, files)
             for kind, directory in directories.items()
@@ -211,7 +217,7 @@ class ContentService:
         if any(problems for *_, problems in checked):
             refused = [(kind, key, problems) for kind, key, _, problems in checked if problems]
             now = self.clock.now()
-            for kind, key, problems in refused:
+            for kind, key, problems in refused if not dry_run else []:
                 self.store.record(
                     Change(
                         actor, "content.import_refused", f"{kind}:{key}", detail={"problems": list(problems)}
@@ -230,13 +236,20 @@ class ContentService:
                 for kind, key, _, problems in checked
             ]
         return [
-            self._import(kind, key, files, actor=actor, comment=comment) for kind, key, files, _ in checked
+            self._import(kind, key, files, actor=actor, comment=comment, dry_run=dry_run)
+            for kind, key, files, _ in checked
         ]
 
-    def _import(self, kind: str, key: str, files: dict[str, str], *, actor: str, comment: str) -> Outcome:
+    def _import(
+        self, kind: str, key: str, files: dict[str, str], *, actor: str, comment: str, dry_run: bool
+    ) -> Outcome:
         live = self.store.live(kind, key)
         if live is not None and live.checksum == checksum(files):
             return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
+        if dry_run:
+            history = self.store.history(kind, key)
+            number = history[0].version + 1 if history else 1
+            return Outcome(kind, key, live.version if live else None, False, f"would be version {number}")
         before = f"v{live.version}" if live else None
         change = Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
         version = self.store.publish(
@@ -298,7 +311,10 @@ class ContentService:
         batch: Mapping[tuple[str, str], Mapping[str, str]],
     ) -> list[Problem]:
         """A flow's offers need their texts in the flow's locale: its SMS texts, and the voice texts of
-        the dialogue (each live, drafted, or being imported with it)."""
+        the dialogue (each live, drafted, or being imported with it). New consent words need a new
+        consent version: the consent ledger says which words each caller agreed to by it."""
+        if kind == "voice":
+            return self._consent_kept_apart(key, files)
         if kind != "flow" or len(files) != 1:
             return []
         [(name, text)] = files.items()
@@ -306,6 +322,23 @@ class ContentService:
             sms_templates=self._sms_names(batch), voice_locales=self._locales_of("voice", batch)
         )
         return missing_texts([check_flow_text(text, name)], texts)
+
+    def _consent_kept_apart(self, key: str, files: Mapping[str, str]) -> list[Problem]:
+        live = self.store.live("voice", key)
+        if live is None or live.files == files:
+            return []
+        kind = self.kinds["voice"]
+        before, after = kind.compile(key, live.files, live.version), kind.compile(key, files, 0)
+        changed = [k for k in ("consent", "consent_keyed") if getattr(before, k) != getattr(after, k)]
+        if not changed or before.consent_version != after.consent_version:
+            return []
+        [(name, text)] = files.items()
+        source, _, _ = read_yaml(text, name)
+        message = (
+            f"the consent words changed but consent_version did not: raise it above "
+            f"{before.consent_version.rsplit('-v', 1)[-1]} (the consent ledger records it with each consent)"
+        )
+        return [Problem(name, source.locate(("texts", step))[0], step, message) for step in changed]
 
     def _sms_names(self, batch: Mapping[tuple[str, str], Mapping[str, str]]) -> dict[str, set[str]] | None:
         """The SMS text names of each locale (None: this store keeps no SMS texts)."""

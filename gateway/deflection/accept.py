@@ -12,7 +12,7 @@ queued (`gateway.deflection.outbox` sends it, exactly once).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +26,6 @@ from gateway.deflection.eligibility import Policy, attestation_refusal, keyed_nu
 from gateway.deflection.guards import Guards
 from gateway.deflection.limits import RangePause
 from gateway.deflection.outbox import outbox_id_for
-from gateway.deflection.prompts import texts_for
 from gateway.deflection.story import CallContext
 from gateway.events import Event
 from gateway.flows.model import Flow
@@ -84,14 +83,14 @@ class OfferAcceptance:
         guards: Guards,
         policy_for: Callable[[Flow], Policy],
         setup: MessageSetup,
-        sms_texts: Callable[[str, int | None], TemplateSet],
+        sms_texts: Callable[[str, Mapping[str, int]], TemplateSet],
         enqueue_send: Callable[[int], None],
         database: Database,
     ) -> None:
         self.guards = guards
         self.policy_for = policy_for
         self.setup = setup
-        self.sms_texts = sms_texts  # (locale, the version a call started on) -> the texts
+        self.sms_texts = sms_texts  # (locale, the versions a call pinned) -> the texts
         self.enqueue_send = enqueue_send
         self.database = database
 
@@ -122,7 +121,7 @@ class OfferAcceptance:
                 self.database,
                 self._acceptance(flow, state, digit, now, position),
                 replace(self.setup, link_base=link_base),
-                self.sms_texts(flow.locale, state.content.get("sms")),
+                self.sms_texts(flow.locale, state.content),
                 datetime.fromtimestamp(now, UTC),
             )
         except Exception:
@@ -155,7 +154,7 @@ class OfferAcceptance:
                 call_sid=state.call_sid,
                 flow_id=flow.id,
                 flow_version=flow.version,
-                prompt_version=texts_for(flow.locale).consent_version,
+                prompt_version=deflection.prompt_version,
                 prompt_text=deflection.prompt,
                 channel="sms",
                 key_pressed=digit,

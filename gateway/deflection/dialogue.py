@@ -23,18 +23,13 @@ from gateway.deflection.eligibility import KEYED_NUMBER_REASONS, keyed_number_at
 from gateway.deflection.keyed_number import KeyedNumbers
 from gateway.deflection.offer import OfferDecision
 from gateway.deflection.outbox import ACCEPTED_STATUSES, outbox_id_for, status_of
-from gateway.deflection.prompts import (
-    VoiceTexts,
-    own_number_problem,
-    refusal_text,
-    said_channels,
-    spoken_ending,
-    texts_for,
-)
+from gateway.deflection.prompts import own_number_problem, refusal_text, said_channels, spoken_ending
 from gateway.deflection.twiml import DeflectionUrls
 from gateway.events import Event
 from gateway.flows.model import Flow, Offer
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome
+from gateway.flows.voice_text_set import VoiceTextSource
+from gateway.flows.voice_texts import VoiceTexts
 from gateway.flows.wait import wait_experience
 from gateway.store.db import Database
 
@@ -44,15 +39,25 @@ SENDING_POLLS = 8  # one-second polls before the caller goes back to the hold mu
 
 
 class Dialogue:
-    """The `Deflection` of the voice service: the offer decision, and the dialogue once it is accepted."""
+    """The `Deflection` of the voice service: the offer decision, and the dialogue once it is accepted,
+    in the words of `voice_texts` (asked for a flow's locale at every answer, so a newer set is heard
+    from the next answer on)."""
 
-    def __init__(self, decision: OfferDecision, acceptance: OfferAcceptance, database: Database) -> None:
+    def __init__(
+        self,
+        decision: OfferDecision,
+        acceptance: OfferAcceptance,
+        database: Database,
+        voice_texts: VoiceTextSource,
+    ) -> None:
         self.decision = decision
         self.acceptance = acceptance
         self.database = database
+        self.voice_texts = voice_texts
         self.keyed = KeyedNumbers(
             decision.guards,
             decision.policy_for,
+            voice_texts,
             lambda flow, state, texts, urls, number: self._ask_consent(
                 flow, state, texts, urls, number, keyed=True
             ),
@@ -81,7 +86,7 @@ class Dialogue:
         return self._told_on_failure(flow, state, urls, lambda: self._accept(flow, state.copy(), ctx, urls))
 
     def _accept(self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls) -> Outcome:
-        texts = texts_for(flow.locale)
+        texts = self.voice_texts.texts_for(flow.locale, state.content)
         policy = self.decision.policy_for(flow)
         reason = self.decision.messaging_refusal(
             flow, state, policy, ctx.now
@@ -130,7 +135,7 @@ class Dialogue:
             return run()
         except Exception:
             log.exception("deflection dialogue failed at stage %s", state.deflection.stage)
-            texts = texts_for(flow.locale)
+            texts = self.voice_texts.texts_for(flow.locale, state.content)
             return twiml.back_to_queue(
                 flow, state.copy(), texts.failed, urls, "failed", "deflection.unavailable"
             )
@@ -146,16 +151,19 @@ class Dialogue:
         keyed: bool,
     ) -> Outcome:
         accounts = self.acceptance.setup.accounts
-        channel = said_channels(accounts.available(state.deflection.channels), flow.locale)
+        # The messengers are joined in the language the text parts speak ("или" for a Russian voice).
+        channels = accounts.available(state.deflection.channels)
+        channel = said_channels(texts, channels, texts.language or flow.locale)
         prompt = (
-            texts.consent_keyed.format(channel=channel)
+            texts.consent_keyed.fill(channel=channel)
             if keyed
-            else texts.consent.format(channel=channel, ending=spoken_ending(number, flow.locale))
+            else texts.consent.fill(channel=channel, ending=spoken_ending(number, flow.locale))
         )
         state.deflection.stage = "consent"
         state.deflection.number = number
         state.deflection.keyed = keyed
-        state.deflection.prompt = prompt
+        state.deflection.prompt = prompt.words  # what the ledger keeps: the transcript of recordings
+        state.deflection.prompt_version = texts.consent_version
         return Outcome(
             twiml.ask_key(flow, prompt, urls.consent()),
             state,
@@ -165,7 +173,7 @@ class Dialogue:
     def _consent(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
     ) -> Outcome:
-        texts = texts_for(flow.locale)
+        texts = self.voice_texts.texts_for(flow.locale, state.content)
         stage = state.deflection.stage
         if stage in ("sending", "sent"):  # a duplicate Gather POST: the offer is already accepted
             return self._sending(flow, state, ctx, urls, "")
@@ -174,6 +182,10 @@ class Dialogue:
         if digit != "1":
             event = "consent.declined" if digit else "consent.no_input"
             return twiml.back_to_queue(flow, state, texts.declined, urls, "declined", event)
+        if not state.deflection.prompt_version:
+            # Asked by a process from before versions were kept with the words (a deploy mid-call):
+            # those words were today's texts, whose version this is.
+            state.deflection.prompt_version = texts.consent_version
         result = self.acceptance.accept(
             flow, state, digit, ctx.now, position=ctx.queue_position, link_base=urls.base
         )
@@ -196,14 +208,14 @@ class Dialogue:
     def _sending(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, _digit: str
     ) -> Outcome:
-        texts = texts_for(flow.locale)
+        texts = self.voice_texts.texts_for(flow.locale, state.content)
         if state.deflection.stage == "sent":
             return Outcome(twiml.say_and_leave(None, None), state, [])
         outbox_id, status, code = self._outbox_status(state)
         if status in ACCEPTED_STATUSES:
             state.deflection.stage = "sent"
             assert state.deflection.number is not None
-            sent = texts.sent.format(ending=spoken_ending(state.deflection.number, flow.locale))
+            sent = texts.sent.fill(ending=spoken_ending(state.deflection.number, flow.locale))
             return Outcome(
                 twiml.say_and_leave(flow, sent),
                 state,

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from gateway.deflection import twiml
 from gateway.deflection.eligibility import Policy, line_type_refusal, number_refusal
 from gateway.deflection.guards import Guards
-from gateway.deflection.prompts import VoiceTexts, refusal_text, spoken_digits, texts_for
+from gateway.deflection.prompts import refusal_text, spoken_digits
 from gateway.deflection.twiml import DeflectionUrls
 from gateway.events import Event
 from gateway.flows.model import Flow
 from gateway.flows.state import CallState, Context, Outcome
+from gateway.flows.voice_text_set import VoiceTextSource
+from gateway.flows.voice_texts import VoiceTexts
 from gateway.phone import PhoneNumber, parse_number
 
 MAX_NUMBER_ATTEMPTS = 2
@@ -34,15 +36,22 @@ def keyed_number(digits: str, flow: Flow) -> PhoneNumber | None:
 
 
 class KeyedNumbers:
-    def __init__(self, guards: Guards, policy_for: Callable[[Flow], Policy], ask_consent: AskConsent) -> None:
+    def __init__(
+        self,
+        guards: Guards,
+        policy_for: Callable[[Flow], Policy],
+        voice_texts: VoiceTextSource,
+        ask_consent: AskConsent,
+    ) -> None:
         self.guards = guards
         self.policy_for = policy_for
+        self.voice_texts = voice_texts
         self.ask_consent = ask_consent  # the consent question for the confirmed number
 
     def entered(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digits: str
     ) -> Outcome:
-        texts = texts_for(flow.locale)
+        texts = self.voice_texts.texts_for(flow.locale, state.content)
         if state.deflection.stage != "number_entry":
             return twiml.resume(state, urls, "number.stale")
         number = keyed_number(digits, flow)
@@ -51,7 +60,7 @@ class KeyedNumbers:
             assert number is not None
             state.deflection.stage = "number_confirm"
             state.deflection.candidate = number.e164
-            read_back = texts.read_back.format(digits=spoken_digits(number.e164[1:]))
+            read_back = texts.read_back.fill(digits=spoken_digits(number.e164[1:]))
             return Outcome(
                 twiml.ask_key(flow, read_back, urls.number_confirm()),
                 state,
@@ -62,7 +71,7 @@ class KeyedNumbers:
     def confirmed(
         self, flow: Flow, state: CallState, ctx: Context, urls: DeflectionUrls, digit: str
     ) -> Outcome:
-        texts = texts_for(flow.locale)
+        texts = self.voice_texts.texts_for(flow.locale, state.content)
         if state.deflection.stage != "number_confirm":
             return twiml.resume(state, urls, "number.stale")
         if digit == "1" and state.deflection.candidate is not None:

@@ -22,16 +22,22 @@ from gateway.deflection.prompts import said_channels
 from gateway.flows.model import Flow, Offer
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, OfferChannels
+from gateway.flows.voice_text_set import VoiceTextSource
 from gateway.phone import parse_number
 
 
 class OfferDecision:
     def __init__(
-        self, guards: Guards, policy_for: Callable[[Flow], Policy], accounts: ChannelAccounts
+        self,
+        guards: Guards,
+        policy_for: Callable[[Flow], Policy],
+        accounts: ChannelAccounts,
+        voice_texts: VoiceTextSource,
     ) -> None:
         self.guards = guards
         self.policy_for = policy_for
         self.accounts = accounts
+        self.voice_texts = voice_texts
 
     def refusal(self, flow: Flow, state: CallState, offer: Offer, now: float) -> str | None:
         """Why this caller must not be offered `offer` now (None: offer it)."""
@@ -84,4 +90,5 @@ class OfferDecision:
     def channels(self, flow: Flow, offer: Offer) -> OfferChannels:
         """The flow's channels that are configured, as the flow's voice says them."""
         ids = self.accounts.available(list(offer.channels))
-        return OfferChannels(tuple(ids), said_channels(ids, flow.locale))
+        texts = self.voice_texts.texts_for(flow.locale)
+        return OfferChannels(tuple(ids), said_channels(texts, ids, flow.locale))

@@ -1,17 +1,18 @@
 """TwiML of the deflection dialogue: small pure functions. Everything here is answered inside the wait
-loop (the caller is still queued), so only waitUrl verbs are used: Say, Gather (Say inside), Pause,
-Redirect, Play, Leave."""
+loop (the caller is still queued), so only waitUrl verbs are used: Say, Gather (Say and Play inside),
+Pause, Redirect, Play, Leave. Every voice text is said by `speak`."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from gateway.events import Event
 from gateway.flows.model import Flow
 from gateway.flows.state import CallState, Outcome, Stage, Urls
-from gateway.flows.twiml import play_hold, say
+from gateway.flows.twiml import play_hold
+from gateway.flows.voice_texts import Speech
 
 KEY_TIMEOUT = 8
 NUMBER_TIMEOUT = 15
@@ -31,54 +32,64 @@ class DeflectionUrls(Urls, Protocol):
     def sending(self) -> str: ...
 
 
-def ask_key(flow: Flow, text: str, action: str) -> VoiceResponse:
+def speak(target: VoiceResponse | Gather, flow: Flow, speech: Speech) -> None:
+    """A voice text, part by part: <Say> in the part's voice and language (default: the flow's), or
+    <Play> of its recording."""
+    for part in speech.parts:
+        if part.audio is not None:
+            target.play(part.audio)
+        else:
+            target.say(part.text, voice=part.voice or flow.voice, language=part.language or flow.locale)
+
+
+def ask_key(flow: Flow, speech: Speech, action: str) -> VoiceResponse:
     """One key for a question (consent, read-back); no key falls through to the same URL."""
     response = VoiceResponse()
     gather = response.gather(input="dtmf", num_digits=1, action=action, method="POST", timeout=KEY_TIMEOUT)
-    say(gather, flow, text)
+    speak(gather, flow, speech)
     response.redirect(action, method="POST")
     return response
 
 
-def ask_number(flow: Flow, prompt: str, action: str, before: str | None = None) -> VoiceResponse:
+def ask_number(flow: Flow, prompt: Speech, action: str, before: Speech | None = None) -> VoiceResponse:
     """A mobile number keyed in, finished with #."""
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf", finish_on_key="#", num_digits=16, action=action, method="POST", timeout=NUMBER_TIMEOUT
     )
-    if before:
-        say(gather, flow, before)
-    say(gather, flow, prompt)
+    if before is not None:
+        speak(gather, flow, before)
+    speak(gather, flow, prompt)
     response.redirect(action, method="POST")
     return response
 
 
-def say_and_go(flow: Flow | None, text: str | None, url: str, pause: int = 0) -> VoiceResponse:
+def say_and_go(flow: Flow | None, speech: Speech | None, url: str, pause: int = 0) -> VoiceResponse:
     """Say something (or nothing), optionally wait, then continue at `url` (the wait loop, or the next
     poll for the SMS)."""
     response = VoiceResponse()
-    if flow is not None and text:
-        say(response, flow, text)
+    if flow is not None and speech is not None:
+        speak(response, flow, speech)
     if pause:
         response.pause(length=pause)
     response.redirect(url, method="POST")
     return response
 
 
-def say_and_leave(flow: Flow | None, text: str | None) -> VoiceResponse:
+def say_and_leave(flow: Flow | None, speech: Speech | None) -> VoiceResponse:
     """The caller leaves the queue (the Enqueue action then hears `leave`)."""
     response = VoiceResponse()
-    if flow is not None and text:
-        say(response, flow, text)
+    if flow is not None and speech is not None:
+        speak(response, flow, speech)
     response.leave()
     return response
 
 
-def hold(flow: Flow, music_url: str, text: str | None = None) -> VoiceResponse:
+def hold(flow: Flow, music_url: str, speech: Speech | None = None) -> VoiceResponse:
     """One pass of hold music, after an optional line; the wait loop comes back afterwards."""
     response = VoiceResponse()
-    if text:
-        say(response, flow, text)
+    if speech is not None:
+        speak(response, flow, speech)
     play_hold(response, music_url)
     return response
 
@@ -86,7 +97,7 @@ def hold(flow: Flow, music_url: str, text: str | None = None) -> VoiceResponse:
 def back_to_queue(
     flow: Flow,
     state: CallState,
-    text: str,
+    speech: Speech,
     urls: Urls,
     stage: Stage,
     reason: str,
@@ -97,7 +108,7 @@ def back_to_queue(
     state.offer_declined = True  # no second offer on this call
     kind = reason if "." in reason else f"deflection.{stage}"
     return Outcome(
-        say_and_go(flow, text, urls.wait()), state, [Event(kind, {"reason": reason, **(data or {})})]
+        say_and_go(flow, speech, urls.wait()), state, [Event(kind, {"reason": reason, **(data or {})})]
     )
 
 

@@ -94,6 +94,13 @@ def check_flow_text(text: str, name: str) -> CheckedFlow:
     return CheckedFlow(name, None, tuple(problems), source)
 
 
+def read_yaml(text: str, name: str) -> tuple[Source, Any, list[Problem]]:
+    """Any YAML document of ours (flows, voice texts): its data, where each node is (for line numbers)
+    and its problems (syntax, a key written twice)."""
+    source, data, problems, _ = _compose(text, name)
+    return source, data, problems
+
+
 def _compose(text: str, name: str) -> tuple[Source, Any, list[Problem], dict[str, list[str]]]:
     try:
         return _compose_with(_SafeLoader, text, name)

@@ -40,13 +40,15 @@ class DeflectionState:
     prepared: bool = False
     refused: str | None = None
     refused_at: float = 0.0
-    # The accepted offer: which one, what it offers, the number it goes to and the consent words.
+    # The accepted offer: which one, what it offers, the number it goes to, and the consent words the
+    # caller heard with their version ("ru-RU/consent-v1").
     offer_number: int = 0
     channels: list[str] = field(default_factory=list)
     sms_template: str = ""
     number: str | None = None
     keyed: bool = False
     prompt: str = ""
+    prompt_version: str = ""
     # A number being keyed in: the tries so far, and the one read back for confirmation.
     attempts: int = 0
     candidate: str | None = None

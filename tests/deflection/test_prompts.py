@@ -1,13 +1,21 @@
 """What callers hear when no SMS is sent: a reason they can act on where there is one, and always that
-they keep their place in the queue, in Russian and English."""
+they keep their place in the queue, in every shipped locale."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from gateway.deflection.prompts import BUSY_REASONS, TEXTS, own_number_problem, refusal_text
+from gateway.deflection.prompts import BUSY_REASONS, own_number_problem, refusal_text
+from gateway.flows.voice_text_set import VoiceTextSet
 
-KEEP_PLACE = {"ru": "остаётесь в очереди", "en": "keep your place in the queue"}
+TEXTS = VoiceTextSet.load(Path(__file__).resolve().parents[2] / "voice_texts")
+KEEP_PLACE = {
+    "ru-RU": "остаётесь в очереди",
+    "en-US": "keep your place in the queue",
+    "kk-KZ": "кезекте қаласыз",
+}
 REASONS = sorted(
     BUSY_REASONS
     | {
@@ -24,10 +32,10 @@ REASONS = sorted(
 )
 
 
-@pytest.mark.parametrize("language", sorted(TEXTS))
+@pytest.mark.parametrize("locale", TEXTS.locales)
 @pytest.mark.parametrize("reason", REASONS)
-def test_every_refusal_tells_the_caller_they_keep_their_place(language: str, reason: str) -> None:
-    assert KEEP_PLACE[language] in refusal_text(TEXTS[language], reason)
+def test_every_refusal_tells_the_caller_they_keep_their_place(locale: str, reason: str) -> None:
+    assert KEEP_PLACE[locale] in refusal_text(TEXTS.texts_for(locale), reason).words
 
 
 @pytest.mark.parametrize(
@@ -45,7 +53,7 @@ def test_every_refusal_tells_the_caller_they_keep_their_place(language: str, rea
     ],
 )
 def test_each_refusal_class_has_its_own_words(reason: str, english: str) -> None:
-    assert english in refusal_text(TEXTS["en"], reason)
+    assert english in refusal_text(TEXTS.texts_for("en"), reason).words
 
 
 @pytest.mark.parametrize(
@@ -60,5 +68,5 @@ def test_each_refusal_class_has_its_own_words(reason: str, english: str) -> None
 def test_a_caller_asked_for_a_mobile_number_hears_why_their_own_will_not_do(
     reason: str, russian: str, english: str
 ) -> None:
-    assert russian in own_number_problem(TEXTS["ru"], reason)
-    assert english in own_number_problem(TEXTS["en"], reason)
+    assert russian in own_number_problem(TEXTS.texts_for("ru"), reason).words
+    assert english in own_number_problem(TEXTS.texts_for("en"), reason).words

@@ -448,7 +448,11 @@ def embedded_default(work: Path) -> Outcome:
     try:
         served.wait_ready()
         seen = []
-        for command in (["inbox", "list"], ["messaging", "pause"], ["messaging", "resume"]):
+        for command in (
+            ["inbox", "list"],
+            ["messaging", "pause", "-m", "attack replay"],
+            ["messaging", "resume"],
+        ):
             cli = [sys.executable, "-m", "gateway.cli", *command]
             done = subprocess.run(cli, env=served.env, capture_output=True, timeout=60)
             ready = (served.readiness() or {}).get("status")

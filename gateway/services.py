@@ -35,6 +35,7 @@ from gateway.deflection.guards import Guards
 from gateway.deflection.limits import Limits, SmsGuard
 from gateway.deflection.line_types import LineTypes
 from gateway.deflection.offer import OfferDecision
+from gateway.deflection.switch import OffersSwitch
 from gateway.flows.crosschecks import Deployment, missing_texts, unconfigured_channels, unused_queues
 from gateway.flows.loader import CheckedFlow
 from gateway.flows.model import Flow
@@ -123,6 +124,7 @@ def _build(
         settings.deflect_retext_hours,
         settings.deflect_max_chat_backlog,
         line_types(settings, connection, queue),
+        OffersSwitch(store, connection, clock),
     )
     spoken = registry.voice_texts()
     check_flows_in_service(

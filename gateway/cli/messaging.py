@@ -57,15 +57,50 @@ def messaging() -> None:
 
 
 def _guards() -> Any:
-    """The switch lives in the running gateway's Redis (REDIS_URL, or `deflect serve`'s own)."""
+    """The switch is recorded in the database and mirrored in the running gateway's Redis (REDIS_URL,
+    or `deflect serve`'s own); range pauses live in that Redis."""
     return base.build_app().extensions["deflect"].guards
 
 
+def _actor(by: str | None) -> str:
+    import getpass
+
+    return by or f"cli:{getpass.getuser()}"
+
+
+def _switch_json(state: Any) -> dict[str, Any]:
+    return {
+        "paused": state.paused,
+        "by": state.actor,
+        "at": state.at.isoformat() if state.at else None,
+        "reason": state.reason,
+    }
+
+
+def _switch_line(state: Any) -> str:
+    if state.actor is None:
+        return "on (never paused)"
+    when = f"{state.at:%Y-%m-%d %H:%M} UTC by {state.actor}"
+    why = f": {state.reason}" if state.reason else ""
+    return f"PAUSED since {when}{why} (deflect messaging resume)" if state.paused else f"on since {when}{why}"
+
+
+_by = click.option("--by", default=None, help="who is changing it (default: cli:<login>), for the audit log")
+_json = click.option("--json", "as_json", is_flag=True, help="print the switch as JSON")
+
+
 @messaging.command("pause")
-def pause() -> None:
-    """Stop offering SMS links to callers (takes effect at once, in every process)."""
-    _guards().pause(True)
-    click.echo("offers paused")
+@click.option("--reason", "-m", required=True, help="why (shown by status, kept in the audit log)")
+@_by
+@_json
+def pause(reason: str, by: str | None, as_json: bool) -> None:
+    """Stop offering SMS links to callers, in every process within a second; recorded with who, when
+    and why (kept across Redis restarts)."""
+    state = _guards().switch.set(True, actor=_actor(by), reason=reason.strip())
+    if as_json:
+        base.echo_json(_switch_json(state))
+    else:
+        click.echo(f"offers {_switch_line(state)}")
 
 
 @messaging.command("resume")
@@ -75,28 +110,39 @@ def pause() -> None:
     metavar="RANGE",
     help="lift one range pause instead (a prefix or destination code, as `status` shows it)",
 )
-def resume(range_: str | None) -> None:
+@click.option("--reason", "-m", default="", help="why (kept in the audit log)")
+@_by
+@_json
+def resume(range_: str | None, reason: str, by: str | None, as_json: bool) -> None:
     """Offer SMS links again (or, with --range, to one paused range again)."""
+    guards = _guards()
     if range_:
-        if not _guards().lift(range_.strip()):
+        if not guards.lift(range_.strip(), actor=_actor(by), reason=reason.strip()):
             raise click.ClickException(f"no pause of range {range_} (see deflect messaging status)")
-        click.echo(f"offers to {range_} resumed")
+        if as_json:
+            base.echo_json({"range": range_.strip(), "lifted": True})
+        else:
+            click.echo(f"offers to {range_} resumed")
         return
-    _guards().pause(False)
-    click.echo("offers resumed")
+    state = guards.switch.set(False, actor=_actor(by), reason=reason.strip())
+    if as_json:
+        base.echo_json(_switch_json(state))
+    else:
+        click.echo(f"offers {_switch_line(state)}")
 
 
 @messaging.command("status")
 @click.option(
-    "--json", "as_json", is_flag=True, help="the same for a script: paused, SMS today, range pauses"
+    "--json", "as_json", is_flag=True, help="the same for a script: the switch, SMS today, range pauses"
 )
 def status(as_json: bool) -> None:
-    """Whether offers are paused, today's SMS budget, and the ranges an SMS pumping trip paused."""
+    """Whether offers are paused (by whom, when, why), today's SMS budget, and the ranges an SMS
+    pumping trip paused."""
     from datetime import UTC, datetime
 
     services = base.build_app().extensions["deflect"]
     guards, now = services.guards, services.clock.time()
-    paused, pauses = guards.paused(), guards.range_pauses()
+    switch, pauses = guards.switch.state(), guards.range_pauses()
     limit = guards.sms_guard.limits.per_day
     sent = limit - guards.sms_guard.budget_left(now)
 
@@ -106,7 +152,8 @@ def status(as_json: bool) -> None:
     if as_json:
         base.echo_json(
             {
-                "paused": paused,
+                "paused": switch.paused,
+                "switch": _switch_json(switch),
                 "sms_today": sent,
                 "sms_daily_budget": limit,
                 "range_pauses": [
@@ -120,7 +167,7 @@ def status(as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"offers         {'PAUSED (deflect messaging resume)' if paused else 'on'}")
+    click.echo(f"offers         {_switch_line(switch)}")
     click.echo(f"SMS today      {sent} of {limit} (UTC day)")
     if not pauses:
         click.echo("range pauses   none")

@@ -11,7 +11,6 @@ from gateway.deflection.chats import WAITING_FOR_AGENT
 from gateway.deflection.consent import is_opted_out
 from gateway.deflection.eligibility import MessagingFacts
 from gateway.deflection.limits import (
-    PAUSE_KEY,
     RANGE_KINDS,
     RANGE_PAUSE_KEY,
     RangePause,
@@ -20,6 +19,7 @@ from gateway.deflection.limits import (
     ranges_of,
 )
 from gateway.deflection.line_types import LineTypes
+from gateway.deflection.switch import OffersSwitch
 from gateway.store.db import Database
 from gateway.store.models import Chat, SmsOutbox
 
@@ -37,6 +37,7 @@ class Guards:
         retext_hours: int,
         max_chat_backlog: int,
         line_types: LineTypes,
+        switch: OffersSwitch,
     ) -> None:
         self.database = database
         self.redis = connection
@@ -44,6 +45,7 @@ class Guards:
         self.retext = timedelta(hours=retext_hours)
         self.max_chat_backlog = max_chat_backlog
         self.line_types = line_types
+        self.switch = switch  # the manual pause of offers, recorded
 
     def messaging(self, now: float, chat_open: bool) -> MessagingFacts:
         backlog = 0
@@ -59,7 +61,7 @@ class Guards:
                     or 0
                 )
         return MessagingFacts(
-            paused=bool(self.redis.exists(PAUSE_KEY)),
+            paused=self.switch.paused(),
             chat_open=chat_open,
             chat_backlog=backlog,
             budget_left=self.sms_guard.budget_left(now),
@@ -88,15 +90,6 @@ class Guards:
                 is not None
             )
 
-    def pause(self, paused: bool) -> None:
-        if paused:
-            self.redis.set(PAUSE_KEY, "1")
-        else:
-            self.redis.delete(PAUSE_KEY)
-
-    def paused(self) -> bool:
-        return bool(self.redis.exists(PAUSE_KEY))
-
     def range_pause(self, number: str) -> RangePause | None:
         """The pause of this number's prefix or destination code, if one is in force."""
         ranges = ranges_of(number)
@@ -109,9 +102,13 @@ class Guards:
         values = [self.redis.get(key) for key in self.redis.scan_iter(match=pattern, count=500)]
         return sorted((RangePause.from_json(v) for v in values if v), key=lambda p: p.since)
 
-    def lift(self, range_: str) -> int:
-        """Offers to this range (a prefix or a destination code, as status shows it) resume."""
-        return int(self.redis.delete(*(range_pause_key(kind, range_) for kind in RANGE_KINDS)))
+    def lift(self, range_: str, *, actor: str, reason: str = "") -> int:
+        """Offers to this range (a prefix or a destination code, as status shows it) resume; the
+        audit log says who lifted it."""
+        lifted = int(self.redis.delete(*(range_pause_key(kind, range_) for kind in RANGE_KINDS)))
+        if lifted:
+            self.switch.range_lifted(range_, actor=actor, reason=reason)
+        return lifted
 
     def first_press(self, offer_key: str) -> bool:
         """True for the first accepting key press of an offer; a second POST of the same press (Twilio

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_malformed_setting_ends_with_exit_code_78(cli_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "localhost:6379")
-    result = CliRunner().invoke(main, ["messaging", "pause"])
+    result = CliRunner().invoke(main, ["messaging", "pause", "-m", "load test"])
     assert result.exit_code == 78, result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: configuration error: REDIS_URL must be a URL")
@@ -29,7 +29,7 @@ def test_a_broken_flow_in_the_flows_directory_ends_with_exit_code_78(
     shutil.copytree(ROOT / "ivr_flows", flows)
     shutil.copy(ROOT / "tests" / "flows" / "broken" / "unknown_step.yaml", flows)
     monkeypatch.setenv("DEFLECT_FLOWS_DIR", str(flows))
-    result = CliRunner().invoke(main, ["messaging", "pause"])
+    result = CliRunner().invoke(main, ["messaging", "pause", "-m", "load test"])
     assert result.exit_code == 78, result.output
     assert "the IVR flows have problems" in result.output and "unknown_step.yaml:" in result.output
 

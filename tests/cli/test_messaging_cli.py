@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from click.testing import CliRunner
@@ -33,11 +34,30 @@ def test_status_shows_a_tripped_range_and_how_to_lift_it(app: Any, cli_env: None
     assert unknown.exit_code == 1 and "no pause of range +7916" in unknown.output
 
 
-def test_status_shows_the_manual_pause(app: Any, cli_env: None) -> None:
-    assert CliRunner().invoke(main, ["messaging", "pause"]).exit_code == 0
-    assert "PAUSED" in CliRunner().invoke(main, ["messaging", "status"]).output
-    assert CliRunner().invoke(main, ["messaging", "resume"]).exit_code == 0
-    assert "offers         on" in CliRunner().invoke(main, ["messaging", "status"]).output
+def test_status_shows_who_paused_offers_when_and_why(app: Any, cli_env: None) -> None:
+    runner = CliRunner()
+    minute = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    paused = runner.invoke(main, ["messaging", "pause", "-m", "chat team overloaded", "--by", "anna"])
+    assert paused.exit_code == 0, paused.output
+    since = rf"since {minute} by anna: chat team overloaded"
+    assert re.fullmatch(rf"offers PAUSED {since} \(deflect messaging resume\)\n", paused.stdout)
+    assert re.search(rf"offers +PAUSED {since}", runner.invoke(main, ["messaging", "status"]).stdout)
+
+    resumed = runner.invoke(main, ["messaging", "resume", "-m", "backlog cleared", "--by", "boris"])
+    assert resumed.exit_code == 0, resumed.output
+    status = runner.invoke(main, ["messaging", "status"]).stdout
+    assert re.search(rf"offers +on since {minute} by boris: backlog cleared", status)
+    audit = json.loads(runner.invoke(main, ["content", "audit", "--subject", "messaging", "--json"]).stdout)
+    assert [(e["actor"], e["action"]) for e in audit] == [
+        ("boris", "messaging.resumed"),
+        ("anna", "messaging.paused"),
+    ]
+
+
+def test_a_pause_needs_a_reason(cli_env: None) -> None:
+    result = CliRunner().invoke(main, ["messaging", "pause"])
+    assert result.exit_code == 2
+    assert "Missing option '--reason'" in result.output
 
 
 def test_status_says_whether_offers_are_paused(cli_env: None) -> None:
@@ -46,8 +66,15 @@ def test_status_says_whether_offers_are_paused(cli_env: None) -> None:
     def status() -> Any:
         return json.loads(runner.invoke(main, ["messaging", "status", "--json"]).stdout)
 
-    assert status() == {"paused": False, "sms_today": 0, "sms_daily_budget": 2000, "range_pauses": []}
-    assert runner.invoke(main, ["messaging", "pause"]).exit_code == 0
+    assert status() == {
+        "paused": False,
+        "switch": {"paused": False, "by": None, "at": None, "reason": ""},
+        "sms_today": 0,
+        "sms_daily_budget": 2000,
+        "range_pauses": [],
+    }
+    assert runner.invoke(main, ["messaging", "pause", "-m", "overloaded", "--by", "anna"]).exit_code == 0
     assert status()["paused"] is True
+    assert status()["switch"]["by"] == "anna" and status()["switch"]["reason"] == "overloaded"
     assert runner.invoke(main, ["messaging", "resume"]).exit_code == 0
     assert status()["paused"] is False

@@ -61,7 +61,7 @@ def test_read_only_commands_never_connect_to_the_gateways_redis(
 
 def test_commands_use_the_gateways_redis_and_leave_it_running(gateways_redis: EmbeddedRedis) -> None:
     watcher = connect(gateways_redis.url)
-    assert CliRunner().invoke(main, ["messaging", "pause"]).exit_code == 0
+    assert CliRunner().invoke(main, ["messaging", "pause", "-m", "load test"]).exit_code == 0
     assert watcher.exists("deflect:messaging:paused")
     assert CliRunner().invoke(main, ["messaging", "resume"]).exit_code == 0
     assert watcher.ping()  # still up: the command did not own it, so it did not stop it
@@ -69,7 +69,13 @@ def test_commands_use_the_gateways_redis_and_leave_it_running(gateways_redis: Em
 
 
 @pytest.mark.parametrize(
-    "args", [["messaging", "pause"], ["messaging", "status"], ["worker", "--burst"], ["scheduler"]]
+    "args",
+    [
+        ["messaging", "pause", "-m", "load test"],
+        ["messaging", "status"],
+        ["worker", "--burst"],
+        ["scheduler"],
+    ],
 )
 def test_commands_that_need_the_gateway_say_so_when_it_is_not_running(
     no_gateway: Path, args: list[str]

@@ -85,7 +85,7 @@ def test_cli_commands_use_the_running_gateways_redis_and_leave_it_running(gatewa
         ["inbox", "list"],
         ["consent", "verify"],
         ["handoff", "dead-letters"],
-        ["messaging", "pause"],
+        ["messaging", "pause", "-m", "load test"],
         ["messaging", "status", "--json"],
         ["messaging", "resume"],
     ):

@@ -114,9 +114,9 @@ def test_a_keyed_in_number_gets_at_most_its_daily_cap_even_without_a_retext_wind
 def test_a_pause_set_after_the_offer_holds_inside_the_claim(app: Any) -> None:
     guard = _guard(app)
     guards = app.extensions["deflect"].guards
-    guards.pause(True)
+    guards.switch.set(True, actor="test", reason="chat team overloaded")
     assert guard.claim("+79161234567", NOW).refusal == "messaging_paused"
-    guards.pause(False)
+    guards.switch.set(False, actor="test", reason="back")
     assert guard.claim("+79161234567", NOW).granted
 
 
@@ -133,7 +133,7 @@ def test_a_prefix_texted_abnormally_fast_is_paused_alone(app: Any) -> None:
     guards = app.extensions["deflect"].guards
     assert [p.range for p in guards.range_pauses()] == ["+7916123"]
     assert guards.range_pause("+79161235555") == pause
-    guards.lift("+7916123")
+    guards.lift("+7916123", actor="test")
     assert guard.claim("+79161239999", NOW + 400).granted
 
 
@@ -154,7 +154,7 @@ def test_a_destination_code_trips_when_its_prefixes_are_texted_in_turn(app: Any)
 def test_a_trip_is_reported_once(app: Any) -> None:
     guard = _guard(app, trip_per_prefix=2, retext_seconds=0)
     trips = [guard.claim("+79161230001", NOW + n).tripped for n in range(2)]
-    app.extensions["deflect"].guards.lift("+7916123")
+    app.extensions["deflect"].guards.lift("+7916123", actor="test")
     later = guard.claim("+79161230001", NOW + 5)  # trips again: a new pause, reported again
     assert [len(t) for t in trips] == [0, 1] and len(later.tripped) == 1
 

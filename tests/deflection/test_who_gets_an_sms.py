@@ -125,9 +125,9 @@ def test_declining_consent_sends_nothing(
 
 
 def test_paused_messaging_stops_offers(twilio_app: Any, caller: Call, clock: ManualClock) -> None:
-    twilio_app.extensions["deflect"].guards.pause(True)
+    twilio_app.extensions["deflect"].guards.switch.set(True, actor="test", reason="chat team overloaded")
     assert not offer_heard(caller, clock)
-    twilio_app.extensions["deflect"].guards.pause(False)
+    twilio_app.extensions["deflect"].guards.switch.set(False, actor="test", reason="back")
     clock.advance(61)  # a messaging refusal is looked at again a minute later
     assert caller.wait().all("Gather")
 
@@ -136,7 +136,7 @@ def test_a_pause_set_while_the_offer_plays_is_heard_at_the_accepting_key(
     twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     offered = reach_offer(caller, clock)
-    twilio_app.extensions["deflect"].guards.pause(True)
+    twilio_app.extensions["deflect"].guards.switch.set(True, actor="test", reason="chat team overloaded")
     told = caller.press(offered, "1")
     assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
     assert events_of(twilio_app, caller, "deflection.refused") == [{"reason": "messaging_paused"}]
@@ -147,7 +147,7 @@ def test_offer_heard_just_before_an_admin_paused_sends_nothing(
     twilio_app: Any, caller: Call, clock: ManualClock, proxy: TwilioProxy
 ) -> None:
     consent = reach_consent(caller, clock)
-    twilio_app.extensions["deflect"].guards.pause(True)
+    twilio_app.extensions["deflect"].guards.switch.set(True, actor="test", reason="chat team overloaded")
     told = caller.press(consent, "1")
     assert told.find("Redirect").text == "https://voice.example.test/twilio/voice/wait"
     assert events_of(twilio_app, caller, "deflection.refused") == [{"reason": "messaging_paused"}]

@@ -64,6 +64,13 @@ SCRIPT_HELP = (
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="play this flow file for every number, without publishing it (real calls do not see it)",
 )
+@click.option(
+    "--draft",
+    "drafts",
+    is_flag=True,
+    help="play the drafts (flows, SMS and voice texts; `deflect content draft`) over the live versions, "
+    "as allow-listed test callers hear them; real calls keep the live ones",
+)
 def simulate(
     called: str | None,
     caller: str | None,
@@ -72,6 +79,7 @@ def simulate(
     position: int,
     avg_wait: int,
     flow_file: Path | None,
+    drafts: bool,
 ) -> None:
     """Play a call in the terminal: hear what the caller hears, press keys or speak, wait in queue."""
     from gateway.cli.simulator import Simulator
@@ -83,7 +91,9 @@ def simulate(
     svc = app.extensions["deflect"]
     if flow_file is not None:
         _play_only(svc, flow_file)
-    flows = svc.registry.flows()
+    if drafts:
+        _play_drafts(svc)
+    flows = svc.registry.flows(drafts=drafts)
     flow = flows.for_number(called) if called else flows.default
     zone = ZoneInfo(flow.hours.timezone) if flow.hours else UTC
     if moment == OPEN:
@@ -144,6 +154,21 @@ def _play_only(svc: Any, path: Path) -> None:
         raise click.ClickException(f"{path} cannot be played")
     svc.registry.serve_only(checked.flow)
     base.note(f"flow      {path} (not published)")
+
+
+def _play_drafts(svc: Any) -> None:
+    """This simulated call hears the drafts, as a test caller would; one with problems is not played
+    (its live version is), and says so."""
+    drafted = svc.content.store.drafts()
+    for draft in drafted:
+        if draft.problems:
+            base.note(f"draft     {draft.kind} {draft.key} has problems: the live version plays instead")
+        else:
+            started = f"v{draft.based_on}" if draft.based_on else "nothing"
+            base.note(f"draft     {draft.kind} {draft.key} (started from {started}, not published)")
+    if not drafted:
+        base.note("draft     there are no drafts: the live versions play")
+    svc.voice.play_drafts = True
 
 
 def _link_base(settings: Any) -> str:

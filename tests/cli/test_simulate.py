@@ -130,3 +130,28 @@ def test_each_run_of_the_readme_example_gets_its_sms(cli_env: None, run: int) ->
     for result in (first, second):
         assert result.exit_code == 0, result.output
         assert "Мы отправили сообщение" in result.output
+
+
+def test_simulate_draft_plays_the_drafts_while_calls_keep_the_live_versions(cli_env: None, app: Any) -> None:
+    content = app.extensions["deflect"].content
+    flow = (ROOT / "ivr_flows" / "ru_bank_support.yaml").read_text(encoding="utf-8")
+    content.save_draft(
+        "flow", {"ru_bank_support.yaml": flow.replace("службу поддержки банка", "Пример Банк")}, actor="anna"
+    )
+    voice = (ROOT / "voice_texts" / "ru-RU.yaml").read_text(encoding="utf-8")
+    consent = voice.replace("consent_version: 1", "consent_version: 2").replace(
+        "Мы отправим SMS со ссылкой на чат в {channel} на номер", "Пришлём ссылку в {channel} на номер"
+    )
+    assert content.save_draft("voice", {"ru-RU.yaml": consent}, actor="anna").problems == []
+    keys = ["--at", "open", "--keys", "1,2,,w120,1,q"]
+
+    drafted = simulate(*BANK, "--draft", *keys)
+    live = simulate(*BANK, *keys)
+
+    assert drafted.exit_code == 0, drafted.output
+    assert "draft     flow ru-bank-support (started from v1, not published)" in drafted.output
+    assert "🔊 Здравствуйте! Вы позвонили в Пример Банк." in drafted.output
+    assert "Пришлём ссылку в WhatsApp" in drafted.output
+    assert live.exit_code == 0, live.output
+    assert "Пример Банк" not in live.output and "Пришлём ссылку" not in live.output
+    assert "службу поддержки банка" in Call(app.test_client()).incoming().said()

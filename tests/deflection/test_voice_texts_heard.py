@@ -4,16 +4,19 @@ said between them, and the consent ledger keeps the words heard with the consent
 
 from __future__ import annotations
 
+import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.calls.state_store import CallStateStore
+from gateway.cli import main
 from gateway.clock import ManualClock
 from gateway.content.service import ContentError
 from gateway.deflection import twiml
@@ -201,7 +204,7 @@ def _new_russian_consent(version: int) -> dict[str, str]:
 
 
 def test_a_consent_wording_published_mid_call_reaches_new_calls_not_the_call_in_progress(
-    make_app: Any, clock: ManualClock
+    make_app: Any, clock: ManualClock, cli_env: None
 ) -> None:
     app = make_app()
     services = app.extensions["deflect"]
@@ -214,12 +217,21 @@ def test_a_consent_wording_published_mid_call_reaches_new_calls_not_the_call_in_
     assert (outcome.version, outcome.created) == (2, True)
 
     newcomer = Call(app.test_client(), caller="+79161234568")
-    assert reach_consent(newcomer, clock).said().startswith("Пришлём ссылку в WhatsApp или Телеграм на номер")
+    asked = reach_consent(newcomer, clock)
+    assert asked.said().startswith("Пришлём ссылку в WhatsApp или Телеграм на номер")
     heard = waiting.press(offer, "1")
     assert heard.said().startswith("Мы отправим SMS со ссылкой на чат в WhatsApp или Телеграм на номер")
     waiting.press(heard, "1")
-    [record] = _ledger(app)
-    assert (record.prompt_version, record.prompt_text) == ("ru-RU/consent-v1", heard.said())
+    newcomer.press(asked, "1")
+
+    ledger = {record.number: record for record in _ledger(app)}
+    assert (ledger[waiting.caller].prompt_version, ledger[waiting.caller].prompt_text) == (
+        "ru-RU/consent-v1",
+        heard.said(),
+    )
+    assert ledger[newcomer.caller].prompt_version == "ru-RU/consent-v2"
+    exported = CliRunner().invoke(main, ["consent", "export", "--number", newcomer.caller])
+    assert json.loads(exported.stdout)["prompt_version"] == "ru-RU/consent-v2"
 
 
 def test_new_consent_words_under_the_same_consent_version_cannot_be_published(make_app: Any) -> None:

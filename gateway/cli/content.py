@@ -180,11 +180,15 @@ def draft(kind: str, paths: tuple[Path, ...], key: str | None, by: str | None, a
 @click.argument("kind")
 @click.argument("key")
 @by_option
-def discard(kind: str, key: str, by: str | None) -> None:
-    """Throw an item's draft away."""
+@json_option
+def discard(kind: str, key: str, by: str | None, as_json: bool) -> None:
+    """Throw an item's draft away (the live version is untouched); exit code 1 when there is none."""
     if not _service().discard_draft(kind, key, actor=_actor(by)):
         raise click.ClickException(f"{kind} {key} has no draft")
-    click.echo(f"draft of {kind} {key} discarded")
+    if as_json:
+        base.echo_json({"kind": kind, "key": key, "discarded": True})
+    else:
+        click.echo(f"draft of {kind} {key} discarded")
 
 
 @content.command("validate")

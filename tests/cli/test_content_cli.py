@@ -78,3 +78,23 @@ def test_export_to_a_directory_and_import_it_back_makes_no_version(
 
     assert imported.exit_code == 0, imported.output
     assert not any(o["created"] for o in json.loads(imported.stdout))
+
+
+def test_a_discarded_draft_is_gone_and_the_live_version_stays(
+    app: Any, cli_env: None, tmp_path: Path
+) -> None:
+    assert deflect("draft", "flow", str(edited(tmp_path)), "--by", "anna").exit_code == 0
+
+    discarded = deflect("discard", "flow", "ru-bank-support", "--by", "anna", "--json")
+
+    assert discarded.exit_code == 0, discarded.output
+    assert json.loads(discarded.stdout) == {"kind": "flow", "key": "ru-bank-support", "discarded": True}
+    status = json.loads(deflect("status", "flow", "ru-bank-support", "--json").stdout)
+    assert (status["live"], status["draft"]) == (1, None)
+    again = deflect("discard", "flow", "ru-bank-support")
+    assert again.exit_code == 1 and "flow ru-bank-support has no draft" in again.output
+    audit = json.loads(deflect("audit", "--subject", "flow:ru-bank-support", "--json").stdout)
+    assert [(e["actor"], e["action"]) for e in audit][:2] == [
+        ("anna", "draft.discarded"),
+        ("anna", "draft.saved"),
+    ]

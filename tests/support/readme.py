@@ -18,3 +18,11 @@ def readme_commands() -> tuple[list[str], list[str]]:
     simulate = next(c for c in commands if c[0] == "simulate" and "--keys" in c)
     inbox = next(c for c in commands if c[:2] == ["inbox", "list"])
     return simulate, inbox
+
+
+def readme_lifecycle_commands() -> list[list[str]]:
+    """The commands of "One lifecycle: draft, publish, rollback", in order, as `deflect` arguments."""
+    section = README.read_text(encoding="utf-8").split("### One lifecycle: draft, publish, rollback", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    lines = [shlex.split(line, comments=True) for line in block.splitlines()]
+    return [words[1:] for words in lines if words and words[0] == "$D"]

@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pumping
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.attack_replay
+	$(BIN)/python -m bench.content_propagation
 
 clean:
 	rm -rf $(VENV) .cache var

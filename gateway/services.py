@@ -107,7 +107,7 @@ def build_services(
 def _build(
     settings: Settings, clock: Clock, database: Database, connection: redis.Redis, queue: Queue
 ) -> Services:
-    public_base = settings.public_base_url or DEVELOPMENT_BASE_URL
+    public_base = public_base_url(settings)
     store = ContentStore(database)
     kinds = content_kinds(settings)
     content = ContentService(store, kinds, clock)
@@ -130,13 +130,7 @@ def _build(
     check_flows_in_service(
         registry.flows_if_any(), deployment(settings, registry.templates(), spoken.locales if spoken else ())
     )
-    setup = MessageSetup(
-        accounts=accounts,
-        brand=settings.deflect_brand,
-        link_mode=settings.deflect_link_mode,
-        link_base=public_base,
-        session_lifetime=timedelta(hours=settings.deflect_session_hours),
-    )
+    setup = message_setup(settings)
 
     def policy_for(flow: Flow) -> Policy:
         return policy(settings, flow)
@@ -254,6 +248,23 @@ def warn_about_segments(templates: TemplateSet, max_segments: int) -> None:
                 info.units,
                 max_segments,
             )
+
+
+def public_base_url(settings: Settings) -> str:
+    """Where callers and agents reach us: PUBLIC_BASE_URL, or where `make run` serves in development."""
+    return settings.public_base_url or DEVELOPMENT_BASE_URL
+
+
+def message_setup(settings: Settings) -> MessageSetup:
+    """What composing an offer's SMS needs from the settings: the acceptance's, and the one
+    `deflect templates preview` composes with, so a preview is what would be sent."""
+    return MessageSetup(
+        accounts=_accounts(settings),
+        brand=settings.deflect_brand,
+        link_mode=settings.deflect_link_mode,
+        link_base=public_base_url(settings),
+        session_lifetime=timedelta(hours=settings.deflect_session_hours),
+    )
 
 
 def channel_accounts(settings: Settings) -> ChannelAccounts:

@@ -148,8 +148,9 @@ def _register_feature_commands() -> None:
     from gateway.cli.flows import flows
     from gateway.cli.handoff import handoff
     from gateway.cli.inbox import inbox, outbox
-    from gateway.cli.messaging import messaging, templates
+    from gateway.cli.messaging import messaging
     from gateway.cli.simulate import simulate
+    from gateway.cli.templates import templates
 
     for command in (content, inbox, outbox, flows, simulate, templates, messaging, consent, handoff):
         main.add_command(command)

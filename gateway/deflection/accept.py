@@ -31,7 +31,7 @@ from gateway.events import Event
 from gateway.flows.model import Flow
 from gateway.flows.state import CallState
 from gateway.logs import mask_number
-from gateway.messaging.templates import TemplateSet
+from gateway.messaging.templates import RenderedMessage, TemplateSet
 from gateway.store.db import Database
 from gateway.store.models import SmsOutbox
 
@@ -218,16 +218,18 @@ def _write_acceptance(
         now=now,
         lifetime=setup.session_lifetime,
     )
-    link = sms_link(chat, setup.accounts, setup.brand, link_mode=setup.link_mode, link_base=setup.link_base)
-    message = texts.render(
-        acceptance.locale,
-        acceptance.sms_template,
-        link=link,
-        reference=chat.reference,
-        brand=setup.brand,
-        queue=acceptance.queue or "",
-        minutes_waited=(acceptance.context.waited_seconds or 0) // 60,
-        channels=written_names(acceptance.channels),
+    message = compose_sms(
+        texts,
+        setup,
+        SmsFacts(
+            locale=acceptance.locale,
+            sms_template=acceptance.sms_template,
+            reference=chat.reference,
+            link_token=chat.link_token,
+            channels=tuple(acceptance.channels),
+            queue=acceptance.queue,
+            minutes_waited=(acceptance.context.waited_seconds or 0) // 60,
+        ),
     )
     row = SmsOutbox(
         offer_key=acceptance.offer_key,
@@ -244,6 +246,45 @@ def _write_acceptance(
     session.add(row)
     session.flush()
     return row.id
+
+
+@dataclass(frozen=True)
+class SmsFacts:
+    """What one offer's SMS says besides the setup: the session it leads to, the call it continues."""
+
+    locale: str
+    sms_template: str
+    reference: str
+    link_token: str
+    channels: tuple[str, ...]  # the offered channels that are configured, in order
+    queue: str | None
+    minutes_waited: int
+
+
+def compose_sms(texts: TemplateSet, setup: MessageSetup, facts: SmsFacts) -> RenderedMessage:
+    """The SMS of an accepted offer: its link in the configured link mode, then its text rendered, with
+    its encoding and segments. The acceptance calls it with the session it has just opened, and
+    `deflect templates preview` with sample values, so a preview is exactly what would be sent."""
+    link = sms_link(
+        facts.channels,
+        setup.accounts,
+        setup.brand,
+        locale=facts.locale,
+        reference=facts.reference,
+        link_token=facts.link_token,
+        link_mode=setup.link_mode,
+        link_base=setup.link_base,
+    )
+    return texts.render(
+        facts.locale,
+        facts.sms_template,
+        link=link,
+        reference=facts.reference,
+        brand=setup.brand,
+        queue=facts.queue or "",
+        minutes_waited=facts.minutes_waited,
+        channels=written_names(facts.channels),
+    )
 
 
 def _range_paused(pause: RangePause, number: str) -> Event:

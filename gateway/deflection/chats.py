@@ -6,6 +6,7 @@ is also a call event with its time, so the funnel can be reported from events al
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,28 +76,49 @@ def open_chat(
 
 
 def deep_link(row: Chat, channel: str, accounts: ChannelAccounts, brand: str) -> str:
-    """The messenger link that opens the chat: WhatsApp pre-filled with the reference; Telegram's
+    """The messenger link that opens the chat of a session (`messenger_link` of its own values)."""
+    return messenger_link(
+        channel, accounts, brand, locale=row.locale, reference=row.reference, link_token=row.link_token
+    )
+
+
+def messenger_link(
+    channel: str, accounts: ChannelAccounts, brand: str, *, locale: str, reference: str, link_token: str
+) -> str:
+    """The messenger link that opens a chat: WhatsApp pre-filled with the reference; Telegram's
     `/start` payload and Viber's context carry the session's link token instead.
 
     The token (128 random bits) came in the SMS that only the caller's phone received, so the chat it
     opens may take the session; a 6-character reference could be guessed, and Telegram and Viber give
     no phone number to check it against."""
-    text = prefilled_text(row.locale, row.reference, brand)
+    text = prefilled_text(locale, reference, brand)
     if channel == "whatsapp" and accounts.whatsapp_number:
         return whatsapp_link(accounts.whatsapp_number, text)
     if channel == "telegram" and accounts.telegram_bot:
-        return telegram_link(accounts.telegram_bot, row.link_token)
+        return telegram_link(accounts.telegram_bot, link_token)
     if channel == "viber" and accounts.viber_uri:
-        return viber_link(accounts.viber_uri, row.link_token, text)
+        return viber_link(accounts.viber_uri, link_token, text)
     raise LookupError(f"channel {channel} is not configured")
 
 
-def sms_link(row: Chat, accounts: ChannelAccounts, brand: str, *, link_mode: str, link_base: str) -> str:
-    """What goes in the SMS: our short tracked link, or (one channel, direct mode) the deep link."""
-    offered = row.channels.get("offered", [])
-    if link_mode == "direct" and len(offered) == 1:
-        return deep_link(row, offered[0], accounts, brand)
-    return f"{link_base}/l/{row.link_token}"
+def sms_link(
+    channels: Sequence[str],
+    accounts: ChannelAccounts,
+    brand: str,
+    *,
+    locale: str,
+    reference: str,
+    link_token: str,
+    link_mode: str,
+    link_base: str,
+) -> str:
+    """What goes in the SMS of a session offering `channels`: our short tracked link, or (one
+    channel, direct mode) the messenger link itself."""
+    if link_mode == "direct" and len(channels) == 1:
+        return messenger_link(
+            channels[0], accounts, brand, locale=locale, reference=reference, link_token=link_token
+        )
+    return f"{link_base}/l/{link_token}"
 
 
 def is_live(row: Chat, now: datetime) -> bool:

@@ -1,4 +1,4 @@
-"""`deflect flows validate` and `deflect templates check` (publishing is `deflect content`)."""
+"""`deflect flows validate` (publishing is `deflect content`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ from gateway.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "flows" / "broken"
-
-
-@pytest.fixture
-def env(cli_env: None) -> None:
-    return cli_env
 
 
 @pytest.fixture
@@ -95,15 +90,6 @@ def test_validate_reports_broken_flows_with_file_line_and_step(name: str) -> Non
     result = CliRunner().invoke(main, ["flows", "validate", str(path)])
     assert result.exit_code == 1
     assert f"{path}:{line}:" in result.output
-
-
-def test_templates_check_lists_encoding_and_segments(env: None) -> None:
-    result = CliRunner().invoke(main, ["templates", "check"])
-    assert result.exit_code == 0, result.output
-    assert "ru-RU/whatsapp_link: UCS-2" in result.output
-    assert "en-US/whatsapp_link: GSM-7" in result.output
-    strict = CliRunner().invoke(main, ["templates", "check", "--max-segments", "1"])
-    assert "WARNING  ru-RU/whatsapp_link" in strict.output
 
 
 def test_validate_reports_an_offer_whose_sms_template_does_not_exist(

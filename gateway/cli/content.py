@@ -86,7 +86,8 @@ def status(kind: str, key: str, as_json: bool) -> None:
     if as_json:
         base.echo_json(_status_json(item))
         return
-    click.echo(f"{item.kind} {item.key}: live version {item.live}, {item.versions} versions")
+    count = f"{item.versions} version{'s' if item.versions != 1 else ''}"
+    click.echo(f"{item.kind} {item.key}: live version {item.live}, {count}")
     if item.draft is not None:
         click.echo(
             f"draft ({item.draft_state}): by {item.draft.author} at {item.draft.updated_at:%Y-%m-%d %H:%M}, "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import tempfile
 import threading
@@ -112,6 +113,9 @@ class Listener:
 def one_round(listener: Listener, change: Any, now_serving: str) -> dict[str, float]:
     """Make one change, then wait until only `now_serving` has been heard for SETTLE seconds."""
     before = "old" if now_serving == "new" else "new"
+    # A random moment within two check intervals: changes made in step with the workers' checks would
+    # all land at the same point of the interval and measure that point only.
+    time.sleep(random.uniform(0, 2 * CHECK_INTERVAL_SECONDS))
     start = time.monotonic()
     change()
     committed = time.monotonic()
@@ -128,7 +132,9 @@ def one_round(listener: Listener, change: Any, now_serving: str) -> dict[str, fl
                 "all": max(last_stale - committed, 0.0),
                 "answers": float(len(answers)),
             }
-    raise RuntimeError("the change did not reach every process within 30 s")
+    recent = listener.since(time.monotonic() - 5)
+    heard = {said: sum(1 for _, s in recent if s == said) for said in ("old", "new", "other")}
+    raise RuntimeError(f"the change did not reach every process within 30 s (last 5 s: {heard})")
 
 
 def main() -> None:

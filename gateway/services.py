@@ -52,6 +52,7 @@ from gateway.store import redis as redis_store
 from gateway.store.call_log import CallLog
 from gateway.store.content import ContentStore
 from gateway.store.db import Database
+from gateway.users.service import Users
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Services:
     voice: VoiceService  # where a call runs
     inbound: InboundChats  # where a chat is received and matched
     handoff_adapters: Mapping[str, HandoffAdapter]
+    users: Users  # who may sign in to the admin console, with which role
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -184,6 +186,7 @@ def _build(
         voice=voice,
         inbound=inbound,
         handoff_adapters=handoff_adapters(settings, clock),
+        users=Users(database, connection, store, clock),
     )
 
 

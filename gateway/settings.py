@@ -268,6 +268,9 @@ class Settings:
         "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"
     )
     deflect_log_level: str = setting("info", _choice("debug", "info", "warning", "error"), "log level")
+    deflect_admin_four_eyes: bool = setting(
+        "false", _bool, "admin console: a draft is published only by someone other than its author"
+    )
     deflect_skip_signature_check: bool = setting(
         "false", _bool, "DEVELOPMENT ONLY (with a loopback PUBLIC_BASE_URL): accept unsigned Twilio webhooks"
     )

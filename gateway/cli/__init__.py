@@ -151,8 +151,9 @@ def _register_feature_commands() -> None:
     from gateway.cli.messaging import messaging
     from gateway.cli.simulate import simulate
     from gateway.cli.templates import templates
+    from gateway.cli.users import users
 
-    for command in (content, inbox, outbox, flows, simulate, templates, messaging, consent, handoff):
+    for command in (content, inbox, outbox, flows, simulate, templates, messaging, consent, handoff, users):
         main.add_command(command)
 
 

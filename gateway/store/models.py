@@ -337,3 +337,19 @@ class Handoff(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class AdminUser(Base):
+    """A person who signs in to the admin console: one role each (`gateway.accounts.roles`). Never
+    deleted (the audit log names them): deactivated instead."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its own parameters
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    last_login_at: Mapped[datetime | None]

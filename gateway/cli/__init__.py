@@ -94,6 +94,7 @@ def _print_urls(base_url: str, twilio_enabled: bool) -> None:
     click.echo(f"  A message comes in       {base_url}/twilio/messaging/inbound")
     if not twilio_enabled:
         click.echo("No Twilio account configured: SMS are kept in the dev inbox (deflect inbox list).")
+    click.echo(f"admin     {base_url}/admin/   (first user: deflect users add EMAIL --role admin)")
     click.echo("Press Ctrl-C to stop.")
 
 

@@ -106,6 +106,11 @@ class Users:
         with self.database.session() as session:
             return [_user(row) for row in session.scalars(select(AdminUser).order_by(AdminUser.email))]
 
+    def any(self) -> bool:
+        """Whether anyone can sign in yet (the sign-in page says how to add the first user)."""
+        with self.database.session() as session:
+            return session.scalar(select(AdminUser.id).limit(1)) is not None
+
     def get(self, user_id: int) -> User | None:
         with self.database.session() as session:
             row = session.get(AdminUser, user_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -143,6 +144,7 @@ def protect(bp: Blueprint) -> None:
 
     @bp.before_request
     def _before() -> None:
+        g.started = time.perf_counter()
         g.language = i18n.choose(request)
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()
@@ -151,6 +153,8 @@ def protect(bp: Blueprint) -> None:
     def _headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if "started" in g:  # what the page cost the server (dev tools and bench.console_pages read it)
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.1f}"
         if request.args.get("lang") in i18n.LANGUAGES:
             response.set_cookie(
                 i18n.COOKIE,
@@ -162,6 +166,10 @@ def protect(bp: Blueprint) -> None:
             )
         return response
 
+    _install_error_pages(bp)
+
+
+def _install_error_pages(bp: Blueprint) -> None:
     @bp.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Any:
         log.warning("console: form refused (%s)", exc.description)

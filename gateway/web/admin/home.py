@@ -41,7 +41,8 @@ def sign_in() -> Any:
             error, status = ("sign_in.throttled", {"minutes": max(outcome.retry_after // 60, 1)}), 429
         else:
             error, status = ("sign_in.refused", {}), 401
-    return render_template("admin/sign_in.html", error=error, email=email), status
+    first = request.method == "GET" and not services().users.any()
+    return render_template("admin/sign_in.html", error=error, email=email, first=first), status
 
 
 @bp.post("/sign-out")

@@ -118,3 +118,10 @@ def test_webhooks_need_no_csrf_token(app: Any) -> None:
 
     answer = Call(app.test_client()).incoming()
     assert answer.verbs()  # a real TwiML document, not a 400 for a missing token
+
+
+def test_the_sign_in_page_says_how_to_add_the_first_user_until_there_is_one(app: Any) -> None:
+    client = app.test_client()
+    assert "deflect users add" in client.get("/admin/sign-in").get_data(as_text=True)
+    add_user(app, "ops@example.com", "admin")
+    assert "deflect users add" not in client.get("/admin/sign-in").get_data(as_text=True)

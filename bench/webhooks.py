@@ -1,0 +1,178 @@
+"""Webhook throughput with a load generator written in C (wrk), so the client is not the bottleneck:
+the wait loop and the incoming call next to a bare Flask endpoint that returns fixed TwiML under the
+same gunicorn settings, measured in one run (issue 12's targets: wait loop >= 60 % of bare, incoming
+call >= 40 %, p99 < 10 ms at 16 connections).
+
+    python -m bench.webhooks [--connections 16] [--duration 8] [--workers 2] [--json]
+
+wrk (Debian package `wrk`) replays pre-signed requests (bench/webhooks.lua): the wait loop cycles
+over 64 callers already in the queue; every incoming call has a new CallSid. Before the timed runs each
+endpoint's answer is checked: the real TwiML, not the hold fallback. SQLite and a private Redis server
+unless DATABASE_URL / REDIS_URL say otherwise. Loopback only; the script stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from bench.wait_loop import BARE_APP, ROOT, signed, start_gunicorn
+
+LUA = Path(__file__).with_name("webhooks.lua")
+QUEUED_CALLERS = 64
+WAIT_PARAMS = {
+    "QueueSid": "QU" + "0" * 32,
+    "QueuePosition": "2",
+    "CurrentQueueSize": "5",
+    "QueueTime": "10",
+    "AvgQueueTime": "120",
+    "AccountSid": "AC" + "0" * 32,
+    "From": "+79161234567",
+    "To": "+74952223344",
+}
+
+
+def post(port: int, path: str, params: dict[str, str]) -> str:
+    body, headers = signed(path, params)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", path, body=body, headers=headers)
+    answer = conn.getresponse()
+    text = answer.read().decode()
+    conn.close()
+    if answer.status != 200:
+        raise RuntimeError(f"{path} answered {answer.status}")
+    return text
+
+
+def verbs(document: str) -> list[str]:
+    return [element.tag for element in ET.fromstring(document)]
+
+
+def write_requests(target: Path, requests: list[tuple[str, dict[str, str]]]) -> Path:
+    with target.open("w") as out:
+        for path, params in requests:
+            body, headers = signed(path, params)
+            out.write(f"{path}\t{body.decode()}\t{headers['X-Twilio-Signature']}\n")
+    return target
+
+
+def wrk(port: int, requests: Path, connections: int, duration: int) -> dict[str, float]:
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA),
+        f"http://127.0.0.1:{port}", "--", str(requests),
+    ]  # fmt: skip
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    return {
+        "rps": figures["requests"] / (figures["duration_us"] / 1e6),
+        "p50_ms": figures["p50_us"] / 1000,
+        "p90_ms": figures["p90_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "requests": figures["requests"],
+        "errors": figures["non_2xx"] + figures["socket_errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per endpoint")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes on each side")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench.webhooks needs wrk: install Debian's package wrk (apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="deflect-wrk-"))
+    (work / "bare.py").write_text(BARE_APP + '\n@app.get("/healthz")\ndef healthz():\n    return "ok"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEFLECT_", "TWILIO_"))}
+    env.update(
+        DEFLECT_DATA_DIR=str(work / "data"),
+        TWILIO_AUTH_TOKEN="0123456789abcdef0123456789abcdef",
+        PUBLIC_BASE_URL="https://voice.bench.test",
+        DEFLECT_LOG_LEVEL="warning",
+        DATABASE_URL=os.environ.get("DATABASE_URL", f"sqlite:///{work}/b.db"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    embedded = None
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    else:
+        from gateway.store.redis import EmbeddedRedis
+
+        embedded = EmbeddedRedis(work / "data")
+        env["REDIS_URL"] = embedded.url
+    processes = []
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        bare, bare_port = start_gunicorn("bare:app", env, args.workers, work)
+        processes.append(bare)
+        gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT)
+        processes.append(gateway)
+        callers = ["CA" + secrets.token_hex(16) for _ in range(QUEUED_CALLERS)]
+        for sid in callers:  # each caller is in the queue already, on the hold path
+            post(port, "/twilio/voice/incoming", {**WAIT_PARAMS, "CallSid": sid})
+            post(port, "/twilio/voice/menu/main_menu", {**WAIT_PARAMS, "CallSid": sid, "Digits": "3"})
+        waiting = [("/twilio/voice/wait", {**WAIT_PARAMS, "CallSid": sid}) for sid in callers]
+        fresh = [
+            ("/twilio/voice/incoming", {**WAIT_PARAMS, "CallSid": "CA" + secrets.token_hex(16)})
+            for _ in range(60_000)
+        ]
+        wait_doc = post(port, *waiting[0])
+        incoming_doc = post(port, *fresh.pop())
+        if "Play" not in verbs(wait_doc) or "Gather" not in verbs(incoming_doc):
+            raise RuntimeError(
+                f"unexpected documents (hold fallback?): {wait_doc[:200]} {incoming_doc[:200]}"
+            )
+        runs = (
+            ("bare Flask, fixed TwiML", bare_port, write_requests(work / "bare.txt", waiting)),
+            (
+                f"wait loop ({QUEUED_CALLERS} queued calls, hold path)",
+                port,
+                write_requests(work / "wait.txt", waiting),
+            ),
+            ("incoming call (new CallSid each)", port, write_requests(work / "incoming.txt", fresh)),
+        )
+        for name, target, requests in runs:
+            results[name] = wrk(target, requests, args.connections, args.duration)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        if embedded is not None:
+            embedded.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+    bare_rps = next(iter(results.values()))["rps"]
+    for figures in results.values():
+        figures["share_of_bare"] = figures["rps"] / bare_rps
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s; gunicorn -c python:gateway.gunicorn_config "
+        f"-w {args.workers} on both sides; {db}; machine: {os.cpu_count()} cores"
+    )
+    print(
+        f"{'endpoint':44} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'of bare':>8} {'errors':>7}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:44} {r['rps']:8.0f} {r['p50_ms']:7.2f} {r['p90_ms']:7.2f} {r['p99_ms']:7.2f} "
+            f"{r['share_of_bare']:8.0%} {r['errors']:7.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -24,13 +24,14 @@ from gateway.flows.model import (
 )
 from gateway.flows.outline import Path, targets
 
-NODE_WIDTH = 200
+NODE_WIDTH = 210
 NODE_HEIGHT = 56
-GAP_X = 40
+GAP_X = 36
 GAP_Y = 72
 MARGIN = 24
+LANE_WIDTH = 14  # a line passing through a layer on its way further down keeps a lane of its own
 LOOP_ROOM = 90  # room on the right for the lines that go back up (a retry, a loop)
-LABEL_CHARACTERS = 30
+LABEL_CHARACTERS = 24
 
 CONDITIONS = ("key", "no_input", "invalid", "next", "after", "no_answer", "when", "otherwise")
 """What takes a transition: `key` (its digit in `detail`), `no_input` (no or wrong keys once the
@@ -92,33 +93,62 @@ class Diagram:
 
 
 def layout(flow: Flow) -> Diagram:
-    """The flow's steps in layers (a step's layer: the fewest transitions from the entry), ordered in
-    each layer near the steps that lead to them; steps never reached go last."""
+    """The flow's steps in layers from the entry down, ordered in each layer near the steps that lead
+    to them (fewer crossing lines); a line to a step more than one layer down passes the layers in
+    between through lanes of its own, never through a box."""
     edges = tuple(edge for sid, step in flow.steps.items() for edge in _edges(sid, step))
+    grouped: dict[tuple[str, str], list[Edge]] = {}
+    for edge in edges:
+        grouped.setdefault((edge.source, edge.target), []).append(edge)
     layers = _layers(flow.entry, list(flow.steps), edges)
-    _order(layers, edges)
-    widest = max(len(layer) for layer in layers)
-    width = 2 * MARGIN + widest * NODE_WIDTH + (widest - 1) * GAP_X + LOOP_ROOM
-    height = 2 * MARGIN + len(layers) * NODE_HEIGHT + (len(layers) - 1) * GAP_Y
+    layer_of = {sid: number for number, layer in enumerate(layers) for sid in layer}
+    lanes: dict[tuple[str, str], list[str]] = {}
+    for source, target in grouped:
+        between = range(layer_of[source] + 1, layer_of[target])
+        lanes[source, target] = [f"{source}>{target}@{number}" for number in between]
+        for lane, number in zip(lanes[source, target], between, strict=True):
+            layers[number].append(lane)
+    links = [
+        pair
+        for (source, target), lane in lanes.items()
+        if layer_of[target] > layer_of[source]
+        for pair in zip([source, *lane], [*lane, target], strict=True)
+    ]
+    _order(layers, links)
+    left, width = _places(layers, set(flow.steps))
     nodes: dict[str, Node] = {}
     for number, layer in enumerate(layers):
-        row = len(layer) * NODE_WIDTH + (len(layer) - 1) * GAP_X
-        left = MARGIN + (widest * NODE_WIDTH + (widest - 1) * GAP_X - row) // 2
-        for slot, sid in enumerate(layer):
-            label, text = describe(flow.steps[sid])
-            nodes[sid] = Node(
-                sid,
-                flow.steps[sid].kind,
-                label,
-                text,
-                number,
-                left + slot * (NODE_WIDTH + GAP_X),
-                MARGIN + number * (NODE_HEIGHT + GAP_Y),
-                entry=sid == flow.entry,
-                offer=isinstance(step := flow.steps[sid], EnqueueStep) and step.wait.offer is not None,
-            )
-    ordered = [nodes[sid] for layer in layers for sid in layer]
-    return Diagram(tuple(ordered), edges, tuple(_routes(nodes, edges)), width, height)
+        for sid in layer:
+            if sid not in flow.steps:
+                continue
+            step = flow.steps[sid]
+            label, text = describe(step)
+            offer = isinstance(step, EnqueueStep) and step.wait.offer is not None
+            y = MARGIN + number * (NODE_HEIGHT + GAP_Y)
+            nodes[sid] = Node(sid, step.kind, label, text, number, left[sid], y, sid == flow.entry, offer)
+    height = 2 * MARGIN + len(layers) * NODE_HEIGHT + (len(layers) - 1) * GAP_Y
+    ordered = [nodes[sid] for layer in layers for sid in layer if sid in nodes]
+    routes = _routes(
+        nodes, grouped, {pair: [left[lane] for lane in lane_ids] for pair, lane_ids in lanes.items()}
+    )
+    return Diagram(tuple(ordered), edges, tuple(routes), width + LOOP_ROOM, height)
+
+
+def _places(layers: Sequence[Sequence[str]], steps: set[str]) -> tuple[dict[str, int], int]:
+    """The x of each box's left side (of a lane: its middle), each layer centred; the widest's width."""
+
+    def size(sid: str) -> int:
+        return NODE_WIDTH if sid in steps else LANE_WIDTH
+
+    rows = [sum(size(sid) for sid in layer) + GAP_X * (len(layer) - 1) for layer in layers]
+    widest = max(rows)
+    left: dict[str, int] = {}
+    for layer, row in zip(layers, rows, strict=True):
+        x = MARGIN + (widest - row) // 2
+        for sid in layer:
+            left[sid] = x if sid in steps else x + LANE_WIDTH // 2
+            x += size(sid) + GAP_X
+    return left, 2 * MARGIN + widest
 
 
 def describe(step: Step) -> tuple[str, str]:
@@ -206,37 +236,51 @@ def _layers(entry: str, steps: list[str], edges: Iterable[Edge]) -> list[list[st
     return layers + ([unreached] if unreached else [])
 
 
-def _order(layers: list[list[str]], edges: Sequence[Edge]) -> None:
-    """Each layer's steps sorted by where the steps leading to them sit (fewer crossing lines)."""
-    slot = {sid: i for layer in layers[:1] for i, sid in enumerate(layer)}
-    for number, layer in enumerate(layers[1:], start=1):
-        placed = {sid for earlier in layers[:number] for sid in earlier}
-        sources: dict[str, list[int]] = {sid: [] for sid in layer}
-        for edge in edges:
-            if edge.target in sources and edge.source in placed:
-                sources[edge.target].append(slot[edge.source])
-        layer.sort(key=lambda sid: sum(sources[sid]) / len(sources[sid]) if sources[sid] else len(layer))
+def _order(layers: list[list[str]], links: Sequence[tuple[str, str]]) -> None:
+    """Each layer sorted by where what leads to it sits in the layer above (fewer crossing lines);
+    what nothing above leads to keeps its place."""
+    above: dict[str, list[str]] = {}
+    for upper, lower in links:
+        above.setdefault(lower, []).append(upper)
+    slot = {sid: i for i, sid in enumerate(layers[0])}
+    for layer in layers[1:]:
+
+        def weight(item: tuple[int, str]) -> float:
+            i, sid = item
+            sources = [slot[s] for s in above.get(sid, []) if s in slot]
+            return sum(sources) / len(sources) if sources else float(i)
+
+        layer[:] = [sid for _, sid in sorted(enumerate(layer), key=weight)]
         slot.update({sid: i for i, sid in enumerate(layer)})
 
 
-def _routes(nodes: Mapping[str, Node], edges: Sequence[Edge]) -> list[Route]:
-    grouped: dict[tuple[str, str], list[Edge]] = {}
-    for edge in edges:
-        grouped.setdefault((edge.source, edge.target), []).append(edge)
-    down: dict[str, list[str]] = {}
-    for source, target in grouped:
+def _routes(
+    nodes: Mapping[str, Node],
+    grouped: Mapping[tuple[str, str], list[Edge]],
+    lanes: Mapping[tuple[str, str], list[int]],
+) -> list[Route]:
+    down: dict[str, list[tuple[int, str]]] = {}
+    for (source, target), xs in lanes.items():
         if nodes[target].layer > nodes[source].layer:
-            down.setdefault(source, []).append(target)
+            down.setdefault(source, []).append(((xs or [nodes[target].centre])[0], target))
     routes = []
     for (source, target), each in grouped.items():
         start, end = nodes[source], nodes[target]
         if end.layer > start.layer:
-            siblings = sorted(down[source], key=lambda t: (nodes[t].x, t))
-            x1 = start.x + NODE_WIDTH * (siblings.index(target) + 1) // (len(siblings) + 1)
-            y1, x2, y2 = start.y + NODE_HEIGHT, end.centre, end.y
-            bend = (y2 - y1) // 2
-            path = f"M{x1},{y1} C{x1},{y1 + bend} {x2},{y2 - bend} {x2},{y2}"
-            label = ((x1 + x2) // 2, (y1 + y2) // 2)
+            siblings = [t for _, t in sorted(down[source])]
+            x = start.x + NODE_WIDTH * (siblings.index(target) + 1) // (len(siblings) + 1)
+            y = start.y + NODE_HEIGHT
+            path = f"M{x},{y}"
+            label = None
+            for number, lane_x in enumerate([*lanes[source, target], end.centre], start=start.layer + 1):
+                top = MARGIN + number * (NODE_HEIGHT + GAP_Y)
+                bend = GAP_Y // 2
+                path += f" C{x},{y + bend} {lane_x},{top - bend} {lane_x},{top}"
+                label = label or ((x + lane_x) // 2, (y + top) // 2)
+                x, y = lane_x, top + NODE_HEIGHT
+                if number < end.layer:
+                    path += f" L{x},{y}"
+            assert label is not None
             routes.append(Route(source, target, tuple(each), path, *label, back=False))
         else:
             x1, y1 = start.x + NODE_WIDTH, start.y + NODE_HEIGHT // 2

@@ -62,11 +62,11 @@ def edit(kind: str, key: str) -> Any:
     content = services().content
     status = _status(kind, key)
     if request.method == "POST":
+        # Only the item's own files: a file name is a path an export writes to, so the console
+        # never makes up a new one (a field for any other name is ignored).
         before = _files(kind, key, status)
         files = {
-            name.removeprefix(FILE_FIELD): _line_ends(text, before.get(name.removeprefix(FILE_FIELD), ""))
-            for name, text in request.form.items()
-            if name.startswith(FILE_FIELD)
+            name: _line_ends(request.form.get(FILE_FIELD + name, text), text) for name, text in before.items()
         }
         draft = content.save_draft(kind, files, actor=base.actor(), key=key)
         if draft.problems:

@@ -127,6 +127,14 @@ def test_the_editor_starts_from_the_live_version_when_there_is_no_draft(app: Any
     assert "{% block" not in shown
 
 
+def test_the_editor_saves_only_the_items_own_files(app: Any) -> None:
+    editor = signed_in(app, "editor")
+
+    editor.post(f"{FLOW}/edit", {FIELD: edited_flow(), "file:../../outside.yaml": edited_flow()})
+
+    assert content(app).files("flow", "ru-bank-support", "draft") == {BANK_FLOW.name: edited_flow()}
+
+
 def test_a_browsers_crlf_line_ends_change_nothing(app: Any) -> None:
     publisher = signed_in(app, "publisher")
     save(publisher, bank_flow().replace("\n", "\r\n"))

@@ -269,18 +269,7 @@ def _routes(
         if end.layer > start.layer:
             siblings = [t for _, t in sorted(down[source])]
             x = start.x + NODE_WIDTH * (siblings.index(target) + 1) // (len(siblings) + 1)
-            y = start.y + NODE_HEIGHT
-            path = f"M{x},{y}"
-            label = None
-            for number, lane_x in enumerate([*lanes[source, target], end.centre], start=start.layer + 1):
-                top = MARGIN + number * (NODE_HEIGHT + GAP_Y)
-                bend = GAP_Y // 2
-                path += f" C{x},{y + bend} {lane_x},{top - bend} {lane_x},{top}"
-                label = label or ((x + lane_x) // 2, (y + top) // 2)
-                x, y = lane_x, top + NODE_HEIGHT
-                if number < end.layer:
-                    path += f" L{x},{y}"
-            assert label is not None
+            path, label = _down(x, start, end, lanes[source, target])
             routes.append(Route(source, target, tuple(each), path, *label, back=False))
         else:
             x1, y1 = start.x + NODE_WIDTH, start.y + NODE_HEIGHT // 2
@@ -290,3 +279,20 @@ def _routes(
             label = (max(x1, x2) + LOOP_ROOM // 3, (y1 + y2) // 2)
             routes.append(Route(source, target, tuple(each), path, *label, back=True))
     return routes
+
+
+def _down(x: int, start: Node, end: Node, lanes: Sequence[int]) -> tuple[str, tuple[int, int]]:
+    """The path from the bottom of `start` (at `x`) down through its lanes to the top of `end`, and
+    where its label goes: the middle of its first stretch, near the step it leaves."""
+    y = start.y + NODE_HEIGHT
+    stops = [*lanes, end.centre]
+    first_top = MARGIN + (start.layer + 1) * (NODE_HEIGHT + GAP_Y)
+    label = ((x + stops[0]) // 2, (y + first_top) // 2)
+    path = f"M{x},{y}"
+    for number, stop in enumerate(stops, start=start.layer + 1):
+        top = MARGIN + number * (NODE_HEIGHT + GAP_Y)
+        path += f" C{x},{y + GAP_Y // 2} {stop},{top - GAP_Y // 2} {stop},{top}"
+        x, y = stop, top + NODE_HEIGHT
+        if number < end.layer:
+            path += f" L{x},{y}"  # straight down its lane, beside the boxes of that layer
+    return path, label

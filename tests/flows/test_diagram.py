@@ -3,6 +3,7 @@ line, boxes in layers from the entry down, none overlapping; and "where used" li
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,19 @@ def test_a_flow_without_an_offer_needs_no_texts() -> None:
 
     assert used.sms_templates == () and used.voice_locale is None and used.voice_keys == ()
     assert used.queues == ("support",) and used.numbers == ()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_a_line_to_a_step_further_down_passes_between_the_boxes(path: Path) -> None:
+    diagram = layout(load_flow(path))
+
+    passes = [
+        (int(x), int(y)) for route in diagram.routes for x, y in re.findall(r" L(\d+),(\d+)", route.path)
+    ]
+
+    for x, bottom in passes:  # straight down beside the boxes of one layer, from its top to its bottom
+        for node in diagram.nodes:
+            if node.y + NODE_HEIGHT == bottom:
+                assert not node.x <= x <= node.x + NODE_WIDTH, (node.step, x)
+    if path.name == "ru_bank_support.yaml":
+        assert passes  # the bank flow has lines that pass a layer (queues to the goodbye)

@@ -112,7 +112,7 @@ def _build(
     public_base = public_base_url(settings)
     store = ContentStore(database)
     kinds = content_kinds(settings)
-    content = ContentService(store, kinds, clock)
+    content = ContentService(store, kinds, clock, four_eyes=settings.deflect_admin_four_eyes)
     start_content(content, settings)
     registry = ContentRegistry(store, kinds)
     warn_about_segments(registry.templates(), settings.deflect_max_segments)

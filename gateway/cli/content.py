@@ -26,7 +26,13 @@ def _service() -> Any:
     from gateway.services import content_kinds
     from gateway.store.content import ContentStore
 
-    return ContentService(ContentStore(base.database()), content_kinds(base.settings()), SystemClock())
+    settings = base.settings()
+    return ContentService(
+        ContentStore(base.database()),
+        content_kinds(settings),
+        SystemClock(),
+        four_eyes=settings.deflect_admin_four_eyes,
+    )
 
 
 def _directories(root: Path | None) -> dict[str, Path]:

@@ -1,12 +1,13 @@
 """The one service API for everything callers hear and read (flows, SMS texts, voice texts): drafts,
 numbered versions, one live version per item, rollback to a named version, import and export of files,
-and an audit entry for every change. The `deflect content` CLI calls it; the admin console will too.
+and an audit entry for every change. The `deflect content` CLI and the admin console call it.
 
 The lifecycle of an item:
 - a draft is saved (from files, or edited), checked on every save (its problems kept with it);
 - publishing makes the draft the next version and that version live (refused while it has problems,
   or when someone else published since the draft was started, unless forced; a draft identical to
   the live version publishes nothing);
+- with four eyes on (`DEFLECT_ADMIN_FOUR_EYES`), the draft's author may not publish it (`identity`);
 - a rollback makes a named version live again (twice in a row: it stays live), and creates none;
 - files are the interchange format: an import publishes each changed item from files, an export
   writes the live versions back byte for byte; on an empty store the shipped files are version 1.
@@ -19,12 +20,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.clock import Clock
+from gateway.content.actors import identity
 from gateway.content.kinds import Kind
 from gateway.flows.crosschecks import Deployment, missing_texts
-from gateway.flows.loader import Problem, check_flow_text, format_problem, read_yaml
+from gateway.flows.loader import FlowError, Problem, check_flow_text, format_problem, read_yaml
+from gateway.flows.voice_text_set import VoiceTextError
+from gateway.messaging.templates import TemplateError
 from gateway.store.content import Change, ContentStore, Draft, Version, checksum
+from gateway.store.models import AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,16 @@ Which = int | str  # a version number, "live" or "draft"
 
 class ContentError(ValueError):
     """What was asked cannot be done (no such item or version, a draft with problems...)."""
+
+
+class FourEyesError(ContentError):
+    """Four eyes (DEFLECT_ADMIN_FOUR_EYES): the draft's author may not publish it."""
+
+    def __init__(self, kind: str, key: str, author: str) -> None:
+        self.author = author
+        super().__init__(
+            f"{kind} '{key}': four eyes: the draft was saved by {author}, so someone else publishes it"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,13 +82,17 @@ class Outcome:
     created: bool
     message: str
     problems: tuple[str, ...] = ()
+    changed: bool = True  # whether the live version moved (False: unchanged, or live already)
 
 
 class ContentService:
-    def __init__(self, store: ContentStore, kinds: Mapping[str, Kind], clock: Clock) -> None:
+    def __init__(
+        self, store: ContentStore, kinds: Mapping[str, Kind], clock: Clock, *, four_eyes: bool = False
+    ) -> None:
         self.store = store
         self.kinds = dict(kinds)
         self.clock = clock
+        self.four_eyes = four_eyes  # a draft is published by someone other than its author
 
     # -- looking ----------------------------------------------------------------------------------
 
@@ -97,6 +117,11 @@ class ContentService:
     def history(self, kind: str, key: str) -> list[Version]:
         return self.store.history(kind, key)
 
+    def last_changes(self) -> dict[tuple[str, str], AuditEntry]:
+        """Each item's newest audit entry (a draft saved, a publish, a rollback...): who and when."""
+        subjects = {f"{kind}:{key}": (kind, key) for kind, key in self.store.items()}
+        return {subjects[s]: entry for s, entry in self.store.last_changes(list(subjects)).items()}
+
     def files(self, kind: str, key: str, which: Which = "live") -> dict[str, str]:
         if which == "draft":
             draft = self.store.draft(kind, key)
@@ -104,6 +129,18 @@ class ContentService:
                 raise ContentError(f"{kind} '{key}' has no draft")
             return draft.files
         return self._version(kind, key, which).files
+
+    def compiled(self, kind: str, key: str, which: Which = "live") -> Any:
+        """The item as the gateway runs it (a flow: its `Flow`), of a version, "live" or the draft."""
+        files = self.files(kind, key, which)
+        try:
+            return self._kind(kind).compile(key, files, which if isinstance(which, int) else 0)
+        except (FlowError, TemplateError, VoiceTextError) as exc:
+            raise ContentError(f"{kind} '{key}' ({_label(which)}) has problems") from exc
+
+    def changes(self, kind: str, key: str, limit: int = 20) -> list[AuditEntry]:
+        """The item's audit entries, newest first."""
+        return self.store.audit(f"{kind}:{key}", limit)
 
     def diff(self, kind: str, key: str, old: Which, new: Which) -> str:
         """A unified diff, file by file, from `old` to `new` ("" when they are the same)."""
@@ -157,6 +194,12 @@ class ContentService:
         draft = self.store.draft(kind, key)
         if draft is None:
             raise ContentError(f"{kind} '{key}' has no draft to publish (deflect content draft ...)")
+        if self.four_eyes and identity(draft.author) == identity(actor):
+            self.store.record(
+                Change(actor, "content.publish_refused", f"{kind}:{key}", detail={"reason": "four eyes"}),
+                self.clock.now(),
+            )
+            raise FourEyesError(kind, key, draft.author)
         problems = [format_problem(p) for p in self.check(kind, key, draft.files)]
         if problems:
             raise ContentError(f"{kind} '{key}': the draft has problems:\n" + "\n".join(problems))
@@ -169,7 +212,9 @@ class ContentService:
             )
         if live is not None and live.checksum == draft.checksum:
             self.discard_draft(kind, key, actor=actor)
-            return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
+            return Outcome(
+                kind, key, live.version, False, f"unchanged: version {live.version} stays live", changed=False
+            )
         before = f"v{live.version}" if live else None
         change = Change(actor, "content.published", f"{kind}:{key}", before, detail={"comment": comment})
         version = self.store.publish(
@@ -183,7 +228,7 @@ class ContentService:
         target = self._version(kind, key, version)
         live = self.store.live_pointers().get((kind, key))
         if live == target.version:
-            return Outcome(kind, key, live, False, f"version {live} is live already")
+            return Outcome(kind, key, live, False, f"version {live} is live already", changed=False)
         problems = [format_problem(p) for p in self._cross_check(kind, key, target.files, {})]
         if problems:
             raise ContentError(f"{kind} '{key}' version {version} no longer fits:\n" + "\n".join(problems))
@@ -232,6 +277,7 @@ class ContentService:
                     False,
                     _refusal(problems),
                     problems,
+                    changed=False,
                 )
                 for kind, key, _, problems in checked
             ]
@@ -245,11 +291,15 @@ class ContentService:
     ) -> Outcome:
         live = self.store.live(kind, key)
         if live is not None and live.checksum == checksum(files):
-            return Outcome(kind, key, live.version, False, f"unchanged: version {live.version} stays live")
+            return Outcome(
+                kind, key, live.version, False, f"unchanged: version {live.version} stays live", changed=False
+            )
         if dry_run:
             history = self.store.history(kind, key)
             number = history[0].version + 1 if history else 1
-            return Outcome(kind, key, live.version if live else None, False, f"would be version {number}")
+            return Outcome(
+                kind, key, live.version if live else None, False, f"would be version {number}", changed=False
+            )
         before = f"v{live.version}" if live else None
         change = Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
         version = self.store.publish(

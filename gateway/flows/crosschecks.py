@@ -15,6 +15,7 @@ from gateway.channels import CHANNELS, WRITTEN_NAMES
 from gateway.flows.loader import CheckedFlow
 from gateway.flows.model import BranchStep, EnqueueStep, Flow, Offer
 from gateway.flows.problems import Problem, in_file_order
+from gateway.flows.voice_texts import KEYS
 
 HANDOFF_ROUTES = "DEFLECT_HANDOFF_ROUTES"
 """Where a route's problem is said to be: the setting its key is written in."""
@@ -140,6 +141,41 @@ def unused_queues(
                 )
             )
     return _once(problems)
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What a flow uses outside its own file: what the checks above look for, as a list."""
+
+    numbers: tuple[str, ...]
+    default: bool  # answers the numbers no other flow claims
+    queues: tuple[str, ...]  # the queues its enqueue steps put callers in
+    watched_queues: tuple[str, ...]  # queues whose figures its branch rules read, and no step uses
+    sms_templates: tuple[tuple[str, str], ...]  # (locale, name) of each offer's SMS text
+    voice_locale: str | None  # the locale of the voice texts its hand-over dialogue speaks
+    voice_keys: tuple[str, ...]  # the keys of those voice texts that are spoken
+
+
+def uses(flow: Flow) -> Uses:
+    """Which numbers, queues, SMS texts and voice texts a flow uses ("where used")."""
+    queues = flow.queue_names()
+    watched = [
+        rule.queue
+        for step in flow.steps.values()
+        if isinstance(step, BranchStep)
+        for rule in step.when
+        if rule.queue is not None and rule.queue not in queues
+    ]
+    offers = list(_offers(flow))
+    return Uses(
+        numbers=tuple(flow.numbers),
+        default=flow.default,
+        queues=tuple(queues),
+        watched_queues=tuple(dict.fromkeys(watched)),
+        sms_templates=tuple(dict.fromkeys((flow.locale, offer.sms_template) for _, offer in offers)),
+        voice_locale=flow.locale if offers else None,
+        voice_keys=tuple(KEYS) if offers else (),
+    )
 
 
 def _readable(flows: Sequence[CheckedFlow]) -> Iterator[tuple[CheckedFlow, Flow]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,6 +131,20 @@ class ContentStore:
             rows = list(session.scalars(query))
             session.expunge_all()
             return rows
+
+    def last_changes(self, subjects: Collection[str]) -> dict[str, AuditEntry]:
+        """The newest entry of each subject (one query; subjects never changed are left out)."""
+        if not subjects:
+            return {}
+        with self.database.session() as session:
+            newest = (
+                select(func.max(AuditEntry.id))
+                .where(AuditEntry.subject.in_(list(subjects)))
+                .group_by(AuditEntry.subject)
+            )
+            rows = list(session.scalars(select(AuditEntry).where(AuditEntry.id.in_(newest))))
+            session.expunge_all()
+            return {row.subject: row for row in rows}
 
     # -- changing (each in one transaction, with its audit entry) ---------------------------------
 

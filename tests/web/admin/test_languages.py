@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.flows.diagram import CONDITIONS
+from gateway.flows.outline import KINDS
 from gateway.users.roles import ROLES
 from gateway.web.admin import i18n
 
@@ -17,6 +19,17 @@ FAMILIES = {
     "role": list(ROLES),
     "kind": ["flow", "sms", "voice"],
     "draft": ["none", "ok", "problems", "stale"],
+    "content.action": [
+        "draft.saved",
+        "draft.discarded",
+        "content.published",
+        "content.rolled_back",
+        "content.imported",
+        "content.import_refused",
+        "content.publish_refused",
+    ],
+    "content.edge": list(CONDITIONS),
+    "content.step": list(KINDS),
 }
 
 

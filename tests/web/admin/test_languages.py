@@ -17,6 +17,8 @@ FAMILIES = {
     "role": list(ROLES),
     "kind": ["flow", "sms", "voice"],
     "draft": ["none", "ok", "problems", "stale"],
+    "ops.kind": ["granted", "opt_out"],
+    "users.error": ["email", "role", "password", "exists", "missing", "self", "invalid", "mismatch"],
 }
 
 

@@ -32,6 +32,7 @@ from gateway.deflection.chats import ChannelAccounts
 from gateway.deflection.dialogue import Dialogue
 from gateway.deflection.eligibility import Policy
 from gateway.deflection.guards import Guards
+from gateway.deflection.ledger import ConsentLedger
 from gateway.deflection.limits import Limits, SmsGuard
 from gateway.deflection.line_types import LineTypes
 from gateway.deflection.offer import OfferDecision
@@ -42,13 +43,16 @@ from gateway.flows.model import Flow
 from gateway.flows.problems import format_problem
 from gateway.handoff.base import HandoffAdapter
 from gateway.handoff.card import CardLinks
+from gateway.handoff.dead_letters import DeadLetters
 from gateway.handoff.dispatch import CardOnlyAdapter, HandoffRouter
+from gateway.handoff.finder import AGENT_LOOKUPS, AGENT_WINDOW_SECONDS, ChatFinder
 from gateway.handoff.inbound import Acknowledgement, InboundChats
-from gateway.handoff.lookups import LookupLimiter
+from gateway.handoff.lookups import AGENT_KEY_PREFIX, LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
+from gateway.store.audit import AuditLog
 from gateway.store.call_log import CallLog
 from gateway.store.content import ContentStore
 from gateway.store.db import Database
@@ -77,6 +81,10 @@ class Services:
     inbound: InboundChats  # where a chat is received and matched
     handoff_adapters: Mapping[str, HandoffAdapter]
     users: Users  # who may sign in to the admin console, with which role
+    ledger: ConsentLedger  # a number's consent and opt-out, the ledger's check, opt-outs by an admin
+    dead_letters: DeadLetters  # hand-offs that kept failing, and their replay
+    chats: ChatFinder  # agents find a chat's context card by reference or the number's last digits
+    audit_log: AuditLog  # every change, read back: filtered, a page at a time or exported
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -159,6 +167,7 @@ def _build(
         clock,
         test_callers=settings.deflect_test_callers,
     )
+    cards = CardLinks(public_base, settings.secret_key, clock)
     inbound = InboundChats(
         database,
         call_log,
@@ -167,7 +176,7 @@ def _build(
             connection, settings.deflect_chat_lookup_limit, settings.deflect_chat_lookup_window_minutes * 60
         ),
         Acknowledgement(registry.templates, settings.deflect_brand),
-        CardLinks(public_base, settings.secret_key, clock),
+        cards,
         lambda handoff_id: jobs.enqueue_handoff(queue, handoff_id),
     )
     return Services(
@@ -187,6 +196,21 @@ def _build(
         inbound=inbound,
         handoff_adapters=handoff_adapters(settings, clock),
         users=Users(database, connection, store, clock),
+        ledger=ConsentLedger(database, store, clock),
+        dead_letters=DeadLetters(
+            database,
+            store,
+            clock,
+            lambda handoff_id, replay: jobs.enqueue_handoff(queue, handoff_id, replay=replay),
+        ),
+        chats=ChatFinder(
+            database,
+            LookupLimiter(connection, AGENT_LOOKUPS, AGENT_WINDOW_SECONDS, prefix=AGENT_KEY_PREFIX),
+            cards,
+            store,
+            clock,
+        ),
+        audit_log=AuditLog(database),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -15,39 +16,41 @@ def consent() -> None:
     """The consent ledger."""
 
 
+def _ledger() -> Any:
+    from gateway.clock import SystemClock
+    from gateway.deflection.ledger import ConsentLedger
+    from gateway.store.content import ContentStore
+
+    database = base.database()
+    return ConsentLedger(database, ContentStore(database), SystemClock())
+
+
 @consent.command("export")
 @click.option("--number", required=True, help="the caller's number (any format; parsed to E.164)")
 @click.option("--region", default="RU", show_default=True, help="region for numbers written without +")
-def export(number: str, region: str) -> None:
-    """Print a caller's consent and opt-out records as JSON lines."""
-    from gateway.deflection.consent import export as export_rows
-    from gateway.deflection.consent import records_for
+@click.option("--by", default=None, help="who is exporting (default: cli:<login>), for the audit log")
+def export(number: str, region: str, by: str | None) -> None:
+    """Print a caller's consent and opt-out records as JSON lines (the export is audited)."""
+    import getpass
+
     from gateway.phone import parse_number
 
     parsed = parse_number(number, default_region=region.upper())
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a valid phone number", param_hint="--number")
-    with base.database().session() as session:
-        rows = records_for(session, parsed.e164)
-        for record in export_rows(rows):
-            click.echo(json.dumps(record, ensure_ascii=False))
-    if not rows:
+    records = _ledger().export(parsed.e164, actor=by or f"cli:{getpass.getuser()}")
+    for record in records:
+        click.echo(json.dumps(record, ensure_ascii=False))
+    if not records:
         click.echo(f"no consent records for {parsed.e164}", err=True)
 
 
 @consent.command("verify")
 def verify() -> None:
     """Recompute the ledger's hash chain; exits 1 if any record was changed, added or removed."""
-    from sqlalchemy import select
-
-    from gateway.deflection.consent import verify_chain
-    from gateway.store.models import ConsentRecord
-
-    with base.database().session() as session:
-        rows = list(session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)))
-        problems = verify_chain(rows)
-    for problem in problems:
+    check = _ledger().verify()
+    for problem in check.problems:
         click.echo(problem, err=True)
-    if problems:
+    if check.problems:
         sys.exit(1)
-    click.echo(f"consent ledger intact: {len(rows)} records")
+    click.echo(f"consent ledger intact: {check.records} records")

@@ -21,55 +21,58 @@ def handoff() -> None:
 @handoff.command("dead-letters")
 @click.option("--replay", "replay_ids", multiple=True, type=int, help="send this dead letter again")
 @click.option("--replay-all", is_flag=True, help="send every dead letter again")
+@click.option("--by", default=None, help="who is replaying (default: cli:<login>), for the audit log")
 @click.option("--json", "as_json", is_flag=True, help="list them as a JSON array")
-def dead_letters_command(replay_ids: tuple[int, ...], replay_all: bool, as_json: bool) -> None:
+def dead_letters_command(
+    replay_ids: tuple[int, ...], replay_all: bool, by: str | None, as_json: bool
+) -> None:
     """List the hand-offs that failed for good, or queue them again once the platform is back."""
-    from gateway.handoff.dispatch import dead_letters
-
     if not (replay_ids or replay_all):
-        _list(dead_letters(base.database()), as_json)
+        from gateway.handoff.dead_letters import listed
+
+        _list(listed(base.database()), as_json)
         return
-    _replay(set(replay_ids), replay_all)
+    _replay(set(replay_ids), replay_all, by)
 
 
 def _list(rows: list[Any], as_json: bool) -> None:
-    listed = [
+    items = [
         {
             "id": row.id,
             "adapter": row.adapter,
             "attempts": row.attempts,
             "updated_at": row.updated_at.isoformat(),
-            # The first line only: enough to tell the failures apart, without the payload.
-            "last_error": (row.last_error or "").splitlines()[0][:100] if row.last_error else "",
+            "last_error": row.last_error,  # the first line only, without the payload
         }
         for row in rows
     ]
     if as_json:
-        base.echo_json(listed)
+        base.echo_json(items)
         return
     if not rows:
         click.echo("no dead letters")
-    for row, item in zip(rows, listed, strict=True):
+    for row in rows:
         click.echo(
             f"{row.id}  {row.adapter}  attempts {row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  "
-            f"{item['last_error']}"
+            f"{row.last_error}"
         )
 
 
-def _replay(replay_ids: set[int], replay_all: bool) -> None:
-    from gateway.handoff.dispatch import dead_letters, revive
-    from gateway.jobs import enqueue_handoff
+def _replay(replay_ids: set[int], replay_all: bool, by: str | None) -> None:
+    import getpass
+
+    from gateway.handoff.dead_letters import NotADeadLetter
 
     svc = base.build_app().extensions["deflect"]  # before anything changes: no Redis, no replay
-    wanted = {row.id for row in dead_letters(svc.database)} if replay_all else replay_ids
-    if not wanted:
+    try:
+        queued = svc.dead_letters.replay(
+            None if replay_all else replay_ids, actor=by or f"cli:{getpass.getuser()}"
+        )
+    except NotADeadLetter as exc:
+        raise click.ClickException(str(exc)) from None
+    if not queued:
         click.echo("no dead letters")
-        return
-    now = svc.clock.now()
-    for handoff_id in sorted(wanted):
-        if not revive(svc.database, handoff_id, now):
-            raise click.ClickException(f"hand-off {handoff_id} is not a dead letter")
-        enqueue_handoff(svc.queue, handoff_id, replay=int(now.timestamp()))
+    for handoff_id in queued:
         click.echo(f"hand-off {handoff_id} queued again")
 
 

@@ -44,10 +44,14 @@ def acknowledgement(body: str) -> str:
     return ACKNOWLEDGEMENTS[text_language(body)]
 
 
-def opt_out(database: Database, number: str, channel: str, at: datetime, text: str) -> bool:
-    """Record the opt-out; returns False when the number had already opted out (nothing written)."""
+def opt_out(
+    database: Database, number: str, channel: str, at: datetime, text: str, method: str = "inbound-keyword"
+) -> bool:
+    """Record the opt-out; returns False when the number had already opted out (nothing written).
+    `method`: how it reached us, "inbound-keyword" (STOP in a chat) or "admin" (the caller asked the
+    contact centre, and an admin wrote it down from the console; `text` is the admin's note)."""
     with database.session() as session:
         if is_opted_out(session, number):
             return False
-        record_opt_out(session, number, channel, "inbound-keyword", at, text=text)
+        record_opt_out(session, number, channel, method, at, text=text)
         return True

@@ -41,6 +41,7 @@ _STATUS_RANK = {
     "failed": 4,
     "refused": 4,
 }
+STATUSES = tuple(_STATUS_RANK)  # every status an outbox row can have
 
 
 class TransientSendError(RuntimeError):

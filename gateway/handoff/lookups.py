@@ -6,6 +6,9 @@ Counters live in Redis (rate-limit state: may be lost, rebuilt by the next failu
 of the gateway's clock. If Redis is unreachable the check lets the message through: a lookup alone
 cannot take a session from another number (see `gateway.handoff.matching`), so the limit is a second
 line, and the chat must still reach an agent.
+
+The console's agents are limited the same way, on every look-up of a chat (`gateway.handoff.finder`),
+with counters of their own (`AGENT_KEY_PREFIX`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ import redis
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "deflect:chat:lookups"
+AGENT_KEY_PREFIX = "deflect:agent:lookups"
 
 
 class LookupLimiter:
-    def __init__(self, connection: redis.Redis, limit: int, window_seconds: int) -> None:
+    def __init__(
+        self, connection: redis.Redis, limit: int, window_seconds: int, *, prefix: str = KEY_PREFIX
+    ) -> None:
         self.redis = connection
         self.limit = limit
         self.window = window_seconds
+        self.prefix = prefix
 
     def limited(self, sender: str, now: datetime) -> bool:
         """True when `sender` has used up its failed lookups in the current window."""
@@ -38,6 +45,10 @@ class LookupLimiter:
 
     def failed(self, sender: str, now: datetime) -> None:
         """Count one failed lookup for `sender`."""
+        self.count(sender, now)
+
+    def count(self, sender: str, now: datetime) -> None:
+        """Count one lookup for `sender` (a limit on every lookup, found or not, counts them all)."""
         key = self._key(sender, now)
         try:
             pipe = self.redis.pipeline()
@@ -50,4 +61,4 @@ class LookupLimiter:
     def _key(self, sender: str, now: datetime) -> str:
         # The sender is a phone number or a messenger id: hashed, so Redis keys hold no personal data.
         digest = hashlib.sha256(sender.encode()).hexdigest()[:24]
-        return f"{KEY_PREFIX}:{digest}:{int(now.timestamp()) // self.window}"
+        return f"{self.prefix}:{digest}:{int(now.timestamp()) // self.window}"

@@ -25,7 +25,7 @@ from gateway.clock import Clock
 from gateway.store.content import Change
 from gateway.store.db import Database
 from gateway.store.models import AdminUser
-from gateway.users.roles import ROLES
+from gateway.users.roles import ROLES, Permission, may
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,12 @@ _DUMMY_HASH = PasswordHasher().hash("not a password of anyone")
 
 
 class UserError(ValueError):
-    """A request the accounts refuse (bad e-mail, unknown role, short password, duplicate)."""
+    """A request the accounts refuse (bad e-mail, unknown role, short password, duplicate). `reason`
+    names it for a page in another language: email, role, password, exists, missing, self."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuditWriter(Protocol):
@@ -87,7 +92,7 @@ class Users:
         now = self.clock.now()
         with self.database.session() as session:
             if session.scalar(select(AdminUser.id).where(AdminUser.email == email)) is not None:
-                raise UserError(f"{email} already has an account")
+                raise UserError(f"{email} already has an account", "exists")
             row = AdminUser(
                 email=email,
                 password_hash=self.hasher.hash(password),
@@ -121,11 +126,18 @@ class Users:
             row = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
             return _user(row) if row is not None else None
 
-    def set_role(self, email: str, role: str, *, actor: str) -> User:
+    def set_role(self, email: str, role: str, *, actor: str, acting: str | None = None) -> User:
+        """`acting`: the e-mail of the user making the change, who may not take away their own right
+        to manage users (someone else must, so the console always keeps an admin who can)."""
         check_role(role)
+        if acting is not None and _same(acting, email) and not may(role, Permission.OPERATE):
+            raise UserError("you cannot take away your own admin role", "self")
         return self._change(email, actor, "user.role_changed", lambda row: setattr(row, "role", role), "role")
 
-    def set_active(self, email: str, active: bool, *, actor: str) -> User:
+    def set_active(self, email: str, active: bool, *, actor: str, acting: str | None = None) -> User:
+        """`acting`: as for `set_role`; nobody deactivates themselves."""
+        if acting is not None and _same(acting, email) and not active:
+            raise UserError("you cannot deactivate yourself", "self")
         action = "user.activated" if active else "user.deactivated"
         return self._change(email, actor, action, lambda row: setattr(row, "active", active), "active")
 
@@ -142,7 +154,7 @@ class Users:
         with self.database.session() as session:
             row = session.scalar(select(AdminUser).where(AdminUser.email == email))
             if row is None:
-                raise UserError(f"no account for {email}")
+                raise UserError(f"no account for {email}", "missing")
             before = str(getattr(row, field)) if field else None
             apply(row)  # type: ignore[operator]
             after = str(getattr(row, field)) if field else None
@@ -223,18 +235,22 @@ class Users:
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
-        raise UserError(f"{email!r} is not an e-mail address")
+        raise UserError(f"{email!r} is not an e-mail address", "email")
     return email
 
 
 def check_role(role: str) -> None:
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}", "role")
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters", "password")
+
+
+def _same(first: str, second: str) -> bool:
+    return first.strip().lower() == second.strip().lower()
 
 
 def _key(what: str, value: str) -> str:

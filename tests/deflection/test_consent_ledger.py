@@ -97,5 +97,9 @@ def test_export_prints_a_callers_records(app: Any, cli_env: None) -> None:
     assert result.exit_code == 0, result.output
     assert '"number": "+79161234567"' in result.output
     assert '"kind": "granted"' in result.output
+    [exported] = [
+        e for e in app.extensions["deflect"].content.store.audit() if e.action == "consent.exported"
+    ]
+    assert exported.actor.startswith("cli:") and exported.subject == "number:+7916*****67"
     verify = CliRunner().invoke(main, ["consent", "verify"])
     assert verify.exit_code == 0 and "intact: 1 records" in verify.output

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.web.admin import base, content, home, texts
+from gateway.web.admin import agents, audit, base, content, home, operations, texts, users
 
 
 def install(app: Flask) -> None:
@@ -23,4 +23,5 @@ def install(app: Flask) -> None:
         base.MENU.append(module.MENU)
 
 
-AREAS: list = [content, texts]  # type: ignore[type-arg]  # the areas' modules, each with its `bp`, in menu order
+# the areas' modules, each with its `bp`, in menu order
+AREAS: list = [content, texts, agents, operations, audit, users]  # type: ignore[type-arg]

@@ -30,6 +30,8 @@ FAMILIES = {
     ],
     "content.edge": list(CONDITIONS),
     "content.step": list(KINDS),
+    "ops.kind": ["granted", "opt_out"],
+    "users.error": ["email", "role", "password", "exists", "missing", "self", "invalid", "mismatch"],
 }
 
 

@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.attack_replay
 	$(BIN)/python -m bench.content_propagation
+	$(BIN)/python -m bench.console_pages
 
 clean:
 	rm -rf $(VENV) .cache var

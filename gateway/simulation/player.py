@@ -47,13 +47,15 @@ class Heard:
     `text`), keys_only (words said where only keys are listened for), queued (`text`: the queue),
     leave, dial (`text`: whom), agent (an agent answers), hangup (the flow hangs up), input (what the
     caller answered: `text` as in a script), job_failed (`text`: the job). `stage`: the prompt or the
-    webhook the item belongs to ("incoming", "menu", "wait", "offer", "consent", "number-entry"...).
+    webhook the item belongs to ("incoming", "menu", "wait", "offer", "consent", "number-entry"...);
+    `asks`: said inside the prompt (the <Gather>) itself: the question, not what came before it.
     """
 
     kind: str
     text: str = ""
     language: str | None = None
     stage: str = ""
+    asks: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,8 @@ class Player:
             return self._wait_again()
         return None
 
-    def _say(self, verb: ET.Element, stage: str) -> object:
-        self.hear(Heard("say", verb.text or "", verb.attrib.get("language"), stage))
+    def _say(self, verb: ET.Element, stage: str, asks: bool = False) -> object:
+        self.hear(Heard("say", verb.text or "", verb.attrib.get("language"), stage, asks))
         return _CONTINUE
 
     def _music(self, _verb: ET.Element, stage: str) -> object:
@@ -203,7 +205,7 @@ class Player:
         stage = stage_of(verb.attrib.get("action", ""))
         for inner in verb:
             if inner.tag == "Say":
-                self._say(inner, stage)
+                self._say(inner, stage, asks=True)
             elif inner.tag == "Play":
                 self._music(inner, stage)
         listens = "speech" in verb.attrib.get("input", "dtmf").split()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.web.admin import base, home
+from gateway.web.admin import base, home, tryit
 
 
 def install(app: Flask) -> None:
@@ -23,4 +23,4 @@ def install(app: Flask) -> None:
         base.MENU.append(module.MENU)
 
 
-AREAS: list = []  # type: ignore[type-arg]  # the areas' modules, each with its `bp`, in menu order
+AREAS: list = [tryit]  # type: ignore[type-arg]  # the areas' modules, each with its `bp`, in menu order

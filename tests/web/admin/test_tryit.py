@@ -212,6 +212,10 @@ def test_the_panel_page_has_its_keypad_and_fields(editor: Console) -> None:
         assert f'id="{ident}"' in page, ident
     assert 'value="+74952223344" selected' not in page or "ru-bank-support" in page
     assert "Try a call" in page
+    without_htmx = editor.post("/admin/try/", {**Panel(editor).fields, "action": "call"})
+    assert without_htmx.status_code == 200
+    whole = without_htmx.get_data(as_text=True)
+    assert whole.startswith("<!doctype html>") and GREETING in unescape(whole)
 
 
 @pytest.mark.parametrize(

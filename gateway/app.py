@@ -12,9 +12,10 @@ from gateway import web
 from gateway.clock import Clock
 from gateway.logs import configure_logging
 from gateway.services import build_services
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
+from gateway.simulation.sandbox import Sandboxes
 from gateway.web import edge
-from gateway.web.context import EXTENSION
+from gateway.web.context import EXTENSION, SANDBOXES
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,14 @@ def create_app(
     their own); `queue_name` where its jobs go (the simulator's own queue, run in-process)."""
     settings = load_settings(config, environ=environ)
     configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
+    return build_app(settings, clock, queue_name=queue_name)
+
+
+def build_app(
+    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default", console: bool = True
+) -> Flask:
+    """The app of validated `settings`. With the admin console, the console's test calls get a
+    sandbox factory (`Sandboxes`): each builds an app of its own, without a console, through here."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, **settings.extras)
     if settings.trusted_proxy_count:
@@ -42,6 +51,12 @@ def create_app(
 
     services = build_services(settings, clock, queue_name=queue_name)
     app.extensions[EXTENSION] = services
+    if console:
+        app.extensions[SANDBOXES] = Sandboxes(services, _sandbox_app)
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
-    web.register(app)
+    web.register(app, console=console)
     return app
+
+
+def _sandbox_app(settings: Settings, clock: Clock) -> Flask:
+    return build_app(settings, clock, queue_name=Sandboxes.QUEUE, console=False)

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,12 @@ if TYPE_CHECKING:  # services.py wires the enqueue functions below: only the typ
 
 log = logging.getLogger(__name__)
 
-# The services of this process, which jobs run with: `deflect worker` binds them once, a test or the
-# simulator for the jobs it runs in-process. Not Flask's app context: jobs are not requests.
+# The services of this process, which jobs run with: `deflect worker` binds them once. Not Flask's app
+# context: jobs are not requests.
 _bound: Services | None = None
+# A block's own services (a test, the simulator, a test call played in a web process), for this thread
+# or greenlet only: two test calls played at once in one process each run their jobs with their own.
+_running: ContextVar[Services | None] = ContextVar("jobs_running_with", default=None)
 
 
 def bind(services: Services | None) -> None:
@@ -35,13 +39,12 @@ def bind(services: Services | None) -> None:
 
 @contextmanager
 def running_with(services: Services) -> Iterator[None]:
-    """Run jobs in this block with `services` (then the ones bound before, if any)."""
-    before = _bound
-    bind(services)
+    """Run jobs in this block (in this thread or greenlet) with `services`, then as before."""
+    token = _running.set(services)
     try:
         yield
     finally:
-        bind(before)
+        _running.reset(token)
 
 
 # Backoff for transient provider errors (429, 5xx, timeouts); permanent ones are never retried.
@@ -49,9 +52,10 @@ SEND_RETRY = Retry(max=5, interval=[2, 5, 15, 30, 60])
 
 
 def _services() -> Services:
-    if _bound is None:
+    services = _running.get() or _bound
+    if services is None:
         raise RuntimeError("no services bound: jobs run in `deflect worker` (or inside jobs.running_with)")
-    return _bound
+    return services
 
 
 def status_callback_url(base: str, outbox_id: int) -> str:

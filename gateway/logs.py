@@ -19,6 +19,9 @@ from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 call_sid_var: ContextVar[str | None] = ContextVar("call_sid", default=None)
+# Set while a test call is played in a sandbox (the console's test-call panel): its start-up notices
+# and its calls are not the installation's news, so only its errors are logged, marked `sandbox`.
+sandbox_var: ContextVar[bool] = ContextVar("sandbox", default=False)
 
 # E.164 (also inside whatsapp:+7...), the same URL-encoded (%2B7..., in a query string or a form), or
 # a bare run of 10 to 15 digits that may be a number as typed.
@@ -102,6 +105,10 @@ class ContextFilter(RedactingFilter):
     """Adds request id and CallSid, then redacts the record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if sandbox_var.get():
+            if record.levelno < logging.ERROR:
+                return False
+            record.sandbox = True
         record.request_id = request_id_var.get()
         record.call_sid = call_sid_var.get()
         return super().filter(record)

@@ -1,6 +1,6 @@
-"""`deflect simulate`: play a call in the terminal (gateway/simulator.py), at any time of day, at any
-queue position, with any flow file, and with the SMS landing in the dev inbox with a link that opens
-on the running gateway.
+"""`deflect simulate`: play a call in the terminal (the player of `gateway.simulation`), at any time of
+day, at any queue position, with any flow file, and with the SMS landing in the dev inbox with a link
+that opens on the running gateway.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def simulate(
     drafts: bool,
 ) -> None:
     """Play a call in the terminal: hear what the caller hears, press keys or speak, wait in queue."""
-    from gateway.cli.simulator import Simulator
     from gateway.clock import ManualClock, SystemClock
+    from gateway.simulation.player import Player
 
     clock = ManualClock(SystemClock().time())
     moment = _parse_at(at) if at is not None else None  # a bad --at fails before anything starts
@@ -104,16 +104,66 @@ def simulate(
         f"time      {clock.now().astimezone(zone):%Y-%m-%d %H:%M %Z} for flow {flow.id} v{flow.version}"
     )
     script = keys.split(",") if keys is not None else None
-    Simulator(
+    player = Player(
         app,
         caller=caller or random_mobile(flow.home_regions),
         called=called,
-        echo=click.echo,
-        ask=(lambda prompt: click.prompt(prompt, default="", show_default=False)),
+        hear=_echo_heard,
+        inputs=_scripted(script) if script is not None else _asked,
         base_url=_link_base(svc.settings),
         position=position,
         avg_wait=avg_wait,
-    ).run(script)
+    )
+    click.echo(f"Calling {player.called} from {player.caller} (CallSid {player.call_sid})")
+    player.run()
+    click.echo("-- call ended")
+
+
+def _echo_heard(item: Any) -> None:
+    """One line per thing heard; the caller's inputs are echoed with their prompts."""
+    lines = {
+        "say": f"  🔊 {item.text}",
+        "music": "  ♪ hold music",
+        "unknown": f"  ? <{item.text}>",
+        "keys_only": "  (this prompt takes keys only)",
+        "queued": f"  ⏳ waiting in queue '{item.text}'",
+        "leave": "  ↪ leaves the queue",
+        "dial": f"  ☎ dialling {item.text}",
+        "agent": "  ✔ an agent answers",
+        "hangup": "  ✆ hangs up",
+        "job_failed": f"  ! the job {item.text} failed",
+    }
+    if item.kind in lines:
+        click.echo(lines[item.kind])
+
+
+def _prompt_text(prompt: Any) -> str:
+    from gateway.simulation.player import WAIT_PASS_SECONDS
+
+    if prompt.kind == "queue":
+        return (
+            f"  [{prompt.waited}s in queue] Enter: keep waiting {WAIT_PASS_SECONDS}s,"
+            " wN: wait N s, a: an agent answers, q: hang up >"
+        )
+    return f"  keys (Enter: none{', s:words: speak' if prompt.speech else ''}) >"
+
+
+def _asked(prompt: Any) -> str:
+    return str(click.prompt(_prompt_text(prompt), default="", show_default=False))
+
+
+def _scripted(script: list[str]) -> Any:
+    """The script's items in turn, each echoed after its prompt; past its end, the caller hangs up."""
+    remaining = list(script)
+
+    def answer(prompt: Any) -> str:
+        if not remaining:
+            return "q"
+        keys = remaining.pop(0).strip()
+        click.echo(f"{_prompt_text(prompt)} {keys}")
+        return keys
+
+    return answer
 
 
 def _simulation_app(clock: Any) -> Any:

@@ -100,6 +100,11 @@ def is_gsm7(text: str) -> bool:
     return all(gsm_septets(ch) is not None for ch in text)
 
 
+def ucs2_marks(text: str) -> list[tuple[str, bool]]:
+    """Each character of ``text`` with whether it forces UCS-2 (True): what an editor highlights."""
+    return [(char, gsm_septets(char) is None) for char in text]
+
+
 def _pack(
     encoding: Encoding, costs: Iterable[int], single: int, per_part: int, non_gsm: tuple[str, ...]
 ) -> SegmentInfo:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,6 +75,21 @@ class ContentStore:
         with self.database.session() as session:
             rows = session.execute(select(ContentLive.kind, ContentLive.key, ContentLive.version)).all()
         return {(kind, key): version for kind, key, version in rows}
+
+    def live_versions(self) -> list[Version]:
+        """Every item's live version, files and all (one query)."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(ContentVersion)
+                .join(
+                    ContentLive,
+                    (ContentLive.kind == ContentVersion.kind)
+                    & (ContentLive.key == ContentVersion.key)
+                    & (ContentLive.version == ContentVersion.version),
+                )
+                .order_by(ContentVersion.kind, ContentVersion.key)
+            ).all()
+            return [_version(row) for row in rows]
 
     def version(self, kind: str, key: str, version: int) -> Version | None:
         with self.database.session() as session:
@@ -214,6 +229,41 @@ class ContentStore:
                 session.delete(draft)
             _log(session, Change(**{**change.__dict__, "after": f"v{row.version}"}), now)
             return _version(row)
+
+    def copy_in(self, live: Iterable[Version], drafts: Iterable[Draft]) -> None:
+        """Into an empty store (a test call's sandbox): these versions, live, under their own numbers,
+        and these drafts. No audit entry: a copy of another store's content is not a change to it."""
+        with self.database.session() as session:
+            for version in live:
+                session.add(
+                    ContentVersion(
+                        kind=version.kind,
+                        key=version.key,
+                        version=version.version,
+                        files=dict(version.files),
+                        checksum=version.checksum,
+                        author=version.author,
+                        comment=version.comment,
+                        created_at=version.created_at,
+                    )
+                )
+                session.flush()
+                _point(
+                    session, version.kind, version.key, version.version, version.author, version.created_at
+                )
+            for draft in drafts:
+                session.add(
+                    ContentDraft(
+                        kind=draft.kind,
+                        key=draft.key,
+                        files=dict(draft.files),
+                        checksum=draft.checksum,
+                        based_on=draft.based_on,
+                        problems={"problems": list(draft.problems)},
+                        author=draft.author,
+                        updated_at=draft.updated_at,
+                    )
+                )
 
     def make_live(self, kind: str, key: str, version: int, *, now: datetime, change: Change) -> None:
         with self.database.session() as session:

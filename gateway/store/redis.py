@@ -124,7 +124,15 @@ class EmbeddedRedis:
                     logfile.read_text(errors="replace").strip().splitlines()[-1:] if logfile.exists() else []
                 )
                 raise EmbeddedRedisError(f"the embedded Redis did not start: {' '.join(tail) or 'no log'}")
-            time.sleep(0.05)
+            time.sleep(0.01)
+
+    def discard(self) -> None:
+        """Stop a server whose data nobody needs (a test call's sandbox) at once: killed, not asked
+        to shut down, which takes it a tenth of a second."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.shutdown()
 
     def shutdown(self) -> None:
         """Stop the server (only its owner calls this)."""

@@ -11,9 +11,15 @@ from __future__ import annotations
 from flask import Flask
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, *, console: bool = True) -> None:
+    """Every edge and the admin console; without `console` (a test call's sandbox), only the Twilio
+    webhooks a call reaches: the links in its SMS open on the installation itself."""
     from gateway.web import admin, card, health, links, messaging, telegram, viber, voice
 
+    if not console:
+        for module in (voice, messaging):
+            app.register_blueprint(module.bp)
+        return
     for module in (health, voice, messaging, links, telegram, card, viber):
         app.register_blueprint(module.bp)
     admin.install(app)

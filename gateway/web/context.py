@@ -7,8 +7,10 @@ from flask import current_app
 
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.simulation.sandbox import Sandboxes
 
 EXTENSION = "deflect"
+SANDBOXES = "deflect.sandboxes"  # where the console's test calls are played (`gateway.simulation`)
 
 
 def services() -> Services:
@@ -17,3 +19,7 @@ def services() -> Services:
 
 def settings() -> Settings:
     return services().settings
+
+
+def sandboxes() -> Sandboxes:
+    return current_app.extensions[SANDBOXES]  # type: ignore[no-any-return]

@@ -181,6 +181,12 @@ class TemplateSet:
         return len(self._templates)
 
 
+def render_sample(locale: str, text: str) -> RenderedMessage:
+    """A text being edited, rendered as its template would be with the sample values (the longest of
+    its branches), so an editor sees what a caller would receive; TemplateError as on loading."""
+    return _compile(_environment(), locale, "typed", text, "the text being edited").sample
+
+
 def check_templates(
     directory: str | Path, max_segments: int = 2, sample_values: Mapping[str, object] | None = None
 ) -> list[TemplateReport]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import screenshot, sign_in
 from tests.support.calls import Call
 
@@ -117,3 +119,71 @@ def test_each_role_is_refused_what_it_may_not_do(browser: Any, live: Any, app: A
     assert app.extensions["deflect"].content.store.draft("flow", "en-support") is None  # nothing saved
     for page in (viewer, editor, agent, publisher):
         page.context.close()
+
+
+BANK_GREETING = "Здравствуйте! Вы позвонили в службу поддержки банка."
+DRAFT_GREETING = "Добрый день! Это новая линия поддержки банка."
+
+
+def test_a_test_call_on_the_draft_up_to_the_sms(page: Any, app: Any) -> None:
+    sign_in(page, app, "editor")
+    page.goto("/admin/content/flow/ru-bank-support/edit")
+    textarea = page.locator("textarea[name='file:ru_bank_support.yaml']")
+    textarea.fill(textarea.input_value().replace(BANK_GREETING, DRAFT_GREETING))
+    page.locator("#save-draft").click()
+    assert "Problems" in page.locator("#problems").inner_text()
+    assert page.locator("#problems .problems").count() == 0
+
+    page.goto("/admin/try/")
+    page.locator("#try-caller").fill("+79161234567")
+    page.locator("#try-called").select_option("+74952223344")
+    page.locator("#try-day").fill("2026-11-24")  # a Tuesday, at noon: the line is open
+    page.locator("#try-time").fill("12:00")
+    page.locator("#try-version-draft").check()
+    page.locator("#try-call").click()
+    heard = page.locator("#try-heard")
+    heard.get_by_text(DRAFT_GREETING).wait_for()
+    steps = (
+        ("1", "#try-heard", ""),  # the main menu's first choice, then its sub-menu's second
+        ("2", "#try-offer", "Не хотите ждать на линии?"),  # in the queue: the offer
+        ("1", "#try-consent", "нажмите 1"),  # accepted: the consent is asked
+        ("1", "#try-sms", "Segments"),  # agreed: the SMS, as it would be sent
+    )
+    for key, where, text in steps:
+        script = page.locator("input[name=script]")
+        before = script.input_value()
+        page.locator(f"#key-{key}").click()
+        expect(script).not_to_have_value(before)  # the panel answered this press
+        expect(page.locator(where)).to_contain_text(text)
+    sms = page.locator("#try-sms").inner_text()
+    assert "UCS-2" in sms and "Segments: 2" in sms
+    assert "/l/" in sms  # the link the SMS would carry, in the sandbox only
+    screenshot(page, "try-panel-sms")
+    assert BANK_GREETING in greeting_of_bank(app)  # real callers still hear the live version
+    outbox = app.extensions["deflect"].database
+    from sqlalchemy import func, select
+
+    from gateway.store.models import ConsentRecord, SmsOutbox
+
+    with outbox.session() as session:  # nothing of the test call reached the real ledger or outbox
+        assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(SmsOutbox)) == 0
+
+
+def greeting_of_bank(app: Any) -> str:
+    app.extensions["deflect"].registry.refresh()
+    return Call(app.test_client()).incoming().said()
+
+
+def test_the_sms_counter_follows_the_admins_typing(page: Any, app: Any) -> None:
+    sign_in(page, app, "editor")
+    page.goto("/admin/content/sms/ru-RU/edit")
+    textarea = page.locator("textarea[name$='chat_ack.txt']")
+    counter = page.locator(f"#{textarea.get_attribute('id')}-segments")
+    textarea.fill("Hello, your chat is open.")
+    expect(counter).to_contain_text("GSM-7")
+    textarea.fill("Здравствуйте! " * 6)  # 84 characters of Cyrillic: UCS-2, two segments
+    expect(counter).to_contain_text("UCS-2")
+    expect(counter).to_contain_text("Segments: 2")
+    assert counter.locator("mark").count() > 0  # the characters that force UCS-2, marked
+    screenshot(page, "sms-editor-counter")

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from gateway.deflection.preview import PreviewError, preview_sms
 from gateway.flows.model import Flow
 from gateway.messaging.segments import count_segments, ucs2_marks
+from gateway.messaging.templates import TemplateError, render_sample
 from gateway.phone import parse_number
 from gateway.services import message_setup
 from gateway.simulation.player import Prompt
@@ -127,7 +128,8 @@ def press() -> Any:
 def segments() -> Any:
     """The segment counter's fragment for a text being typed (`static/segments.js`)."""
     text = request.form.get("text", "")[:MAX_TEXT]
-    return render_template("admin/try/_segments.html", **segment_facts(text))
+    locale = request.form.get("locale", "")[:16]
+    return render_template("admin/try/_segments.html", **segment_facts(text, locale or None))
 
 
 @bp.get("/preview")
@@ -167,10 +169,24 @@ def preview() -> Any:
     )
 
 
-def segment_facts(text: str) -> dict[str, Any]:
+def segment_facts(text: str, locale: str | None = None) -> dict[str, Any]:
     """What the counter shows of a text: its characters, encoding and segments (the gateway's own
-    count, `gateway.messaging.segments`), and each character, marked if it forces UCS-2."""
-    return {"info": count_segments(text), "characters": len(text), "marks": ucs2_marks(text)}
+    count, `gateway.messaging.segments`), and each character, marked if it forces UCS-2. An SMS
+    template (`locale` given) is counted as it would be sent: rendered with the sample values
+    (brand, link, reference, channels), since its {{ placeholders }} are not what the caller reads."""
+    problem = None
+    if locale is not None:
+        try:
+            text = render_sample(locale, text).body
+        except TemplateError as exc:
+            problem = str(exc)
+    return {
+        "info": count_segments(text),
+        "characters": len(text),
+        "marks": ucs2_marks(text),
+        "rendered": locale is not None and problem is None,
+        "problem": problem,
+    }
 
 
 def example_mobile(regions: list[str]) -> str:

@@ -287,3 +287,17 @@ def test_segments_js_is_served_from_the_console(editor: Console) -> None:
     response = editor.get("/admin/static/segments.js")
     assert response.status_code == 200
     assert "textarea[data-segments]" in response.get_data(as_text=True)
+
+
+def test_an_sms_template_is_counted_as_it_would_be_sent(editor: Console) -> None:
+    template = "{{ brand }}: номер {{ reference }}\n{{ link }}"
+    response = editor.post(
+        "/admin/try/segments", {"text": template, "locale": "ru-RU"}, headers={"HX-Request": "true"}
+    )
+    page = unescape(re.sub(r"</?mark>", "", response.get_data(as_text=True)))
+    assert "Example Bank: номер K7XAMN" in page and "{{" not in page  # the sample values, not the syntax
+    assert "Counted as it would be sent" in page
+    broken = editor.post(
+        "/admin/try/segments", {"text": "{{ brand ", "locale": "ru-RU"}, headers={"HX-Request": "true"}
+    )
+    assert "line 1" in unescape(broken.get_data(as_text=True))

@@ -36,6 +36,9 @@
       const ticket = ++asked;
       const body = new FormData();
       body.append("text", textarea.value);
+      if (textarea.dataset.locale) {
+        body.append("locale", textarea.dataset.locale);  // an SMS template: counted as rendered
+      }
       try {
         const response = await fetch(url, {
           method: "POST",

@@ -11,6 +11,10 @@ webhook's connection retries for a few tenths of a second, then the caller gets 
 worker's or the scheduler's (`patient`) rides out a whole failover. With REDIS_URL nothing is retried:
 there is no other server to wait for.
 
+Two lists are not rebuildable: call events and messaging webhooks that wait for the database
+(`gateway.store.call_log`, `gateway.store.parked`). Replication is asynchronous, so `push_durably`
+waits for a replica to confirm each of those writes (Redis's WAIT) and logs an error when none does.
+
 The embedded server belongs to the process that started it (`deflect serve`, or a simulation that
 found no gateway running): only that process stops it. `deflect serve` writes where its server is to
 `redis.json` in the data directory; every other process of the installation reads that record and
@@ -49,6 +53,8 @@ SENTINEL_TIMEOUT = 0.2
 # backoff and up to ~1 min (a failover takes down-after-milliseconds plus an election).
 WEBHOOK_RETRY = (1, 0.1, 0.1)
 PATIENT_RETRY = (4, 0.5, 4.0)
+# How long a durable push waits for a replica to confirm it before saying it did not.
+REPLICA_WAIT_MS = 200
 
 RECORD_NAME = "redis.json"
 _START_SECONDS = 10.0
@@ -144,6 +150,21 @@ def answers(where: RedisLocation) -> bool:
         return False
     finally:
         close(client)
+
+
+def push_durably(connection: redis.Redis, key: str, value: str) -> bool:
+    """RPUSH `value` onto a list that is not rebuildable. Under Sentinel, wait (briefly) until a replica
+    has it too, so that a failover right after still finds it; False when no replica confirmed in
+    time: the value is on the primary alone and is lost if that primary dies before replicating it.
+    With one server (REDIS_URL) there is no replica to wait for."""
+    if not isinstance(connection.connection_pool, SentinelConnectionPool):
+        connection.rpush(key, value)
+        return True
+    pipe = connection.pipeline(transaction=False)  # WAIT counts the writes of its own connection
+    pipe.rpush(key, value)
+    pipe.wait(1, REPLICA_WAIT_MS)
+    _, confirmed = pipe.execute()
+    return int(confirmed) >= 1
 
 
 class EmbeddedRedis:

@@ -57,6 +57,12 @@ def event_rows(
     ]
 
 
+def add_events(session: Session, call_sid: str, events: Iterable[Event], now: float) -> None:
+    """Store a call's events in the caller's transaction: a decision and the events that record it
+    commit together (give them keys, so recording them again later stores nothing)."""
+    _insert_events(session, event_rows(events, now, call_sid=call_sid))
+
+
 def _event_id(owner: str, event: Event) -> str:
     """A random id, or one derived from the event's natural key: the unique event_id then stores a
     keyed event once, however often it is recorded (and replayed)."""

@@ -169,10 +169,12 @@ class RedisSentinels:
         self.primary.kill()
 
     def pause_replica(self) -> None:
-        """Stop the replica (SIGSTOP): the primary's writes stop reaching it, as behind a replica that
-        lags, until `resume_replica`."""
+        """Stop the replica (SIGSTOP) and cut its replication link: the primary's writes from now on
+        never reach it (a stopped process alone would still get them, in its socket buffer), as behind a
+        replica that lags. It cannot link again before `resume_replica`."""
         assert self.replica.process is not None
         self.replica.process.send_signal(signal.SIGSTOP)
+        self.primary.client().execute_command("CLIENT", "KILL", "TYPE", "replica")
 
     def resume_replica(self) -> None:
         assert self.replica.process is not None

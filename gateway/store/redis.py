@@ -138,7 +138,8 @@ def close(client: redis.Redis) -> None:
     pool = client.connection_pool
     client.close()
     if isinstance(pool, SentinelConnectionPool):
-        pool.sentinel_manager.close()
+        for sentinel in pool.sentinel_manager.sentinels:  # Sentinel.close() is not in every redis-py allowed
+            sentinel.close()
 
 
 def answers(where: RedisLocation) -> bool:

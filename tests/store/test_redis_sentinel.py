@@ -59,7 +59,12 @@ def test_an_app_given_sentinels_finds_the_primary_through_them(
 def test_sentinels_that_cannot_be_reached_are_redis_that_is_down() -> None:
     from tests.support.prism import free_port
 
-    assert not answers(Sentinels((("127.0.0.1", free_port()),), MASTER))
+    port = free_port()
+    assert not answers(Sentinels((("127.0.0.1", port), ("::1", port)), MASTER))
+    # How serve and the logs name them (an IPv6 address in brackets, as REDIS_SENTINELS writes it).
+    assert str(Sentinels((("127.0.0.1", port), ("::1", port)), MASTER)) == (
+        f"sentinel {MASTER} at 127.0.0.1:{port},[::1]:{port}"
+    )
 
 
 def test_a_write_that_no_replica_confirmed_is_kept_and_said_to_be_at_risk(

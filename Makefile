@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-postgres chromium lint bench clean
+.PHONY: run test test-postgres test-multinode chromium lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP) chromium
 test-postgres: $(STAMP) chromium
 	CHROMIUM="$(CHROMIUM)" TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Several nodes through a Redis failover (tests/multinode): minutes long, so not part of `make test`.
+test-multinode: $(STAMP)
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -m multinode tests/multinode $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests bench

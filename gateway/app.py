@@ -26,10 +26,12 @@ def create_app(
     environ: dict[str, str] | None = None,
     clock: Clock | None = None,
     queue_name: str = "default",
+    patient: bool = False,
 ) -> Flask:
     """Build the app from `config` layered over the environment (`environ`, default os.environ).
     `clock` is the one clock of this process (default: the system's; tests and the simulator pass
-    their own); `queue_name` where its jobs go (the simulator's own queue, run in-process)."""
+    their own); `queue_name` where its jobs go (the simulator's own queue, run in-process);
+    `patient`: a worker or the scheduler, whose Redis calls ride out a Sentinel failover."""
     settings = load_settings(config, environ=environ)
     configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
     return build_app(settings, clock, queue_name=queue_name)
@@ -49,7 +51,7 @@ def build_app(
     if settings.deflect_skip_signature_check:
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
-    services = build_services(settings, clock, queue_name=queue_name)
+    services = build_services(settings, clock, queue_name=queue_name, patient=patient)
     app.extensions[EXTENSION] = services
     if console:
         app.extensions[SANDBOXES] = Sandboxes(services, _sandbox_app)

@@ -90,27 +90,29 @@ class Services:
         """Close this process's connections. A Redis server is never stopped here: only the process
         that started it (`deflect serve`) stops it."""
         self.database.dispose()
-        self.redis.close()
-        self.queue.connection.close()
+        redis_store.close(self.redis)
+        redis_store.close(self.queue.connection)
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default"
+    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default", patient: bool = False
 ) -> Services:
     """Everything one process needs, connected and compiled; a broken flow or text fails here.
-    `queue_name`: where this process's jobs go (the simulator keeps its own and runs them itself)."""
+    `queue_name`: where this process's jobs go (the simulator keeps its own and runs them itself).
+    `patient`: a worker or the scheduler, whose Redis calls ride out a Sentinel failover; a web
+    process's fail fast, and the caller gets the hold fallback."""
     clock = clock or SystemClock()
     database = Database(settings.database_url)
-    redis_url = settings.redis_url or _running_redis(settings)
-    connection = redis_store.connect(redis_url)
+    where = redis_location(settings)
+    connection = redis_store.connect(where, patient=patient)
     # RQ needs its own connection without the short webhook timeouts: a worker blocks on the queue.
-    queue = Queue(queue_name, connection=redis_store.connect(redis_url, socket_timeout=5.0))
+    queue = Queue(queue_name, connection=redis_store.connect(where, socket_timeout=5.0, patient=patient))
     try:
         return _build(settings, clock, database, connection, queue)
     except BaseException:
         database.dispose()
-        connection.close()
-        queue.connection.close()
+        redis_store.close(connection)
+        redis_store.close(queue.connection)
         raise
 
 
@@ -214,12 +216,29 @@ def _build(
     )
 
 
-def _running_redis(settings: Settings) -> str:
-    """REDIS_URL unset: the embedded Redis `deflect serve` started for this data directory."""
+def redis_location(settings: Settings) -> redis_store.RedisLocation:
+    """REDIS_URL, or the sentinels of REDIS_SENTINELS, or else the embedded Redis `deflect serve`
+    started for this data directory (NoRedis when it is not running)."""
+    configured = configured_redis(settings)
+    if configured is not None:
+        return configured
     found = redis_store.find_running(settings.deflect_data_dir)
     if found is None:
         raise redis_store.NoRedis(settings.deflect_data_dir)
     return found.url
+
+
+def configured_redis(settings: Settings) -> redis_store.RedisLocation | None:
+    """The Redis the settings name (REDIS_URL or REDIS_SENTINELS), if any."""
+    if settings.redis_sentinels:
+        assert settings.redis_sentinel_master, "load_settings requires it with REDIS_SENTINELS"
+        return redis_store.Sentinels(
+            settings.redis_sentinels,
+            settings.redis_sentinel_master,
+            password=settings.redis_password,
+            sentinel_password=settings.redis_sentinel_password,
+        )
+    return settings.redis_url
 
 
 def start_content(content: ContentService, settings: Settings) -> None:

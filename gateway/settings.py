@@ -176,6 +176,18 @@ def _routes(name: str, raw: str) -> dict[str, tuple[str, ...]]:
     return routes
 
 
+def _host_ports(name: str, raw: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,...` (an IPv6 address in brackets: `[::1]:26379`)."""
+    found: list[tuple[str, int]] = []
+    for item in _items(raw):
+        host, sep, port = item.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"{name} entries must look like host:port, got {item!r}")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
 def _host_urls(name: str, raw: str) -> dict[str, str]:
     """`host=URL,...`"""
     overrides: dict[str, str] = {}
@@ -221,8 +233,28 @@ class Settings:
     redis_url: str | None = setting(
         None,
         _url(("redis", "rediss", "unix")),
-        "Redis for call state, rate limits and the job queue; unset: the embedded server "
-        "`deflect serve` starts (other commands use it while it runs)",
+        "Redis for call state, rate limits and the job queue, one server; unset (and no REDIS_SENTINELS): "
+        "the embedded server `deflect serve` starts (other commands use it while it runs)",
+    )
+    redis_sentinels: tuple[tuple[str, int], ...] = setting(
+        "",
+        _host_ports,
+        "instead of REDIS_URL, Redis with Sentinel failover: the sentinels, comma-separated host:port "
+        "(s1:26379,s2:26379,s3:26379); every process asks them where the primary is now",
+    )
+    redis_sentinel_master: str | None = setting(
+        None,
+        _pattern(r"[A-Za-z0-9._-]{1,64}", "a Sentinel master name (A-Z a-z 0-9 . _ -)"),
+        "with REDIS_SENTINELS: the primary's name in the sentinels' `sentinel monitor <name> ...`",
+    )
+    redis_password: str | None = setting(
+        None,
+        _text,
+        "with REDIS_SENTINELS: the password of the primary and its replicas (REDIS_URL carries its own)",
+        secret=True,
+    )
+    redis_sentinel_password: str | None = setting(
+        None, _text, "with REDIS_SENTINELS: the sentinels' own password, if they require one", secret=True
     )
     public_base_url: str | None = setting(
         None,
@@ -578,6 +610,7 @@ def _check_combinations(settings: Settings) -> None:
     if settings.production and len(settings.secret_key) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production")
     _check_public_url(settings)
+    _check_redis(settings)
     if settings.twilio_api_key and not settings.twilio_api_secret:
         raise SettingsError("TWILIO_API_SECRET is required when TWILIO_API_KEY is set")
     if settings.twilio_account_sid and not (settings.twilio_auth_token or settings.twilio_api_key):
@@ -609,6 +642,18 @@ def _check_public_url(settings: Settings) -> None:
     if settings.production and urlsplit(settings.public_base_url).scheme != "https":
         # Twilio would post callers' numbers in clear, and the SMS links would be readable on the way.
         raise SettingsError("PUBLIC_BASE_URL must be an https:// URL in production")
+
+
+def _check_redis(settings: Settings) -> None:
+    """One way to Redis: a URL, or the sentinels of a named primary."""
+    if settings.redis_url and settings.redis_sentinels:
+        raise SettingsError("set REDIS_URL or REDIS_SENTINELS, not both")
+    if settings.redis_sentinels and not settings.redis_sentinel_master:
+        raise SettingsError("REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS")
+    if not settings.redis_sentinels:
+        for name in ("redis_sentinel_master", "redis_password", "redis_sentinel_password"):
+            if getattr(settings, name):
+                raise SettingsError(f"{name.upper()} is set but REDIS_SENTINELS is not")
 
 
 def _check_handoff(settings: Settings) -> None:

@@ -48,6 +48,19 @@ def test_defaults_give_a_working_development_setup(tmp_path: Path) -> None:
         ),
         ({"TWILIO_API_BASE_URL_OVERRIDES": "conversations"}, "entries must look like host=URL"),
         ({"DEFLECT_MAX_BODY_KB": "100000"}, "DEFLECT_MAX_BODY_KB must be between"),
+        ({"REDIS_SENTINELS": "s1:26379,s2"}, "REDIS_SENTINELS entries must look like host:port, got 's2'"),
+        ({"REDIS_SENTINELS": "s1:263790"}, "REDIS_SENTINELS entries must look like host:port"),
+        ({"REDIS_SENTINELS": "s1:26379"}, "REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS"),
+        (
+            {"REDIS_SENTINELS": "s1:26379", "REDIS_SENTINEL_MASTER": "my master"},
+            "REDIS_SENTINEL_MASTER must be a Sentinel master name",
+        ),
+        (
+            {"REDIS_SENTINELS": "s1:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_URL": "redis://r:6379/0"},
+            "set REDIS_URL or REDIS_SENTINELS, not both",
+        ),
+        ({"REDIS_SENTINEL_MASTER": "deflect"}, "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not"),
+        ({"REDIS_PASSWORD": "secret"}, "REDIS_PASSWORD is set but REDIS_SENTINELS is not"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str, tmp_path: Path) -> None:
@@ -62,6 +75,29 @@ def test_postgres_url_uses_the_shipped_driver(tmp_path: Path) -> None:
         environ={},
     )
     assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1/test"
+
+
+def test_sentinels_are_host_port_pairs(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "REDIS_SENTINELS": " sentinel-1:26379, 10.0.0.2:26380,[::1]:26381,",
+            "REDIS_SENTINEL_MASTER": "deflect",
+            "REDIS_PASSWORD": "primary-secret",
+            "DEFLECT_DATA_DIR": str(tmp_path),
+        },
+        environ={},
+    )
+    assert settings.redis_sentinels == (("sentinel-1", 26379), ("10.0.0.2", 26380), ("::1", 26381))
+    assert settings.redis_sentinel_master == "deflect"
+    assert settings.redis_url is None
+    assert "primary-secret" not in repr(settings)
+
+
+def test_a_bad_sentinel_setting_stops_the_app_naming_it(tmp_path: Path) -> None:
+    from gateway.app import create_app
+
+    with pytest.raises(SettingsError, match="REDIS_SENTINELS entries must look like host:port"):
+        create_app({"DEFLECT_DATA_DIR": str(tmp_path)}, environ={"REDIS_SENTINELS": "sentinel-1"})
 
 
 def test_host_overrides_are_parsed(tmp_path: Path) -> None:

@@ -4,14 +4,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import time
+from typing import Any
 
 import click
 
 from gateway.cli import base
 from gateway.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
 
 
 @click.group(cls=base.DeflectGroup)
@@ -106,7 +111,7 @@ def worker(burst: bool) -> None:
 
     from gateway import jobs
 
-    svc = base.build_app().extensions["deflect"]
+    svc = base.build_app(patient=True).extensions["deflect"]
     jobs.bind(svc)  # every job this worker runs (and the work horses it forks) uses these services
     Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
 
@@ -119,12 +124,41 @@ def scheduler() -> None:
 
     from gateway.jobs import PERIODIC
 
-    app = base.build_app()
+    app = base.build_app(patient=True)
     svc = app.extensions["deflect"]
     cron = CronScheduler(connection=svc.queue.connection)
     for job in PERIODIC:
         cron.register(job.func, queue_name=svc.queue.name, interval=job.every_seconds, name=job.name)
-    cron.start()  # type: ignore[no-untyped-call]
+    keep_scheduling(cron)
+
+
+SCHEDULER_RESTART_SECONDS = 2.0
+
+
+def keep_scheduling(cron: Any) -> None:
+    """Run RQ's cron scheduler until it is asked to stop. RQ's loop ends on the first Redis error; a
+    Redis that is away longer than the connection's retries (a long failover, a restart) must not end
+    the installation's only scheduler, so it starts again, under the same name and with the same next
+    run times, once Redis answers."""
+    import redis
+    from rq.exceptions import StopRequested
+
+    while True:
+        try:
+            cron.start()
+            return  # stopped on request (SIGTERM, Ctrl-C)
+        except (StopRequested, KeyboardInterrupt):  # the request came while it was registering
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning(
+                "scheduler lost Redis (%s); starting again in %.0f s",
+                type(exc).__name__,
+                SCHEDULER_RESTART_SECONDS,
+            )
+        try:
+            time.sleep(SCHEDULER_RESTART_SECONDS)
+        except (StopRequested, KeyboardInterrupt):  # RQ's signal handlers are still installed
+            return
 
 
 @main.group()

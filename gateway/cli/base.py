@@ -57,13 +57,17 @@ def database() -> Any:
     return db
 
 
-def build_app(clock: Any = None, *, redis_url: str | None = None, queue_name: str = "default") -> Any:
-    """The whole app, for commands that need Redis: `redis_url`, REDIS_URL, or else the Redis of the
-    gateway running with this data directory (used, never stopped: it is not ours). Without any,
-    NoRedis: the command ends with exit code 69 and says what to start."""
+def build_app(
+    clock: Any = None, *, redis_url: str | None = None, queue_name: str = "default", patient: bool = False
+) -> Any:
+    """The whole app, for commands that need Redis: `redis_url`, REDIS_URL or REDIS_SENTINELS, or else
+    the Redis of the gateway running with this data directory (used, never stopped: it is not ours).
+    Without any, NoRedis: the command ends with exit code 69 and says what to start. `patient`: the
+    worker and the scheduler, whose Redis calls ride out a Sentinel failover."""
     from gateway.app import create_app
 
-    app = create_app({"REDIS_URL": redis_url} if redis_url else None, clock=clock, queue_name=queue_name)
+    config = {"REDIS_URL": redis_url} if redis_url else None
+    app = create_app(config, clock=clock, queue_name=queue_name, patient=patient)
     _on_close(app.extensions["deflect"].close)
     return app
 

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gateway.cli.base import EXIT_PROBLEMS, Unavailable, build_app, note
+from gateway.services import configured_redis
 from gateway.settings import Settings
 from gateway.store import redis as redis_store
 
@@ -103,10 +104,14 @@ class Runtime:
             database.dispose()
 
     def _start_redis(self) -> None:
-        if self.redis_url:
-            if not redis_store.answers(self.redis_url):
-                raise Unavailable(f"Redis at {safe_url(self.redis_url)} cannot be reached (REDIS_URL)")
-            click.echo(f"redis     {safe_url(self.redis_url)}")
+        configured = configured_redis(self.settings)
+        if configured is not None:  # REDIS_URL, or REDIS_SENTINELS (then the children find them too)
+            sentinels = isinstance(configured, redis_store.Sentinels)
+            shown = str(configured) if sentinels else safe_url(self.redis_url)
+            if not redis_store.answers(configured):
+                setting = "REDIS_SENTINELS" if sentinels else "REDIS_URL"
+                raise Unavailable(f"Redis at {shown} cannot be reached ({setting})")
+            click.echo(f"redis     {shown}")
             return
         left = redis_store.find_running(self.data_dir)
         if left is not None:

@@ -175,7 +175,7 @@ def _simulation_app(clock: Any) -> Any:
 
     settings = base.settings()
     queue_name = f"simulate-{secrets.token_hex(8)}"
-    if settings.redis_url:
+    if settings.redis_url or settings.redis_sentinels:
         return base.build_app(clock, queue_name=queue_name)
     found = find_running(settings.deflect_data_dir)
     if found is not None:

@@ -7,12 +7,15 @@ queued (`gateway.deflection.outbox` sends it, exactly once).
   the claim (`SmsGuard.claim`); attestation is re-checked just before it. An offer heard just before an
   admin paused sends nothing.
 - If the transaction fails, nothing was recorded, so nothing will be sent: the claim is given back.
+- The events that record the acceptance (consent granted, SMS queued, a range paused) are written in the
+  same transaction: whatever fails after it (keeping the call's state in Redis, a failover), the
+  reports count every SMS that is sent.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +35,7 @@ from gateway.flows.model import Flow
 from gateway.flows.state import CallState
 from gateway.logs import mask_number
 from gateway.messaging.templates import RenderedMessage, TemplateSet
+from gateway.store.call_log import add_events
 from gateway.store.db import Database
 from gateway.store.models import SmsOutbox
 
@@ -116,13 +120,16 @@ class OfferAcceptance:
         )
         if claim.refusal:
             return NotAccepted("refused", claim.refusal)
+        acceptance = self._acceptance(flow, state, digit, now, position)
+        paused = [_range_paused(pause, deflection.number, offer_key) for pause in claim.tripped]
         try:
             outbox_id = accept_offer(
                 self.database,
-                self._acceptance(flow, state, digit, now, position),
+                acceptance,
                 replace(self.setup, link_base=link_base),
                 self.sms_texts(flow.locale, state.content),
                 datetime.fromtimestamp(now, UTC),
+                also=paused,
             )
         except Exception:
             # Nothing was recorded (one transaction), so nothing will be sent: say so, keep the place.
@@ -134,12 +141,8 @@ class OfferAcceptance:
             self.enqueue_send(outbox_id)
         except Exception:  # the row is committed: the outbox sweeper sends it within a minute
             log.exception("outbox %d recorded but not enqueued; the sweeper will send it", outbox_id)
-        events = [
-            Event("consent.granted", {"keyed_number": deflection.keyed}),
-            Event("sms.queued", {"outbox_id": outbox_id}),
-            *(_range_paused(pause, deflection.number) for pause in claim.tripped),
-        ]
-        return Accepted(outbox_id, events)
+        # Already stored with the acceptance; the call log finds them there by their keys.
+        return Accepted(outbox_id, [*acceptance_events(acceptance, outbox_id), *paused])
 
     def _acceptance(
         self, flow: Flow, state: CallState, digit: str, now: float, position: int | None
@@ -182,22 +185,41 @@ class OfferAcceptance:
 
 
 def accept_offer(
-    database: Database, acceptance: Acceptance, setup: MessageSetup, texts: TemplateSet, now: datetime
+    database: Database,
+    acceptance: Acceptance,
+    setup: MessageSetup,
+    texts: TemplateSet,
+    now: datetime,
+    *,
+    also: Sequence[Event] = (),
 ) -> int:
-    """Record consent, open the session and queue the SMS, in one transaction. Returns the outbox id;
-    calling it again for the same offer returns the same id and writes nothing."""
+    """Record consent, open the session and queue the SMS, with the events that say so (and `also`),
+    in one transaction. Returns the outbox id; calling it again for the same offer returns the same id
+    and writes nothing."""
     for _ in range(5):
         existing = outbox_id_for(database, acceptance.offer_key)
         if existing is not None:
             return existing
         try:
             with database.session() as session:
-                return _write_acceptance(session, acceptance, setup, texts, now)
+                outbox_id = _write_acceptance(session, acceptance, setup, texts, now)
+                events = [*acceptance_events(acceptance, outbox_id), *also]
+                add_events(session, acceptance.consent.call_sid, events, now.timestamp())
+                return outbox_id
         except IntegrityError:
             # Either this offer was accepted meanwhile (found above next time), or another consent
             # took the ledger's head first: both resolve on retry.
             continue
     raise RuntimeError(f"offer {acceptance.offer_key} could not be recorded")
+
+
+def acceptance_events(acceptance: Acceptance, outbox_id: int) -> list[Event]:
+    """What an acceptance records on its call, keyed by the offer: stored once, however often recorded."""
+    key = acceptance.offer_key
+    return [
+        Event("consent.granted", {"keyed_number": acceptance.context.keyed_number}, key=key),
+        Event("sms.queued", {"outbox_id": outbox_id}, key=key),
+    ]
 
 
 def _write_acceptance(
@@ -287,7 +309,7 @@ def compose_sms(texts: TemplateSet, setup: MessageSetup, facts: SmsFacts) -> Ren
     )
 
 
-def _range_paused(pause: RangePause, number: str) -> Event:
+def _range_paused(pause: RangePause, number: str, offer_key: str) -> Event:
     """This SMS tripped a range: one alert line (numbers masked), and a durable event on this call."""
     log.warning(
         "SMS pumping trip: %d SMS to %s %s within %d s (the last to %s); offers to it are paused until "
@@ -299,4 +321,4 @@ def _range_paused(pause: RangePause, number: str) -> Event:
         mask_number(number),
         datetime.fromtimestamp(pause.until, UTC).strftime("%Y-%m-%d %H:%M"),
     )
-    return Event("sms.range_paused", pause.__dict__.copy())
+    return Event("sms.range_paused", pause.__dict__.copy(), key=f"{offer_key}:{pause.kind}:{pause.range}")

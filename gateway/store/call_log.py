@@ -2,8 +2,14 @@
 a chat that joined no call are kept under its inbound message's id instead.
 
 Reports are built from these rows, so an event must not be lost when the database hiccups: a write
-that fails is kept in a Redis list and replayed by the periodic `flush_pending_events` job (each event
-carries its own id, so a replay never stores one twice).
+that fails is kept in a Redis list and replayed by the periodic `flush_events` job (each event carries
+its own id, so a replay never stores one twice).
+
+Under Sentinel each buffered write waits until a replica confirms it (`push_durably`), so a failover of
+the Redis primary does not lose it. When no replica confirms within 200 ms, the events are on the
+primary alone and the log says so at error level: they are lost only if that primary dies before it
+replicates them (with the database down at the same time). With one Redis server (REDIS_URL), the
+buffer lasts as long as that server's data.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sqlalchemy.orm import Session
 from gateway.events import Event
 from gateway.store.db import Database
 from gateway.store.models import Call, CallEvent, InboundMessage
+from gateway.store.redis import push_durably
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,12 @@ def event_rows(
         }
         for e in events
     ]
+
+
+def add_events(session: Session, call_sid: str, events: Iterable[Event], now: float) -> None:
+    """Store a call's events in the caller's transaction: a decision and the events that record it
+    commit together (give them keys, so recording them again later stores nothing)."""
+    _insert_events(session, event_rows(events, now, call_sid=call_sid))
 
 
 def _event_id(owner: str, event: Event) -> str:
@@ -98,15 +111,21 @@ class CallLog:
         if self.redis is None:
             log.error("call log: %d events of %s lost (no database, no Redis)", len(rows), owner)
             return
+        entry = json.dumps(
+            {"call_sid": call_sid, "rows": rows, "call": dict(call or {}), "at": now}, default=str
+        )
         try:
-            self.redis.rpush(
-                PENDING_KEY,
-                json.dumps(
-                    {"call_sid": call_sid, "rows": rows, "call": dict(call or {}), "at": now}, default=str
-                ),
-            )
+            replicated = push_durably(self.redis, PENDING_KEY, entry)
         except Exception as exc:
             log.error("call log: %d events of %s lost (%s)", len(rows), owner, exc.__class__.__name__)
+            return
+        if not replicated:
+            log.error(
+                "call log: %d events of %s wait on the Redis primary alone (no replica confirmed them): "
+                "lost if it fails before replicating them",
+                len(rows),
+                owner,
+            )
 
     def flush_pending(self, batch: int = 200) -> int:
         """Replay buffered writes into the database; returns how many entries were stored."""

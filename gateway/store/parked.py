@@ -1,8 +1,9 @@
 """Webhooks Twilio will not send again, parked in Redis when the database cannot take them, and replayed
 by a periodic job once it can: an inbound chat message or an SMS status is never lost to an outage.
 
-Redis holds them only until the replay; if Redis is down too, the webhook answers 503 and says so. One
-that fails on replay for a reason of its own is kept aside for a week, not written to the log.
+Redis holds them only until the replay; if Redis is down too, the webhook answers 503 and says so. Under
+Sentinel a parked webhook waits until a replica confirms it (`push_durably`), or the log says it did
+not. One that fails on replay for a reason of its own is kept aside for a week, not written to the log.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from gateway.store.redis import push_durably
+
 log = logging.getLogger(__name__)
 
 PARKED_KEY = "deflect:webhooks:parked"
@@ -28,9 +31,14 @@ DROPPED_SECONDS = 7 * 86400
 
 
 def park(connection: redis.Redis, kind: str, params: Mapping[str, Any], received_at: float) -> None:
-    connection.rpush(
-        PARKED_KEY, json.dumps({"kind": kind, "params": dict(params), "at": received_at}, ensure_ascii=False)
-    )
+    entry = json.dumps({"kind": kind, "params": dict(params), "at": received_at}, ensure_ascii=False)
+    if not push_durably(connection, PARKED_KEY, entry):
+        log.error(
+            "parked %s webhook %s waits on the Redis primary alone (no replica confirmed it): "
+            "lost if it fails before replicating it",
+            kind,
+            _identity({"params": params}),
+        )
 
 
 def replay(connection: redis.Redis, handlers: Mapping[str, Callable[[dict[str, Any], float], Any]]) -> int:

@@ -1,8 +1,19 @@
-"""Redis connections, and the embedded server used when REDIS_URL is unset.
+"""Redis connections (one server by URL, or the primary that Sentinel names), and the embedded server
+used when neither is configured.
 
 Redis holds only what may expire or be rebuilt: live call state (with a TTL), rate-limit counters,
 locks and the job queue. Timeouts are short because a webhook must answer Twilio fast even when
 Redis is slow: a slow Redis is treated as a Redis that is down.
+
+Under Sentinel a connection asks the sentinels where the primary is and, when a command fails on a
+connection error, a timeout or a demoted primary (READONLY), asks again and retries with backoff. A
+webhook's connection retries for a few tenths of a second, then the caller gets the hold fallback; a
+worker's or the scheduler's (`patient`) rides out a whole failover. With REDIS_URL nothing is retried:
+there is no other server to wait for.
+
+Two lists are not rebuildable: call events and messaging webhooks that wait for the database
+(`gateway.store.call_log`, `gateway.store.parked`). Replication is asynchronous, so `push_durably`
+waits for a replica to confirm each of those writes (Redis's WAIT) and logs an error when none does.
 
 The embedded server belongs to the process that started it (`deflect serve`, or a simulation that
 found no gateway running): only that process stops it. `deflect serve` writes where its server is to
@@ -23,12 +34,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 log = logging.getLogger(__name__)
 
 # A webhook's whole budget is a few hundred milliseconds; these bound what Redis may take of it.
 SOCKET_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 0.5
+# A sentinel that does not answer at once is skipped for the next one.
+SENTINEL_TIMEOUT = 0.2
+# Retries under Sentinel: (retries, first backoff, longest backoff) in seconds; each try asks the
+# sentinels where the primary is. redis-py retries a connect with this policy, and a command (with its
+# connect) again, so a command makes up to (retries + 1) ** 2 tries. A webhook: 4 tries, 0.3 s of
+# backoff at most (a dead primary refuses at once; a sentinel that does not answer costs
+# SENTINEL_TIMEOUT), then the caller gets the fallback. A worker: at least the 11 s of one connect's
+# backoff and up to ~1 min (a failover takes down-after-milliseconds plus an election).
+WEBHOOK_RETRY = (1, 0.1, 0.1)
+PATIENT_RETRY = (4, 0.5, 4.0)
+# How long a durable push waits for a replica to confirm it before saying it did not.
+REPLICA_WAIT_MS = 200
 
 RECORD_NAME = "redis.json"
 _START_SECONDS = 10.0
@@ -43,7 +69,7 @@ class NoRedis(Exception):
         self.data_dir = data_dir
         super().__init__(
             f"REDIS_URL is unset and no gateway is running with DEFLECT_DATA_DIR={data_dir}: "
-            "start it (`make run` or `deflect serve`), or set REDIS_URL"
+            "start it (`make run` or `deflect serve`), or set REDIS_URL (or REDIS_SENTINELS)"
         )
 
 
@@ -51,24 +77,95 @@ class EmbeddedRedisError(RuntimeError):
     """The embedded Redis server could not be started."""
 
 
-def connect(url: str, *, socket_timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
+@dataclass(frozen=True)
+class Sentinels:
+    """A primary found through its sentinels (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)."""
+
+    addresses: tuple[tuple[str, int], ...]
+    master: str
+    password: str | None = None  # the primary's and its replicas'
+    sentinel_password: str | None = None
+
+    def __str__(self) -> str:
+        hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.addresses)
+        return f"sentinel {self.master} at {hosts}"
+
+    def connect(self, *, socket_timeout: float, patient: bool) -> redis.Redis:
+        retries, first, longest = PATIENT_RETRY if patient else WEBHOOK_RETRY
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(self.addresses),
+            sentinel_kwargs={
+                "socket_timeout": SENTINEL_TIMEOUT,
+                "socket_connect_timeout": SENTINEL_TIMEOUT,
+                "password": self.sentinel_password,
+                # On to the next sentinel at once: redis-py's default would back off on this one.
+                "retry": Retry(NoBackoff(), 0),
+            },
+        )
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            self.master,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            health_check_interval=30,
+            password=self.password,
+            retry=Retry(ExponentialBackoff(cap=longest, base=first), retries),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError],
+        )
+        return client
+
+
+# Where Redis is: a URL (one server), or the sentinels that know the primary.
+RedisLocation = str | Sentinels
+
+
+def connect(
+    where: RedisLocation, *, socket_timeout: float = SOCKET_TIMEOUT, patient: bool = False
+) -> redis.Redis:
+    """A client of the Redis at `where`. `patient`: under Sentinel, ride out a failover (workers, the
+    scheduler) instead of failing within a webhook's budget."""
+    if isinstance(where, Sentinels):
+        return where.connect(socket_timeout=socket_timeout, patient=patient)
     return redis.Redis.from_url(
-        url,
+        where,
         socket_timeout=socket_timeout,
         socket_connect_timeout=CONNECT_TIMEOUT,
         health_check_interval=30,
     )
 
 
-def answers(url: str) -> bool:
-    """Whether a Redis server answers at `url` (one PING, short timeouts)."""
-    client = connect(url)
+def close(client: redis.Redis) -> None:
+    """Close a client, with the connections to the sentinels it asks (if any)."""
+    pool = client.connection_pool
+    client.close()
+    if isinstance(pool, SentinelConnectionPool):
+        for sentinel in pool.sentinel_manager.sentinels:  # Sentinel.close() is not in every redis-py allowed
+            sentinel.close()
+
+
+def answers(where: RedisLocation) -> bool:
+    """Whether Redis answers at `where` (one PING, short timeouts)."""
+    client = connect(where)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
     finally:
-        client.close()
+        close(client)
+
+
+def push_durably(connection: redis.Redis, key: str, value: str) -> bool:
+    """RPUSH `value` onto a list that is not rebuildable. Under Sentinel, wait (briefly) until a replica
+    has it too, so that a failover right after still finds it; False when no replica confirmed in
+    time: the value is on the primary alone and is lost if that primary dies before replicating it.
+    With one server (REDIS_URL) there is no replica to wait for."""
+    if not isinstance(connection.connection_pool, SentinelConnectionPool):
+        connection.rpush(key, value)
+        return True
+    pipe = connection.pipeline(transaction=False)  # WAIT counts the writes of its own connection
+    pipe.rpush(key, value)
+    pipe.wait(1, REPLICA_WAIT_MS)
+    _, confirmed = pipe.execute()
+    return int(confirmed) >= 1
 
 
 class EmbeddedRedis:

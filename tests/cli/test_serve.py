@@ -177,6 +177,13 @@ def test_serve_stops_with_one_line_when_redis_cannot_be_reached(tmp_path: Path) 
     assert "cannot be reached" in outcome
 
 
+def test_serve_stops_with_one_line_when_the_sentinels_cannot_be_reached(tmp_path: Path) -> None:
+    sentinels = f"127.0.0.1:{free_port()}"
+    outcome = _failed_start(Served(tmp_path, REDIS_SENTINELS=sentinels, REDIS_SENTINEL_MASTER="deflect"))
+    assert outcome.startswith("69\n"), outcome
+    assert f"Redis at sentinel deflect at {sentinels} cannot be reached (REDIS_SENTINELS)" in outcome
+
+
 def test_serve_refuses_a_port_already_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

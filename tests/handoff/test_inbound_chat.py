@@ -264,7 +264,7 @@ def test_sessions_past_their_expiry_become_expired_with_an_event(desk_app: Any) 
         assert session.get(Chat, old.id).state == "expired"
         assert session.get(Chat, live.id).state == "created"
         kinds = list(session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == old.call_sid)))
-    assert kinds == ["session.expired"]
+    assert kinds == ["consent.granted", "sms.queued", "session.expired"]  # accepted, then expired
 
 
 def test_messages_and_statuses_during_a_database_outage_are_parked_then_replayed(

@@ -34,11 +34,16 @@ def create_app(
     `patient`: a worker or the scheduler, whose Redis calls ride out a Sentinel failover."""
     settings = load_settings(config, environ=environ)
     configure_logging(settings.deflect_log_format, settings.deflect_log_level, production=settings.production)
-    return build_app(settings, clock, queue_name=queue_name)
+    return build_app(settings, clock, queue_name=queue_name, patient=patient)
 
 
 def build_app(
-    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default", console: bool = True
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    queue_name: str = "default",
+    console: bool = True,
+    patient: bool = False,
 ) -> Flask:
     """The app of validated `settings`. With the admin console, the console's test calls get a
     sandbox factory (`Sandboxes`): each builds an app of its own, without a console, through here."""

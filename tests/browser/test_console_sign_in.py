@@ -40,9 +40,22 @@ def test_the_console_at_phone_width_and_in_russian(browser: Any, live: Any, app:
     sign_in(page, app, "admin")
     page.goto("/admin/?lang=ru")
     assert page.get_by_role("heading", name="Главная").is_visible()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"the page scrolls sideways at 360 px ({width} px wide)"
-    screenshot(page, "front-page-360-ru")
+    for path, name in (
+        ("/admin/", "front-page"),
+        ("/admin/content/", "flows"),
+        ("/admin/content/flow/ru-bank-support", "flow"),
+        ("/admin/content/flow/ru-bank-support/edit", "flow-editor"),
+        ("/admin/texts/", "texts"),
+        ("/admin/try/", "try"),
+        ("/admin/operations/", "operations"),
+        ("/admin/agents/", "agents"),
+        ("/admin/audit/", "audit"),
+        ("/admin/users/", "users"),
+    ):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{path} scrolls sideways at 360 px ({width} px wide)"
+        screenshot(page, f"{name}-360-ru")
     page.context.close()
 
 

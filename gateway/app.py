@@ -14,6 +14,7 @@ from gateway.logs import configure_logging
 from gateway.services import build_services
 from gateway.settings import load_settings
 from gateway.web import edge
+from gateway.web import metrics as web_metrics
 from gateway.web.context import EXTENSION
 
 log = logging.getLogger(__name__)
@@ -43,5 +44,6 @@ def create_app(
     services = build_services(settings, clock, queue_name=queue_name)
     app.extensions[EXTENSION] = services
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
+    web_metrics.install(app, services.metrics)
     web.register(app)
     return app

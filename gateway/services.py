@@ -47,6 +47,7 @@ from gateway.handoff.inbound import Acknowledgement, InboundChats
 from gateway.handoff.lookups import LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
+from gateway.metrics import Metrics
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.call_log import CallLog
@@ -77,6 +78,7 @@ class Services:
     inbound: InboundChats  # where a chat is received and matched
     handoff_adapters: Mapping[str, HandoffAdapter]
     users: Users  # who may sign in to the admin console, with which role
+    metrics: Metrics  # what this process counts for Prometheus (/metrics)
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -118,7 +120,8 @@ def _build(
     warn_about_segments(registry.templates(), settings.deflect_max_segments)
     voice_texts = LiveVoiceTexts(registry)
     accounts = channel_accounts(settings)
-    call_log = CallLog(database, connection)
+    metrics = Metrics()
+    call_log = CallLog(database, connection, observe=metrics.observe_events)
     guards = Guards(
         database,
         connection,
@@ -187,6 +190,7 @@ def _build(
         inbound=inbound,
         handoff_adapters=handoff_adapters(settings, clock),
         users=Users(database, connection, store, clock),
+        metrics=metrics,
     )
 
 

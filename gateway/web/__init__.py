@@ -1,7 +1,7 @@
 """Every HTTP edge of the gateway, thin and checked at the door: Twilio's voice and messaging webhooks
 (signature), Telegram and Viber (their secrets), the short link and the context card (bearer links),
-the health checks, and the admin console (`gateway.web.admin`, behind sign-in). Handlers parse, call
-one domain function and render its result.
+the health checks, /metrics (token or network), and the admin console (`gateway.web.admin`, behind
+sign-in). Handlers parse, call one domain function and render its result.
 
 `register(app)` adds them all to the Flask app `gateway.app.create_app` builds.
 """
@@ -12,8 +12,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from gateway.web import admin, card, health, links, messaging, telegram, viber, voice
+    from gateway.web import admin, card, health, links, messaging, metrics, telegram, viber, voice
 
-    for module in (health, voice, messaging, links, telegram, card, viber):
+    for module in (health, metrics, voice, messaging, links, telegram, card, viber):
         app.register_blueprint(module.bp)
     admin.install(app)

@@ -17,12 +17,14 @@ from gateway.store.models import Handoff, SmsOutbox
 
 # Outbox rows whose SMS has not left yet: waiting for a worker, or being sent.
 NOT_SENT = ("pending", "sending")
-# Every status an outbox row can have (models.SmsOutbox), so the query below is a range scan of
-# ix_sms_outbox_status_created per status instead of a scan of the table.
+# Every status an outbox row can have: ours (models.SmsOutbox) and whatever Twilio's status callbacks
+# report. Listed, so that the query below is a range scan of ix_sms_outbox_status_created per status
+# instead of a scan of the table.
 SMS_STATUSES = (
     "pending",
     "sending",
     "accepted",
+    "scheduled",
     "queued",
     "sent",
     "delivered",
@@ -30,27 +32,22 @@ SMS_STATUSES = (
     "undelivered",
     "failed",
     "refused",
+    "canceled",
+    "partially_delivered",
 )
 # Hand-offs still to deliver, and dead letters (`deflect handoff dead-letters`); few, and indexed.
 WAITING_HANDOFFS = ("pending", "dead")
 
 
-@dataclass(frozen=True)
-class Backlog:
-    """SMS accepted but not sent: how many, and since when the oldest."""
-
-    messages: int
-    oldest: datetime | None
-
-    def age_seconds(self, now: datetime) -> float:
-        return max(0.0, (now - self.oldest).total_seconds()) if self.oldest is not None else 0.0
-
-
-def outbox_backlog(session: Session) -> Backlog:
-    messages, oldest = session.execute(
-        select(func.count(), func.min(SmsOutbox.created_at)).where(SmsOutbox.status.in_(NOT_SENT))
-    ).one()
-    return Backlog(int(messages), oldest)
+def oldest_unsent(session: Session) -> datetime | None:
+    """When the oldest SMS accepted but not sent yet was accepted (None: there is none). One index-only
+    look-up per status, however long the backlog."""
+    firsts = [
+        select(func.min(SmsOutbox.created_at)).where(SmsOutbox.status == status).scalar_subquery()
+        for status in NOT_SENT
+    ]
+    found = [when for when in session.execute(select(*firsts)).one() if when is not None]
+    return min(found) if found else None
 
 
 def sms_since(session: Session, since: datetime) -> list[tuple[str, int | None, int]]:

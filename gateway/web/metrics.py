@@ -132,19 +132,14 @@ class InstallationFigures:
     def _database(self) -> list[Metric]:
         now = self.svc.clock.now()
         with self.svc.database.session() as session:
-            backlog = figures.outbox_backlog(session)
+            oldest = figures.oldest_unsent(session)
             sms = figures.sms_since(session, now - SMS_WINDOW)
             handoffs = figures.waiting_handoffs(session)
-        pending = GaugeMetricFamily(
-            "deflect_outbox_pending_messages",
-            "SMS accepted but not sent yet (outbox rows pending or sending)",
-        )
-        pending.add_metric([], backlog.messages)
         age = GaugeMetricFamily(
             "deflect_outbox_oldest_pending_age_seconds",
-            "Age of the oldest SMS accepted but not sent yet (0 when there is none)",
+            "Age of the oldest SMS accepted but not sent yet (outbox rows pending or sending; 0: none)",
         )
-        age.add_metric([], backlog.age_seconds(now))
+        age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
         recent = GaugeMetricFamily(
             "deflect_sms_last_hour",
             "SMS accepted in the last hour, by their status now and the provider's error code",
@@ -159,7 +154,7 @@ class InstallationFigures:
         )
         for adapter, status, count in handoffs:
             waiting.add_metric([label(adapter), label(status)], count)
-        return [pending, age, recent, waiting]
+        return [age, recent, waiting]
 
     def _redis(self) -> list[Metric]:
         depths = figures.queue_depths(self.svc.queue.connection)

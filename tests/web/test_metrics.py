@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.clock import ManualClock
 from gateway.store.models import SmsOutbox
 from tests.deflection.conftest import reach_consent, run_jobs
-from tests.support.calls import Call
+from tests.support.calls import PUBLIC_BASE, Call, sign
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,6 @@ def test_a_played_call_moves_the_counters_and_no_number_reaches_the_labels(
     sending = call.press(consent, "1")  # consent: the SMS is in the outbox
     assert sending.status == 200
     waiting = samples(scrape(client))
-    assert value(waiting, "deflect_outbox_pending_messages") == 1
     clock.advance(7)
     assert value(samples(scrape(client)), "deflect_outbox_oldest_pending_age_seconds") == 7
     assert value(waiting, "deflect_rq_queue_jobs", queue="default") == 1
@@ -76,17 +75,27 @@ def test_a_played_call_moves_the_counters_and_no_number_reaches_the_labels(
     assert value(after, incoming[0], **incoming[1]) == value(before, incoming[0], **incoming[1]) + 1
     assert value(after, "deflect_webhook_duration_seconds_count", route="/twilio/voice/menu/<step_id>") >= 2
     assert value(after, "deflect_webhook_duration_seconds_count", route="/twilio/voice/consent") == 1
-    assert value(after, "deflect_outbox_pending_messages") == 0
     assert value(after, "deflect_outbox_oldest_pending_age_seconds") == 0
     assert value(after, "deflect_rq_queue_jobs", queue="default") == 0
     with metrics_app.extensions["deflect"].database.session() as session:
         [row] = session.query(SmsOutbox).all()
-        status = row.status
-    assert value(after, "deflect_sms_last_hour", status=status, error_code="none") == 1
+    assert value(after, "deflect_sms_last_hour", status=row.status, error_code="none") == 1
+    # The carrier's word comes back: undelivered, with its error code; the outbox path is the route.
+    path = f"/twilio/messaging/status/{row.id}"
+    status = {"MessageSid": row.provider_sid or "", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    headers = {"X-Twilio-Signature": sign(PUBLIC_BASE + path, status)}
+    assert client.post(path, data=status, headers=headers, base_url=PUBLIC_BASE).status_code == 204
+    text = scrape(client)
+    after = samples(text)
+    assert value(after, "deflect_sms_last_hour", status="undelivered", error_code="30003") == 1
+    assert value(after, "deflect_sms_last_hour", status=row.status, error_code="none") == 0
+    route = "/twilio/messaging/status/<int:outbox_id>"
+    assert value(after, "deflect_webhook_duration_seconds_count", route=route) == 1
     assert value(after, "deflect_figures_up", source="database") == 1
     assert value(after, "deflect_figures_up", source="redis") == 1
     # Routes are URL rules; no caller's number, CallSid or message body in any label or value.
-    for secret in (call.caller, call.caller.lstrip("+"), call.call_sid, "/twilio/voice/menu/main_menu"):
+    secrets = (call.caller, call.caller[1:], call.call_sid, row.body, "/twilio/voice/menu/main_menu", path)
+    for secret in secrets:
         assert secret not in text
 
 

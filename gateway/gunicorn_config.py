@@ -90,5 +90,8 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
+    """The master exits: the metrics directory it made goes with it."""
+    global _own_metrics_dir
     if _own_metrics_dir is not None:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+        _own_metrics_dir = None

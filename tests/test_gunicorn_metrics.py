@@ -87,3 +87,18 @@ def test_a_given_metrics_directory_is_emptied_at_start(
     assert sorted(p.name for p in given.iterdir()) == ["README"]
     gunicorn_config.on_exit(SimpleNamespace())
     assert given.exists()  # not ours to remove
+
+
+def test_without_a_given_directory_the_master_makes_its_own_and_removes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # restored when the test ends
+    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
+    gunicorn_config.on_starting(server)
+    made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert made.is_dir() and made.name.startswith("deflect-metrics-")
+    (made / "counter_4242.db").write_bytes(b"a worker's counts")
+    gunicorn_config.child_exit(server, SimpleNamespace(pid=4242))
+    assert (made / "counter_4242.db").exists()  # a counter outlives its process
+    gunicorn_config.on_exit(server)
+    assert not made.exists()

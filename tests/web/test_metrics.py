@@ -13,9 +13,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.clock import ManualClock
-from gateway.store.models import SmsOutbox
+from gateway.store.models import Chat, SmsOutbox
 from tests.deflection.conftest import reach_consent, run_jobs
 from tests.support.calls import PUBLIC_BASE, Call, sign
+from tests.support.messages import post_inbound
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,26 @@ def test_a_played_call_moves_the_counters_and_no_number_reaches_the_labels(
     secrets = (call.caller, call.caller[1:], call.call_sid, row.body, "/twilio/voice/menu/main_menu", path)
     for secret in secrets:
         assert secret not in text
+
+
+def test_a_chat_that_continues_the_call_is_counted_and_its_hand_off_waits_until_delivered(
+    metrics_app: Any, clock: ManualClock
+) -> None:
+    client = metrics_app.test_client()
+    call = Call(client)
+    call.press(reach_consent(call, clock), "1")
+    run_jobs(metrics_app)
+    with metrics_app.extensions["deflect"].database.session() as session:
+        [chat] = session.query(Chat).all()
+        reference = chat.reference
+    assert post_inbound(client, f"Здравствуйте! {reference}", sender=call.caller).status_code == 200
+    found = samples(scrape(client))
+    assert value(found, "deflect_chats_started_total", channel="whatsapp") == 1
+    assert value(found, "deflect_handoffs_waiting", adapter="card", status="pending") == 1
+    assert value(found, "deflect_webhook_duration_seconds_count", route="/twilio/messaging/inbound") == 1
+    run_jobs(metrics_app)  # delivered: nothing waits any more
+    found = samples(scrape(client))
+    assert not any(name == "deflect_handoffs_waiting" for name, _ in found)
 
 
 def test_a_fallback_is_counted_by_route_and_reason(metrics_app: Any) -> None:

@@ -15,6 +15,7 @@ from gateway.services import build_services
 from gateway.settings import Settings, load_settings
 from gateway.simulation.sandbox import Sandboxes
 from gateway.web import edge
+from gateway.web import metrics as web_metrics
 from gateway.web.context import EXTENSION, SANDBOXES
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def build_app(
     if console:
         app.extensions[SANDBOXES] = Sandboxes(services, _sandbox_app)
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
+    web_metrics.install(app, services.metrics)
     web.register(app, console=console)
     return app
 

@@ -20,9 +20,24 @@ patched threading. `bench/edge.py` measures the three worker classes under slow 
 This is not a replacement for the reverse proxy that terminates TLS in production (README, "Running
 in production"): it keeps the process answering when a proxy is absent (`deflect serve`) or lets a
 slow client through unbuffered.
+
+Metrics. Each worker counts into files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multi-process
+mode), so a scrape of `/metrics`, whichever worker answers it, sums them all. The master prepares the
+directory when it starts (`on_starting`), before any worker imports prometheus_client: the one given
+in PROMETHEUS_MULTIPROC_DIR, emptied of an earlier run's files, or a new private one, removed when
+the master exits. A worker's counts stay after it exits (counters never go down); `child_exit` drops
+what only a live process may report. Do not run with `--preload`: the app, and prometheus_client
+with it, would be imported before the directory is there.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 worker_class = "gevent"
 # Simultaneous connections per process, idle and slow ones included.
@@ -42,3 +57,41 @@ limit_request_field_size = 8190
 # gateway does not use it, and two gunicorns on one host (`deflect serve` beside a test run) would take
 # each other's.
 control_socket_disable = True
+
+
+# Set by on_starting when the master made the metrics directory itself (and removes it on exit).
+_own_metrics_dir: str | None = None
+
+
+def on_starting(server: Any) -> None:
+    """The master starts: a fresh directory for the workers' Prometheus counts."""
+    global _own_metrics_dir
+    if "prometheus_client" in sys.modules:
+        server.log.warning(
+            "prometheus_client was imported before the workers (--preload?): /metrics "
+            "reports only the worker that answers the scrape"
+        )
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # an earlier run's counts, under pids that may be reused
+            stale.unlink()
+    else:
+        _own_metrics_dir = tempfile.mkdtemp(prefix="deflect-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its counts stay, its live-only figures go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """The master exits: the metrics directory it made goes with it."""
+    global _own_metrics_dir
+    if _own_metrics_dir is not None:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+        _own_metrics_dir = None

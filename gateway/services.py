@@ -50,6 +50,7 @@ from gateway.handoff.inbound import Acknowledgement, InboundChats
 from gateway.handoff.lookups import AGENT_KEY_PREFIX, LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
+from gateway.metrics import Metrics
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.audit import AuditLog
@@ -85,6 +86,7 @@ class Services:
     dead_letters: DeadLetters  # hand-offs that kept failing, and their replay
     chats: ChatFinder  # agents find a chat's context card by reference or the number's last digits
     audit_log: AuditLog  # every change, read back: filtered, a page at a time or exported
+    metrics: Metrics  # what this process counts for Prometheus (/metrics)
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -128,7 +130,8 @@ def _build(
     warn_about_segments(registry.templates(), settings.deflect_max_segments)
     voice_texts = LiveVoiceTexts(registry)
     accounts = channel_accounts(settings)
-    call_log = CallLog(database, connection)
+    metrics = Metrics()
+    call_log = CallLog(database, connection, observe=metrics.observe_events)
     guards = Guards(
         database,
         connection,
@@ -213,6 +216,7 @@ def _build(
             clock,
         ),
         audit_log=AuditLog(database),
+        metrics=metrics,
     )
 
 

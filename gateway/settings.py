@@ -188,6 +188,16 @@ def _host_ports(name: str, raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(name: str, raw: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in _items(raw))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be networks such as 10.0.0.0/8,::1/128: {exc}") from None
+
+
 def _host_urls(name: str, raw: str) -> dict[str, str]:
     """`host=URL,...`"""
     overrides: dict[str, str] = {}
@@ -266,6 +276,19 @@ class Settings:
     )
     trusted_proxy_count: int = setting(
         "0", _int(0, 5), "reverse proxies in front of us whose X-Forwarded-* headers are trusted"
+    )
+    deflect_metrics_token: str | None = setting(
+        None,
+        _pattern(r"[A-Za-z0-9._~+/=-]{32,256}", "32-256 characters of A-Z a-z 0-9 . _ ~ + / = -"),
+        "/metrics answers only with `Authorization: Bearer <this>`; /metrics is off (404) unless this "
+        "or DEFLECT_METRICS_NETWORKS is set",
+        secret=True,
+    )
+    deflect_metrics_networks: tuple[IPNetwork, ...] = setting(
+        "",
+        _networks,
+        "client networks /metrics answers (CIDRs, comma-separated: 127.0.0.1/32,10.0.0.0/8); with "
+        "DEFLECT_METRICS_TOKEN too, both are required",
     )
     # Unset: required in production; in development a per-install secret (load_settings fills it in).
     secret_key: str = setting(

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,21 +72,40 @@ def _event_id(owner: str, event: Event) -> str:
 
 
 class CallLog:
-    def __init__(self, database: Database, connection: redis.Redis | None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        connection: redis.Redis | None,
+        *,
+        observe: Callable[[Sequence[Event]], None] | None = None,
+    ) -> None:
         self.database = database
         self.redis = connection
+        # Sees every event this process records, before it is stored (the metrics count them).
+        self.observe = observe
 
     def record(
         self, call_sid: str, events: Iterable[Event], now: float, call: Mapping[str, Any] | None = None
     ) -> None:
         """Store a call's events (and create or update the call's row). Never raises: on a database
         failure the rows wait in Redis; if Redis is down too, they are logged and lost."""
+        events = self._observed(events)
         self._write(call_sid, event_rows(events, now, call_sid=call_sid), now, call)
 
     def record_message(self, message_id: str, events: Iterable[Event], now: float) -> None:
         """Store the events of a chat message that joined no call, under its id (the message is stored
         before). Never raises, as `record`."""
+        events = self._observed(events)
         self._write(None, event_rows(events, now, message_id=message_id), now, None)
+
+    def _observed(self, events: Iterable[Event]) -> Sequence[Event]:
+        events = tuple(events)
+        if self.observe is not None and events:
+            try:
+                self.observe(events)
+            except Exception:  # counting is never worth an event
+                log.exception("call events not counted")
+        return events
 
     def _write(
         self, call_sid: str | None, rows: list[dict[str, Any]], now: float, call: Mapping[str, Any] | None

@@ -19,6 +19,7 @@ from gateway.calls.request import BadRequest, VoiceRequest
 from gateway.calls.service import StateLost, VoiceService
 from gateway.flows import twiml
 from gateway.web.context import services, settings
+from gateway.web.metrics import count_fallback
 from gateway.web.signature import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ def _answer(
         return _twiml(handler(req, urls))
     except StateLost:
         log.warning("call state lost; caller continues from the hold experience (%s)", request.path)
+        count_fallback("state_lost")
     except Exception:
         log.exception("voice webhook failed; caller continues from the hold experience (%s)", request.path)
+        count_fallback("error")
     _record_fallback(req)
     return _twiml(fallback(urls))
 

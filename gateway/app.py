@@ -57,12 +57,13 @@ def build_app(
     if settings.deflect_skip_signature_check:
         log.warning("DEFLECT_SKIP_SIGNATURE_CHECK is on: ANYONE can post fake calls to this gateway")
 
-    services = build_services(settings, clock, queue_name=queue_name, patient=patient)
+    services = build_services(settings, clock, queue_name=queue_name, patient=patient, counted=console)
     app.extensions[EXTENSION] = services
     if console:
         app.extensions[SANDBOXES] = Sandboxes(services, _sandbox_app)
     edge.install(app, max_body_bytes=settings.deflect_max_body_kb * 1024)
-    web_metrics.install(app, services.metrics)
+    if console:  # a test call's sandbox is not the line's traffic
+        web_metrics.install(app, services.metrics)
     web.register(app, console=console)
     return app
 

@@ -97,12 +97,18 @@ class Services:
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, *, queue_name: str = "default", patient: bool = False
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    queue_name: str = "default",
+    patient: bool = False,
+    counted: bool = True,
 ) -> Services:
     """Everything one process needs, connected and compiled; a broken flow or text fails here.
     `queue_name`: where this process's jobs go (the simulator keeps its own and runs them itself).
     `patient`: a worker or the scheduler, whose Redis calls ride out a Sentinel failover; a web
-    process's fail fast, and the caller gets the hold fallback."""
+    process's fail fast, and the caller gets the hold fallback. `counted=False`: a test call's
+    sandbox, whose calls are not counted in /metrics."""
     clock = clock or SystemClock()
     database = Database(settings.database_url)
     where = redis_location(settings)
@@ -110,7 +116,7 @@ def build_services(
     # RQ needs its own connection without the short webhook timeouts: a worker blocks on the queue.
     queue = Queue(queue_name, connection=redis_store.connect(where, socket_timeout=5.0, patient=patient))
     try:
-        return _build(settings, clock, database, connection, queue)
+        return _build(settings, clock, database, connection, queue, counted)
     except BaseException:
         database.dispose()
         redis_store.close(connection)
@@ -119,7 +125,12 @@ def build_services(
 
 
 def _build(
-    settings: Settings, clock: Clock, database: Database, connection: redis.Redis, queue: Queue
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    connection: redis.Redis,
+    queue: Queue,
+    counted: bool = True,
 ) -> Services:
     public_base = public_base_url(settings)
     store = ContentStore(database)
@@ -130,7 +141,7 @@ def _build(
     warn_about_segments(registry.templates(), settings.deflect_max_segments)
     voice_texts = LiveVoiceTexts(registry)
     accounts = channel_accounts(settings)
-    metrics = Metrics()
+    metrics = Metrics(counting=counted)
     call_log = CallLog(database, connection, observe=metrics.observe_events)
     guards = Guards(
         database,

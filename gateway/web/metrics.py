@@ -78,9 +78,12 @@ def route_label(rule: str, view_args: dict[str, Any] | None) -> str:
 def count_fallback(reason: str) -> None:
     """A voice webhook answered the hold fallback TwiML (`gateway.web.voice`); never raises."""
     try:
+        metrics = services().metrics
+        if not metrics.counting:
+            return
         rule = request.url_rule
         route = route_label(rule.rule, request.view_args) if rule else "unknown"
-        services().metrics.fallbacks.labels(route, reason).inc()
+        metrics.fallbacks.labels(route, reason).inc()
     except Exception:
         log.exception("fallback not counted")
 

@@ -301,3 +301,27 @@ def test_an_sms_template_is_counted_as_it_would_be_sent(editor: Console) -> None
         "/admin/try/segments", {"text": "{{ brand ", "locale": "ru-RU"}, headers={"HX-Request": "true"}
     )
     assert "line 1" in unescape(broken.get_data(as_text=True))
+
+
+def test_a_test_call_is_not_counted_as_the_lines_traffic(
+    app: Any, base_config: dict[str, Any], clock: Any
+) -> None:
+    # Under gunicorn every process's counts are summed from shared files, whatever app counted them:
+    # a sandbox must not count at all (no timed webhooks, no events, no fallbacks), not merely count
+    # in a registry of its own.
+    from gateway.app import build_app
+    from gateway.events import Event
+    from gateway.settings import load_settings
+
+    sandbox = build_app(load_settings(base_config, environ={}), clock, console=False)
+    try:
+        metrics = sandbox.extensions["deflect"].metrics
+        assert metrics.counting is False
+        metrics.observe_events([Event("offer.accepted", {})])
+        assert "deflect_offers_total" not in str(list(metrics.registry.collect()))
+        assert not any(
+            "metrics" in getattr(f, "__module__", "") for f in sandbox.before_request_funcs.get(None, [])
+        )
+        assert app.extensions["deflect"].metrics.counting is True  # the console's own app counts
+    finally:
+        sandbox.extensions["deflect"].close()

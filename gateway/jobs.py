@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
@@ -58,21 +59,80 @@ def status_callback_url(base: str, outbox_id: int) -> str:
     return f"{base}/twilio/messaging/status/{outbox_id}"
 
 
+# SMS leave in batches. RQ's own bookkeeping costs a job some 60 Redis round trips, as much CPU as
+# several sends, so one send job sends up to SEND_BATCH rows: its own, then rows accepted since, taken
+# from a ready list in Redis. The list is rebuildable: should it be lost, the rows are still pending in
+# the outbox and the sweeper sends them. The flag is set while a send job is queued and not started:
+# an acceptance that finds it set only adds its row to the list, which that job will take.
+SEND_BATCH = 25
+_READY = "deflect:sms:ready:{queue}"
+_JOB_QUEUED = "deflect:sms:send-queued:{queue}"
+_JOB_QUEUED_TTL = 10  # seconds: should that job never start, the next acceptance queues another
+
+# Take this job's companions off the ready list; if rows are left, the next job's own row too (the
+# flag is then set for that job, queued right after).
+_TAKE_READY = """
+redis.call('DEL', KEYS[2])
+local taken = redis.call('LPOP', KEYS[1], ARGV[1]) or {}
+local successor = redis.call('LPOP', KEYS[1])
+if successor then redis.call('SET', KEYS[2], successor, 'EX', ARGV[2]) else successor = '' end
+return {successor, taken}
+"""
+
+
+def _ready_keys(queue: Queue) -> tuple[str, str]:
+    return _READY.format(queue=queue.name), _JOB_QUEUED.format(queue=queue.name)
+
+
 def send_sms(outbox_id: int) -> str:
-    """Send one outbox row's SMS, exactly once (see deflection.outbox.send_once)."""
-    from gateway.deflection.outbox import send_once
+    """Send one outbox row's SMS, exactly once, with up to SEND_BATCH - 1 other rows that are ready
+    (see deflection.outbox.send_batch); returns this row's status. Safe to run twice: a row that went
+    is never claimed again. A transient error puts the other unsent rows back on the ready list and
+    raises, so RQ retries this job with backoff, and it takes them again."""
+    from gateway.deflection.limits import SenderThrottle
+    from gateway.deflection.outbox import TransientSendError, send_batch
 
     svc = _services()
     sender = svc.settings.twilio_sms_from or svc.settings.twilio_messaging_service_sid or "local"
-    guard = svc.guards.sms_guard
-    return send_once(
-        svc.database,
-        svc.provider,
-        outbox_id,
-        status_callback=status_callback_url(svc.public_base, outbox_id),
-        throttle=lambda: guard.sender_slot(sender, svc.clock.time()),
-        clock=svc.clock,
-    )
+    companions = _take_ready(svc.queue)
+    try:
+        statuses = send_batch(
+            svc.database,
+            svc.provider,
+            [outbox_id, *companions],
+            status_callback=lambda row_id: status_callback_url(svc.public_base, row_id),
+            throttle=SenderThrottle(svc.guards.sms_guard, sender, svc.clock.time),
+            clock=svc.clock,
+        )
+    except TransientSendError as exc:
+        _give_back(svc.queue, [row_id for row_id in exc.unsent if row_id != outbox_id])
+        raise
+    return statuses[outbox_id]
+
+
+def _take_ready(queue: Queue) -> list[int]:
+    """Rows waiting on the ready list for this job; queues the next job when more are left."""
+    ready, job_queued = _ready_keys(queue)
+    try:
+        successor, taken = queue.connection.eval(
+            _TAKE_READY, 2, ready, job_queued, SEND_BATCH - 1, _JOB_QUEUED_TTL
+        )
+    except redis.RedisError as exc:  # this job still sends its own row; the sweeper the others
+        log.warning("ready SMS not taken (%s): this job sends its own row only", type(exc).__name__)
+        return []
+    if successor:
+        row_id = int(successor)
+        _enqueue_once(queue, send_sms, row_id, f"sms-{row_id}-b", SEND_RETRY, f"send SMS of outbox {row_id}")
+    return [int(row_id) for row_id in taken]
+
+
+def _give_back(queue: Queue, outbox_ids: list[int]) -> None:
+    """Rows a transient error left unsent, first in line for the next send job."""
+    if outbox_ids:
+        try:
+            queue.connection.lpush(_ready_keys(queue)[0], *reversed(outbox_ids))
+        except redis.RedisError:  # pending in the outbox: the sweeper sends them
+            log.warning("%d unsent SMS not put back on the ready list", len(outbox_ids))
 
 
 def _enqueue_once(
@@ -95,8 +155,19 @@ def _enqueue_once(
 
 
 def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
-    job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
-    _enqueue_once(queue, send_sms, outbox_id, job_id, SEND_RETRY, f"send SMS of outbox {outbox_id}")
+    """An accepted offer's SMS (attempt 0): onto the ready list, with a job of its own unless a send
+    job is already queued (it will take this row). The sweeper's retries (attempt > 0) get a job each."""
+    description = f"send SMS of outbox {outbox_id}"
+    if attempt:
+        _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}-r{attempt}", SEND_RETRY, description)
+        return
+    ready, job_queued = _ready_keys(queue)
+    with queue.connection.pipeline() as pipe:  # MULTI: the row is on the list before the flag is read
+        pipe.rpush(ready, outbox_id)
+        pipe.set(job_queued, outbox_id, nx=True, ex=_JOB_QUEUED_TTL)
+        _, first = pipe.execute()
+    if first:
+        _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}", SEND_RETRY, description)
 
 
 def look_up_line_type(number: str) -> str:

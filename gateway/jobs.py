@@ -63,14 +63,22 @@ def status_callback_url(base: str, outbox_id: int) -> str:
 # several sends, so one send job sends up to SEND_BATCH rows: its own, then rows accepted since, taken
 # from a ready list in Redis. The list is rebuildable: should it be lost, the rows are still pending in
 # the outbox and the sweeper sends them. The flag is set while a send job is queued and not started:
-# an acceptance that finds it set only adds its row to the list, which that job will take.
+# an acceptance that finds it set only adds its row to the list, which that job will take. Both steps
+# are Lua scripts, atomic against each other, so no row is ever left on the list without a job.
 SEND_BATCH = 25
 _READY = "deflect:sms:ready:{queue}"
 _JOB_QUEUED = "deflect:sms:send-queued:{queue}"
 _JOB_QUEUED_TTL = 10  # seconds: should that job never start, the next acceptance queues another
 
-# Take this job's companions off the ready list; if rows are left, the next job's own row too (the
-# flag is then set for that job, queued right after).
+# An accepted row: 1 if it gets a job of its own (the flag was free, and is now this row's), else 0
+# (it waits on the list for the queued job).
+_OFFER_READY = """
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 0
+"""
+# A send job starts: it takes its companions off the list; if rows are left, the next job's own row
+# too, and the flag becomes that job's (queued right after).
 _TAKE_READY = """
 redis.call('DEL', KEYS[2])
 local taken = redis.call('LPOP', KEYS[1], ARGV[1]) or {}
@@ -122,7 +130,12 @@ def _take_ready(queue: Queue) -> list[int]:
         return []
     if successor:
         row_id = int(successor)
-        _enqueue_once(queue, send_sms, row_id, f"sms-{row_id}-b", SEND_RETRY, f"send SMS of outbox {row_id}")
+        try:
+            _enqueue_once(
+                queue, send_sms, row_id, f"sms-{row_id}-b", SEND_RETRY, f"send SMS of outbox {row_id}"
+            )
+        except redis.RedisError as exc:  # pending in the outbox: the sweeper sends it and the rest
+            log.warning("the next send job (outbox %d) not queued (%s)", row_id, type(exc).__name__)
     return [int(row_id) for row_id in taken]
 
 
@@ -155,18 +168,13 @@ def _enqueue_once(
 
 
 def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
-    """An accepted offer's SMS (attempt 0): onto the ready list, with a job of its own unless a send
-    job is already queued (it will take this row). The sweeper's retries (attempt > 0) get a job each."""
+    """An accepted offer's SMS (attempt 0): a job of its own when no send job is queued, else onto the
+    ready list, for the queued job to take. The sweeper's retries (attempt > 0) get a job each."""
     description = f"send SMS of outbox {outbox_id}"
     if attempt:
         _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}-r{attempt}", SEND_RETRY, description)
         return
-    ready, job_queued = _ready_keys(queue)
-    with queue.connection.pipeline() as pipe:  # MULTI: the row is on the list before the flag is read
-        pipe.rpush(ready, outbox_id)
-        pipe.set(job_queued, outbox_id, nx=True, ex=_JOB_QUEUED_TTL)
-        _, first = pipe.execute()
-    if first:
+    if queue.connection.eval(_OFFER_READY, 2, *_ready_keys(queue), outbox_id, _JOB_QUEUED_TTL):
         _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}", SEND_RETRY, description)
 
 

@@ -127,8 +127,7 @@ def send_batch(
     batch: that row and the ones not tried yet are `pending` again, and `TransientSendError.unsent`
     lists them. A row whose send was under way when the process died stays `sending`: it is only sent
     again after asking the provider whether it got through (attempt > 1)."""
-    claimed = _claim(database, list(dict.fromkeys(outbox_ids)), clock.now())
-    opted_out = _opted_out(database, {row.to for row in claimed})
+    claimed, opted_out = _claim(database, list(dict.fromkeys(outbox_ids)), clock.now())
     outcomes: list[_Outcome] = []
     tried = 0
     try:
@@ -192,11 +191,11 @@ def _send_one(
     return _Outcome(row.id, sent.status, sid=sent.sid)
 
 
-def _claim(database: Database, outbox_ids: list[int], now: datetime) -> list[_Claimed]:
+def _claim(database: Database, outbox_ids: list[int], now: datetime) -> tuple[list[_Claimed], set[str]]:
     """Take the rows that are free (pending, or held by a worker past its lease), atomically: two
-    workers never both hold one. In the order asked."""
+    workers never both hold one. In the order asked, with the numbers among them that opted out."""
     if not outbox_ids:
-        return []
+        return [], set()
     with database.session() as session:
         result = session.execute(
             update(SmsOutbox)
@@ -219,14 +218,13 @@ def _claim(database: Database, outbox_ids: list[int], now: datetime) -> list[_Cl
             .execution_options(synchronize_session=False)
         )
         claimed = {row.id: _Claimed(*row) for row in result}
-    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed]
-
-
-def _opted_out(database: Database, numbers: set[str]) -> set[str]:
-    if not numbers:
-        return set()
-    with database.session() as session:
-        return set(session.scalars(select(OptOut.number).where(OptOut.number.in_(numbers))))
+        numbers = {row.to for row in claimed.values()}
+        opted_out = (
+            set(session.scalars(select(OptOut.number).where(OptOut.number.in_(numbers))))
+            if numbers
+            else set()
+        )
+    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed], opted_out
 
 
 def _record(database: Database, outcomes: list[_Outcome], untried: list[int], now: datetime) -> None:

@@ -5,7 +5,8 @@ in ONE transaction; the row's natural key is the offer (CallSid + offer number),
 POST finds the row already there. A job then sends it: the row is claimed atomically (pending ->
 sending) so two workers cannot both send, and a row left in `sending` by a crashed worker is only sent
 again after asking the provider whether the first attempt got through. Permanent provider errors are
-never retried; transient ones are.
+never retried; transient ones are. A job sends several rows in one batch (`send_batch`): one claim and
+one write of the outcomes for all of them.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def start(spec: str, log_dir: Path, probe_path: str) -> PrismServer:
         try:
             requests.get(server.url + probe_path, timeout=1, auth=("AC" + "0" * 32, "x"))
             return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting (slowly, on a busy machine)
             time.sleep(0.2)
     server.stop()
     raise PrismUnavailable(f"prism did not start within 60 s:\n{server.log()[-2000:]}")

@@ -65,7 +65,7 @@ def status_callback_url(base: str, outbox_id: int) -> str:
 # the outbox and the sweeper sends them. The flag is set while a send job is queued and not started:
 # an acceptance that finds it set only adds its row to the list, which that job will take. Both steps
 # are Lua scripts, atomic against each other, so no row is ever left on the list without a job.
-SEND_BATCH = 25
+SEND_BATCH = 50
 _READY = "deflect:sms:ready:{queue}"
 _JOB_QUEUED = "deflect:sms:send-queued:{queue}"
 _JOB_QUEUED_TTL = 10  # seconds: should that job never start, the next acceptance queues another

@@ -66,6 +66,9 @@ def status_callback_url(base: str, outbox_id: int) -> str:
 # an acceptance that finds it set only adds its row to the list, which that job will take. Both steps
 # are Lua scripts, atomic against each other, so no row is ever left on the list without a job.
 SEND_BATCH = 50
+# ... and no more than the sender may send in this many seconds (DEFLECT_SENDER_MPS): a job that
+# waits for sender slots holds its rows, and stays well inside RQ's job timeout.
+_BATCH_SECONDS = 5
 _READY = "deflect:sms:ready:{queue}"
 _JOB_QUEUED = "deflect:sms:send-queued:{queue}"
 _JOB_QUEUED_TTL = 10  # seconds: should that job never start, the next acceptance queues another
@@ -102,7 +105,7 @@ def send_sms(outbox_id: int) -> str:
 
     svc = _services()
     sender = svc.settings.twilio_sms_from or svc.settings.twilio_messaging_service_sid or "local"
-    companions = _take_ready(svc.queue)
+    companions = _take_ready(svc.queue, min(SEND_BATCH, svc.settings.deflect_sender_mps * _BATCH_SECONDS))
     try:
         statuses = send_batch(
             svc.database,
@@ -118,12 +121,13 @@ def send_sms(outbox_id: int) -> str:
     return statuses[outbox_id]
 
 
-def _take_ready(queue: Queue) -> list[int]:
-    """Rows waiting on the ready list for this job; queues the next job when more are left."""
+def _take_ready(queue: Queue, batch: int) -> list[int]:
+    """Up to `batch` - 1 rows waiting on the ready list, for this job; queues the next job when more
+    are left."""
     ready, job_queued = _ready_keys(queue)
     try:
         successor, taken = queue.connection.eval(
-            _TAKE_READY, 2, ready, job_queued, SEND_BATCH - 1, _JOB_QUEUED_TTL
+            _TAKE_READY, 2, ready, job_queued, batch - 1, _JOB_QUEUED_TTL
         )
     except redis.RedisError as exc:  # this job still sends its own row; the sweeper the others
         log.warning("ready SMS not taken (%s): this job sends its own row only", type(exc).__name__)

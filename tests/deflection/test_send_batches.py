@@ -207,3 +207,15 @@ def test_a_status_callback_that_overtakes_the_batch_keeps_its_status(
     assert [row.status for row in rows] == ["delivered", "delivered"]
     assert [row.provider_sid for row in rows] == [m["sid"] for m in proxy.created_messages()]
     assert all(row.accepted_at is not None for row in rows)
+
+
+def test_a_slow_sender_gets_batches_of_what_it_may_send_in_five_seconds(
+    make_app: Any, twilio_config: dict[str, str], clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    app = make_app(**twilio_config, DEFLECT_SENDER_MPS="1", DEFLECT_TRIP_PER_NDC="0")
+    _accept(app, clock, 7)
+    started = clock.time()
+    run_jobs(app)
+    _each_sent_once(app, proxy)
+    assert app.extensions["deflect"].queue.finished_job_registry.count == 2  # 5, then 2
+    assert clock.time() - started >= 6  # one a second: the batch waited for its sender slots

@@ -45,6 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.wait_loop
 	$(BIN)/python -m bench.accept_latency
+	$(BIN)/python -m bench.sms_throughput
 	$(BIN)/python -m bench.reference_extraction
 	$(BIN)/python -m bench.pumping
 	$(BIN)/python -m bench.edge

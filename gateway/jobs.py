@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
@@ -62,21 +63,97 @@ def status_callback_url(base: str, outbox_id: int) -> str:
     return f"{base}/twilio/messaging/status/{outbox_id}"
 
 
+# SMS leave in batches. RQ's own bookkeeping costs a job some 60 Redis round trips, as much CPU as
+# several sends, so one send job sends up to SEND_BATCH rows: its own, then rows accepted since, taken
+# from a ready list in Redis. The list is rebuildable: should it be lost, the rows are still pending in
+# the outbox and the sweeper sends them. The flag is set while a send job is queued and not started:
+# an acceptance that finds it set only adds its row to the list, which that job will take. Both steps
+# are Lua scripts, atomic against each other, so no row is ever left on the list without a job.
+SEND_BATCH = 50
+# ... and no more than the sender may send in this many seconds (DEFLECT_SENDER_MPS): a job that
+# waits for sender slots holds its rows, and stays well inside RQ's job timeout.
+_BATCH_SECONDS = 5
+_READY = "deflect:sms:ready:{queue}"
+_JOB_QUEUED = "deflect:sms:send-queued:{queue}"
+_JOB_QUEUED_TTL = 10  # seconds: should that job never start, the next acceptance queues another
+
+# An accepted row: 1 if it gets a job of its own (the flag was free, and is now this row's), else 0
+# (it waits on the list for the queued job).
+_OFFER_READY = """
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 0
+"""
+# A send job starts: it takes its companions off the list; if rows are left, the next job's own row
+# too, and the flag becomes that job's (queued right after).
+_TAKE_READY = """
+redis.call('DEL', KEYS[2])
+local taken = redis.call('LPOP', KEYS[1], ARGV[1]) or {}
+local successor = redis.call('LPOP', KEYS[1])
+if successor then redis.call('SET', KEYS[2], successor, 'EX', ARGV[2]) else successor = '' end
+return {successor, taken}
+"""
+
+
+def _ready_keys(queue: Queue) -> tuple[str, str]:
+    return _READY.format(queue=queue.name), _JOB_QUEUED.format(queue=queue.name)
+
+
 def send_sms(outbox_id: int) -> str:
-    """Send one outbox row's SMS, exactly once (see deflection.outbox.send_once)."""
-    from gateway.deflection.outbox import send_once
+    """Send one outbox row's SMS, exactly once, with up to SEND_BATCH - 1 other rows that are ready
+    (see deflection.outbox.send_batch); returns this row's status. Safe to run twice: a row that went
+    is never claimed again. A transient error puts the other unsent rows back on the ready list and
+    raises, so RQ retries this job with backoff, and it takes them again."""
+    from gateway.deflection.limits import SenderThrottle
+    from gateway.deflection.outbox import TransientSendError, send_batch
 
     svc = _services()
     sender = svc.settings.twilio_sms_from or svc.settings.twilio_messaging_service_sid or "local"
-    guard = svc.guards.sms_guard
-    return send_once(
-        svc.database,
-        svc.provider,
-        outbox_id,
-        status_callback=status_callback_url(svc.public_base, outbox_id),
-        throttle=lambda: guard.sender_slot(sender, svc.clock.time()),
-        clock=svc.clock,
-    )
+    companions = _take_ready(svc.queue, min(SEND_BATCH, svc.settings.deflect_sender_mps * _BATCH_SECONDS))
+    try:
+        statuses = send_batch(
+            svc.database,
+            svc.provider,
+            [outbox_id, *companions],
+            status_callback=lambda row_id: status_callback_url(svc.public_base, row_id),
+            throttle=SenderThrottle(svc.guards.sms_guard, sender, svc.clock.time),
+            clock=svc.clock,
+        )
+    except TransientSendError as exc:
+        _give_back(svc.queue, [row_id for row_id in exc.unsent if row_id != outbox_id])
+        raise
+    return statuses[outbox_id]
+
+
+def _take_ready(queue: Queue, batch: int) -> list[int]:
+    """Up to `batch` - 1 rows waiting on the ready list, for this job; queues the next job when more
+    are left."""
+    ready, job_queued = _ready_keys(queue)
+    try:
+        successor, taken = queue.connection.eval(
+            _TAKE_READY, 2, ready, job_queued, batch - 1, _JOB_QUEUED_TTL
+        )
+    except redis.RedisError as exc:  # this job still sends its own row; the sweeper the others
+        log.warning("ready SMS not taken (%s): this job sends its own row only", type(exc).__name__)
+        return []
+    if successor:
+        row_id = int(successor)
+        try:
+            _enqueue_once(
+                queue, send_sms, row_id, f"sms-{row_id}-b", SEND_RETRY, f"send SMS of outbox {row_id}"
+            )
+        except redis.RedisError as exc:  # pending in the outbox: the sweeper sends it and the rest
+            log.warning("the next send job (outbox %d) not queued (%s)", row_id, type(exc).__name__)
+    return [int(row_id) for row_id in taken]
+
+
+def _give_back(queue: Queue, outbox_ids: list[int]) -> None:
+    """Rows a transient error left unsent, first in line for the next send job."""
+    if outbox_ids:
+        try:
+            queue.connection.lpush(_ready_keys(queue)[0], *reversed(outbox_ids))
+        except redis.RedisError:  # pending in the outbox: the sweeper sends them
+            log.warning("%d unsent SMS not put back on the ready list", len(outbox_ids))
 
 
 def _enqueue_once(
@@ -99,8 +176,14 @@ def _enqueue_once(
 
 
 def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
-    job_id = f"sms-{outbox_id}" if attempt == 0 else f"sms-{outbox_id}-r{attempt}"
-    _enqueue_once(queue, send_sms, outbox_id, job_id, SEND_RETRY, f"send SMS of outbox {outbox_id}")
+    """An accepted offer's SMS (attempt 0): a job of its own when no send job is queued, else onto the
+    ready list, for the queued job to take. The sweeper's retries (attempt > 0) get a job each."""
+    description = f"send SMS of outbox {outbox_id}"
+    if attempt:
+        _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}-r{attempt}", SEND_RETRY, description)
+        return
+    if queue.connection.eval(_OFFER_READY, 2, *_ready_keys(queue), outbox_id, _JOB_QUEUED_TTL):
+        _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}", SEND_RETRY, description)
 
 
 def look_up_line_type(number: str) -> str:

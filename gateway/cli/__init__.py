@@ -107,13 +107,17 @@ def _print_urls(base_url: str, twilio_enabled: bool) -> None:
 @click.option("--burst", is_flag=True, help="work until the queue is empty, then exit")
 def worker(burst: bool) -> None:
     """Run one RQ job worker with the gateway's configuration."""
-    from rq import Worker
+    from rq import SimpleWorker
 
     from gateway import jobs
 
     svc = base.build_app(patient=True).extensions["deflect"]
-    jobs.bind(svc)  # every job this worker runs (and the work horses it forks) uses these services
-    Worker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
+    jobs.bind(svc)  # every job this worker runs uses these services, and their open connections
+    # Jobs run in this process (RQ's SimpleWorker), not in a work horse forked for each job: a fork
+    # cost more than the job itself, and each horse started without the pooled database and Twilio
+    # connections (worse, it shared the parent's sockets). Our jobs are short and bounded by their
+    # HTTP timeouts; a job that dies with the process is left to the sweeper, as with a horse.
+    SimpleWorker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -283,15 +284,42 @@ class SmsGuard:
 
     def sender_slot(self, sender: str, now: float) -> float:
         """Per-sender throughput: 0 when this message may go now, else seconds to wait."""
+        granted, wait = self.sender_slots(sender, now, 1)
+        return 0.0 if granted else wait
+
+    def sender_slots(self, sender: str, now: float, wanted: int) -> tuple[int, float]:
+        """Up to `wanted` messages of this sender in the current second: (how many may go now, and
+        when none may, the seconds to wait). One round trip for a whole batch of messages."""
         second = int(now)
         key = f"deflect:mps:{sender}:{second}"
         pipe = self.redis.pipeline()
-        pipe.incr(key)
+        pipe.incrby(key, wanted)
         pipe.expire(key, 5)
         count = pipe.execute()[0]
-        if count <= self.limits.sender_mps:
+        granted = max(0, min(wanted, self.limits.sender_mps - (count - wanted)))
+        return granted, 0.0 if granted else (second + 1) - now + 0.01
+
+
+class SenderThrottle:
+    """The throttle of one batch of messages from one sender: slots are asked of Redis for all the
+    messages still to go, and used up here within the second they were granted for."""
+
+    def __init__(self, guard: SmsGuard, sender: str, now: Callable[[], float]) -> None:
+        self.guard = guard
+        self.sender = sender
+        self.now = now
+        self._second = -1
+        self._left = 0
+
+    def __call__(self, to_go: int) -> float:
+        """Seconds to wait before the next message (0: it may go now); `to_go` counts it too."""
+        now = self.now()
+        if self._left and int(now) == self._second:
+            self._left -= 1
             return 0.0
-        return (second + 1) - now + 0.01
+        granted, wait = self.guard.sender_slots(self.sender, now, max(1, to_go))
+        self._second, self._left = int(now), max(0, granted - 1)
+        return 0.0 if granted else wait
 
 
 def range_pause_key(kind: str, range_: str) -> str:

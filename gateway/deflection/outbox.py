@@ -5,25 +5,29 @@ in ONE transaction; the row's natural key is the offer (CallSid + offer number),
 POST finds the row already there. A job then sends it: the row is claimed atomically (pending ->
 sending) so two workers cannot both send, and a row left in `sending` by a crashed worker is only sent
 again after asking the provider whether the first attempt got through. Permanent provider errors are
-never retried; transient ones are.
+never retried; transient ones are. A job sends several rows in one batch (`send_batch`): one claim and
+one write of the outcomes for all of them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 
 from gateway.clock import Clock
-from gateway.deflection.consent import is_opted_out
 from gateway.events import Event, EventRecorder
 from gateway.messaging.providers import MessageProvider, SendError, StatusUpdate
 from gateway.store.db import Database
-from gateway.store.models import SmsOutbox
+from gateway.store.models import OptOut, SmsOutbox
 
 log = logging.getLogger(__name__)
+
+_OUTBOX = cast(Table, SmsOutbox.__table__)  # a batch's outcomes are written with executemany
 
 # A worker holding a row longer than this is presumed dead (well above the HTTP timeout).
 SENDING_LEASE = timedelta(seconds=60)
@@ -45,7 +49,12 @@ STATUSES = tuple(_STATUS_RANK)  # every status an outbox row can have
 
 
 class TransientSendError(RuntimeError):
-    """Try again later (RQ's Retry takes it from here)."""
+    """Try again later (RQ's Retry takes it from here). `unsent`: the rows of the batch that are
+    pending again (the one that failed, then those not tried)."""
+
+    def __init__(self, message: str, *, unsent: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.unsent = list(unsent)
 
 
 def outbox_id_for(database: Database, offer_key: str) -> int | None:
@@ -66,30 +75,111 @@ def send_once(
     *,
     clock: Clock,
     status_callback: str,
-    throttle: Callable[[], float] | None = None,
+    throttle: Callable[[int], float] | None = None,
 ) -> str:
     """Send the outbox row's SMS unless it already went; returns the row's status afterwards.
-    `throttle` says how long to wait before the sender may send (0: now)."""
-    claimed = _claim(database, outbox_id, clock.now())
-    if claimed is None:
-        return status_of(database, outbox_id)[0]
-    row, attempt = claimed
-    if attempt > 1:
+    `throttle(n)` says how long to wait before the sender may send (0: now), with n messages to go."""
+    statuses = send_batch(
+        database,
+        provider,
+        [outbox_id],
+        clock=clock,
+        status_callback=lambda _: status_callback,
+        throttle=throttle,
+    )
+    return statuses[outbox_id]
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A row this worker holds (`sending`): what sending it needs."""
+
+    id: int
+    to: str
+    body: str
+    offer_key: str
+    created_at: datetime
+    attempts: int
+
+
+@dataclass
+class _Outcome:
+    """What became of one claimed row, written back with the others of its batch."""
+
+    id: int
+    status: str
+    sid: str | None = None
+    code: int | None = None
+    error_message: str | None = None
+
+
+def send_batch(
+    database: Database,
+    provider: MessageProvider,
+    outbox_ids: Sequence[int],
+    *,
+    clock: Clock,
+    status_callback: Callable[[int], str],
+    throttle: Callable[[int], float] | None = None,
+) -> dict[int, str]:
+    """Send each row's SMS unless it already went, in order; returns every row's status afterwards.
+
+    The rows are claimed in one statement and their outcomes written in one transaction, so a batch
+    costs the database two round trips instead of three a row. A transient provider error stops the
+    batch: that row and the ones not tried yet are `pending` again, and `TransientSendError.unsent`
+    lists them. A row whose send was under way when the process died stays `sending`: it is only sent
+    again after asking the provider whether it got through (attempt > 1)."""
+    claimed, opted_out = _claim(database, list(dict.fromkeys(outbox_ids)), clock.now())
+    outcomes: list[_Outcome] = []
+    tried = 0
+    try:
+        for row in claimed:
+            tried += 1
+            outcome = _send_one(
+                provider,
+                row,
+                status_callback(row.id),
+                row.to in opted_out,
+                clock,
+                throttle,
+                to_go=len(claimed) - tried + 1,
+            )
+            outcomes.append(outcome)
+            if outcome.status == "pending":
+                unsent = [row.id] + [later.id for later in claimed[tried:]]
+                raise TransientSendError(outcome.error_message or "transient error", unsent=unsent)
+    finally:
+        # Written whatever stopped the batch: what the provider took is never asked for again, what
+        # was not tried is free for the next job. A row whose send raised stays `sending`.
+        _record(database, outcomes, [row.id for row in claimed[tried:]], clock.now())
+    statuses = {outcome.id: outcome.status for outcome in outcomes}
+    others = [outbox_id for outbox_id in outbox_ids if outbox_id not in statuses]
+    return statuses | _statuses(database, others)
+
+
+def _send_one(
+    provider: MessageProvider,
+    row: _Claimed,
+    status_callback: str,
+    opted_out: bool,
+    clock: Clock,
+    throttle: Callable[[int], float] | None,
+    *,
+    to_go: int,
+) -> _Outcome:
+    if row.attempts > 1:
         # An earlier attempt may have reached the provider before its worker died.
         found = provider.find_sent(
             to=row.to, body=row.body, since=row.created_at, idempotency_key=row.offer_key
         )
         if found is not None:
             log.info(
-                "outbox %d: earlier attempt had been accepted (%s); not sending again", outbox_id, found.sid
+                "outbox %d: earlier attempt had been accepted (%s); not sending again", row.id, found.sid
             )
-            return _mark(database, outbox_id, found.status, clock.now(), sid=found.sid)
-    with database.session() as session:
-        if is_opted_out(session, row.to):
-            return _mark(
-                database, outbox_id, "refused", clock.now(), error_message="opted out before sending"
-            )
-    while throttle is not None and (wait := throttle()) > 0:
+            return _Outcome(row.id, found.status, sid=found.sid)
+    if opted_out:
+        return _Outcome(row.id, "refused", error_message="opted out before sending")
+    while throttle is not None and (wait := throttle(to_go)) > 0:
         clock.sleep(wait)
     try:
         sent = provider.send(
@@ -97,55 +187,108 @@ def send_once(
         )
     except SendError as exc:
         if exc.permanent:
-            log.warning("outbox %d refused by the provider (%s): %s", outbox_id, exc.code, exc)
-            return _mark(database, outbox_id, "refused", clock.now(), code=exc.code, error_message=str(exc))
-        _mark(database, outbox_id, "pending", clock.now(), code=exc.code, error_message=str(exc))
-        raise TransientSendError(str(exc)) from exc
-    return _mark(database, outbox_id, sent.status, clock.now(), sid=sent.sid)
+            log.warning("outbox %d refused by the provider (%s): %s", row.id, exc.code, exc)
+            return _Outcome(row.id, "refused", code=exc.code, error_message=str(exc))
+        return _Outcome(row.id, "pending", code=exc.code, error_message=str(exc))
+    return _Outcome(row.id, sent.status, sid=sent.sid)
 
 
-def _claim(database: Database, outbox_id: int, now: datetime) -> tuple[SmsOutbox, int] | None:
+def _claim(database: Database, outbox_ids: list[int], now: datetime) -> tuple[list[_Claimed], set[str]]:
+    """Take the rows that are free (pending, or held by a worker past its lease), atomically: two
+    workers never both hold one. In the order asked, with the numbers among them that opted out."""
+    if not outbox_ids:
+        return [], set()
     with database.session() as session:
         result = session.execute(
             update(SmsOutbox)
             .where(
-                SmsOutbox.id == outbox_id,
+                SmsOutbox.id.in_(outbox_ids),
                 or_(
                     SmsOutbox.status == "pending",
                     (SmsOutbox.status == "sending") & (SmsOutbox.updated_at < now - SENDING_LEASE),
                 ),
             )
             .values(status="sending", attempts=SmsOutbox.attempts + 1, updated_at=now)
+            .returning(
+                SmsOutbox.id,
+                SmsOutbox.to,
+                SmsOutbox.body,
+                SmsOutbox.offer_key,
+                SmsOutbox.created_at,
+                SmsOutbox.attempts,
+            )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
-            return None
-        row = session.get(SmsOutbox, outbox_id)
-        assert row is not None
-        session.expunge(row)
-        return row, row.attempts
+        claimed = {row.id: _Claimed(*row) for row in result}
+        numbers = {row.to for row in claimed.values()}
+        opted_out = (
+            set(session.scalars(select(OptOut.number).where(OptOut.number.in_(numbers))))
+            if numbers
+            else set()
+        )
+    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed], opted_out
 
 
-def _mark(
-    database: Database,
-    outbox_id: int,
-    status: str,
-    now: datetime,
-    *,
-    sid: str | None = None,
-    code: int | None = None,
-    error_message: str | None = None,
-) -> str:
+def _record(database: Database, outcomes: list[_Outcome], untried: list[int], now: datetime) -> None:
+    """The batch's outcomes, in one transaction. A status callback may have come before this (Twilio
+    is quick): it has moved the row on, and keeps its status."""
+    if not outcomes and not untried:
+        return
+    row = _OUTBOX.c
+    ours = (row.id == bindparam("row_id")) & (row.status == "sending")
     with database.session() as session:
-        row = session.get(SmsOutbox, outbox_id)
-        assert row is not None
-        row.status, row.updated_at = status, now
-        if sid is not None:
-            row.provider_sid = sid
-            row.accepted_at = row.accepted_at or now
-        if code is not None or error_message is not None:
-            row.error_code, row.error_message = code, error_message
-        return status
+        sent = [o for o in outcomes if o.sid is not None]
+        if sent:
+            session.execute(
+                update(_OUTBOX)
+                .where(row.id == bindparam("row_id"))
+                .values(
+                    status=case((row.status == "sending", bindparam("new_status")), else_=row.status),
+                    provider_sid=func.coalesce(row.provider_sid, bindparam("sid")),
+                    accepted_at=func.coalesce(row.accepted_at, bindparam("now")),
+                    updated_at=bindparam("now"),
+                ),
+                [{"row_id": o.id, "new_status": o.status, "sid": o.sid, "now": now} for o in sent],
+            )
+        failed = [o for o in outcomes if o.sid is None]
+        if failed:
+            session.execute(
+                update(_OUTBOX)
+                .where(ours)
+                .values(
+                    status=bindparam("new_status"),
+                    error_code=bindparam("code"),
+                    error_message=bindparam("message"),
+                    updated_at=bindparam("now"),
+                ),
+                [
+                    {
+                        "row_id": o.id,
+                        "new_status": o.status,
+                        "code": o.code,
+                        "message": o.error_message,
+                        "now": now,
+                    }
+                    for o in failed
+                ],
+            )
+        if untried:  # claimed, never tried: as they were, for the next job
+            session.execute(
+                update(_OUTBOX)
+                .where(ours)
+                .values(status="pending", attempts=row.attempts - 1, updated_at=bindparam("now")),
+                [{"row_id": outbox_id, "now": now} for outbox_id in untried],
+            )
+
+
+def _statuses(database: Database, outbox_ids: list[int]) -> dict[int, str]:
+    if not outbox_ids:
+        return {}
+    with database.session() as session:
+        found = dict(
+            session.execute(select(SmsOutbox.id, SmsOutbox.status).where(SmsOutbox.id.in_(outbox_ids))).all()
+        )
+    return {outbox_id: found.get(outbox_id, "missing") for outbox_id in outbox_ids}
 
 
 def record_status(

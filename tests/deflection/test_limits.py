@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.deflection.limits import Limits, NumberRanges, SmsGuard, ranges_of
+from gateway.deflection.limits import Limits, NumberRanges, SenderThrottle, SmsGuard, ranges_of
 from gateway.services import sms_limits
 from gateway.settings import load_settings
 
@@ -52,6 +52,32 @@ def test_sender_throughput_makes_bursts_wait(guard: SmsGuard) -> None:
     wait = guard.sender_slot("+77012345678", NOW + 0.3)
     assert 0.7 <= wait <= 0.72
     assert guard.sender_slot("+77012345678", NOW + 1.0) == 0
+
+
+def test_a_batch_asks_for_its_sender_slots_at_once_and_keeps_the_limit(app: Any) -> None:
+    guard = _guard(app, sender_mps=3)
+    now = [NOW + 0.1]
+    throttle = SenderThrottle(guard, "+77012345678", lambda: now[0])
+    asked = app.extensions["deflect"].redis
+    assert [throttle(5), throttle(4), throttle(3)] == [0, 0, 0]
+    assert asked.get(f"deflect:mps:+77012345678:{int(NOW)}") == b"5"  # one INCRBY for the batch
+    now[0] = NOW + 0.5
+    assert 0.5 <= throttle(2) <= 0.52  # 3 a second: the 4th message waits for the next second
+    other = SenderThrottle(guard, "+77012345678", lambda: now[0])
+    assert other(1) > 0  # another worker's batch finds the second used up too
+    now[0] = NOW + 1.2
+    assert [throttle(2), throttle(1)] == [0, 0]
+
+
+def test_slots_left_over_from_a_second_are_not_used_in_the_next(app: Any) -> None:
+    guard = _guard(app, sender_mps=10)
+    now = [NOW + 0.9]
+    throttle = SenderThrottle(guard, "+77012345678", lambda: now[0])
+    assert throttle(10) == 0  # 10 granted for this second, 1 used
+    now[0] = NOW + 1.1
+    assert throttle(9) == 0  # a new grant for the new second, counted there
+    redis = app.extensions["deflect"].redis
+    assert redis.get(f"deflect:mps:+77012345678:{int(NOW) + 1}") == b"9"
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.wait_loop
 	$(BIN)/python -m bench.accept_latency
 	$(BIN)/python -m bench.sms_throughput

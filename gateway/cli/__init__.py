@@ -117,7 +117,10 @@ def worker(burst: bool) -> None:
     # cost more than the job itself, and each horse started without the pooled database and Twilio
     # connections (worse, it shared the parent's sockets). Our jobs are short and bounded by their
     # HTTP timeouts; a job that dies with the process is left to the sweeper, as with a horse.
-    SimpleWorker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
+    try:
+        SimpleWorker([svc.queue], connection=svc.queue.connection).work(burst=burst, with_scheduler=True)
+    finally:
+        jobs.bind(None)  # its services close with the command: nothing may run jobs with them after
 
 
 @main.command()

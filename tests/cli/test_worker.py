@@ -40,3 +40,13 @@ def test_the_worker_drains_accepted_offers_each_once(
         assert {row.status for row in rows} == {"sent"}
         assert sorted(m.sid for m in sent) == sorted(row.provider_sid for row in rows)
         assert sorted(m.to for m in sent) == [f"+7916{n:03d}4567" for n in range(3)]
+
+
+def test_the_worker_leaves_no_services_bound_when_it_ends(cli_env: None) -> None:
+    # A burst worker run in a test (or any process that goes on) must not leave its closed services
+    # for jobs run later: those must say no services are bound, not use closed connections.
+    from gateway import jobs
+
+    assert CliRunner().invoke(main, ["worker", "--burst"], catch_exceptions=False).exit_code == 0
+    with pytest.raises(RuntimeError, match="no services bound"):
+        jobs.send_sms(1)

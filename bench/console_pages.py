@@ -89,6 +89,25 @@ def session(browser: Browser, first: bool) -> None:
     b.go("flow diagram", "GET", "/admin/content/flow/en-support/diagram")
     b.go("texts list", "GET", "/admin/texts/")
     b.go("SMS texts page", "GET", "/admin/content/sms/ru-RU")
+    b.go("test-call panel", "GET", "/admin/try/")
+    call = {"caller": "+79161234567", "called": "+74952223344", "day": "2026-11-24", "time": "12:00"}
+    call |= {"position": "3", "avg_wait": "300", "version": "live", "action": "call"}
+    first = b.go("test call: first press", "POST", "/admin/try/", call)
+    script = re.search(r'name="script" value="([^"]*)"', first.text)
+    typed = re.search(r'name="typed" value="([^"]*)"', first.text)
+    assert script is not None and typed is not None
+    b.go(
+        "test call: key 1 (replayed)",
+        "POST",
+        "/admin/try/",
+        {
+            **call,
+            "action": "",
+            "key": "1",
+            "script": html.unescape(script.group(1)),
+            "typed": html.unescape(typed.group(1)),
+        },
+    )
     b.go("operations", "GET", "/admin/operations/")
     b.go("outbox", "GET", "/admin/operations/outbox")
     b.go("audit log", "GET", "/admin/audit/")

@@ -24,13 +24,11 @@ from pathlib import Path
 import requests
 
 from bench import edge
-from bench.content_propagation import environment
+from bench.content_propagation import private_gateway
 from bench.production import stop
 from gateway.clock import SystemClock
 from gateway.store.content import ContentStore
-from gateway.store.db import Database
 from gateway.users.service import Users
-from tests.support.servers import RedisServer
 
 EMAIL, PASSWORD = "bench@example.com", "bench password, long enough"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -128,12 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as exits, tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         work = Path(tmp)
-        redis_server = RedisServer(work / "redis").start()
-        exits.callback(redis_server.stop)
-        env = environment(work, redis_server.url)
-        database = Database(env["DATABASE_URL"])
-        database.upgrade()
-        exits.callback(database.dispose)
+        env, database = private_gateway(work, exits)
         Users(database, None, ContentStore(database), SystemClock()).add(
             EMAIL, "admin", PASSWORD, actor="bench"
         )

@@ -62,6 +62,18 @@ def environment(work: Path, redis_url: str) -> dict[str, str]:
     }
 
 
+def private_gateway(work: Path, exits: ExitStack) -> tuple[dict[str, str], Database]:
+    """A private Redis and a migrated SQLite file in `work`, and the gateway's environment for them;
+    `exits` stops and closes them."""
+    redis_server = RedisServer(work / "redis").start()
+    exits.callback(redis_server.stop)
+    env = environment(work, redis_server.url)
+    database = Database(env["DATABASE_URL"])
+    database.upgrade()
+    exits.callback(database.dispose)
+    return env, database
+
+
 class Listener:
     """Client threads placing incoming calls without pause; every answer kept as (time, greeting)."""
 
@@ -145,12 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as exits, tempfile.TemporaryDirectory(prefix="bench-content-") as tmp:
         work = Path(tmp)
-        redis_server = RedisServer(work / "redis").start()
-        exits.callback(redis_server.stop)
-        env = environment(work, redis_server.url)
-        database = Database(env["DATABASE_URL"])
-        database.upgrade()
-        exits.callback(database.dispose)
+        env, database = private_gateway(work, exits)
         log = work / "gateway.log"
         output = exits.enter_context(log.open("ab"))
         try:  # the first worker imports the shipped files into the empty store

@@ -29,6 +29,17 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "0123456789abcdef0123456789abcdef"
 BASE = "https://voice.bench.test"
+# What Twilio posts to the waitUrl of a caller in the queue (the CallSid is added per caller).
+WAIT_PARAMS = {
+    "QueueSid": "QU" + "0" * 32,
+    "QueuePosition": "2",
+    "CurrentQueueSize": "5",
+    "QueueTime": "10",
+    "AvgQueueTime": "120",
+    "AccountSid": "AC" + "0" * 32,
+    "From": "+79161234567",
+    "To": "+74952223344",
+}
 BARE_APP = """
 from flask import Flask, Response
 app = Flask(__name__)
@@ -172,16 +183,7 @@ def main() -> None:
     bare, bare_port = start_gunicorn("bare:app", env, args.workers, work)
     gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT)
     try:
-        wait_body = {
-            "QueueSid": "QU" + "0" * 32,
-            "QueuePosition": "2",
-            "CurrentQueueSize": "5",
-            "QueueTime": "10",
-            "AvgQueueTime": "120",
-            "AccountSid": "AC" + "0" * 32,
-            "From": "+79161234567",
-            "To": "+74952223344",
-        }
+        wait_body = WAIT_PARAMS
         calls = ["CA" + secrets.token_hex(16) for _ in range(args.concurrency * 4)]
         for sid in calls:  # each simulated caller is in the queue already
             for path, extra in (

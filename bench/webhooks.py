@@ -26,20 +26,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from bench.wait_loop import BARE_APP, ROOT, signed, start_gunicorn
+from bench.wait_loop import BARE_APP, ROOT, WAIT_PARAMS, signed, start_gunicorn
 
 LUA = Path(__file__).with_name("webhooks.lua")
 QUEUED_CALLERS = 64
-WAIT_PARAMS = {
-    "QueueSid": "QU" + "0" * 32,
-    "QueuePosition": "2",
-    "CurrentQueueSize": "5",
-    "QueueTime": "10",
-    "AvgQueueTime": "120",
-    "AccountSid": "AC" + "0" * 32,
-    "From": "+79161234567",
-    "To": "+74952223344",
-}
 
 
 def post(port: int, path: str, params: dict[str, str]) -> str:

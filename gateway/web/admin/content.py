@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from gateway.content.service import ContentError, FourEyesError, ItemStatus, Which
+from gateway.content.service import ContentError, FourEyesError, ItemStatus, Outcome, Which
 from gateway.flows.crosschecks import uses
 from gateway.flows.diagram import NODE_HEIGHT, NODE_WIDTH, layout
 from gateway.users.roles import Permission
@@ -133,11 +133,7 @@ def publish(kind: str, key: str) -> Any:
     except ContentError as exc:
         flash(_("content.publish_refused", reason=str(exc)), "error")
         return _back(kind, key)
-    if outcome.changed:
-        flash(_("content.published", version=outcome.version), "ok")
-    else:
-        flash(_("content.unchanged", version=outcome.version), "ok")
-    return _back(kind, key)
+    return _done(outcome, kind, key, changed="content.published", unchanged="content.unchanged")
 
 
 @bp.post("/<kind>/<key>/rollback")
@@ -152,10 +148,12 @@ def rollback(kind: str, key: str) -> Any:
     except ContentError as exc:
         flash(_("content.rollback_refused", reason=str(exc)), "error")
         return _back(kind, key)
-    if outcome.changed:
-        flash(_("content.rolled_back", version=outcome.version), "ok")
-    else:
-        flash(_("content.live_already", version=outcome.version), "ok")
+    return _done(outcome, kind, key, changed="content.rolled_back", unchanged="content.live_already")
+
+
+def _done(outcome: Outcome, kind: str, key: str, *, changed: str, unchanged: str) -> Any:
+    """Back to the item, saying what a publish or rollback did (or that it changed nothing)."""
+    flash(_(changed if outcome.changed else unchanged, version=outcome.version), "ok")
     return _back(kind, key)
 
 

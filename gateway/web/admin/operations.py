@@ -18,6 +18,7 @@ from gateway.deflection.outbox_list import recent_messages
 from gateway.handoff.dead_letters import NotADeadLetter
 from gateway.logs import mask_number
 from gateway.phone import parse_number
+from gateway.store.audit import AuditQuery
 from gateway.users.roles import Permission
 from gateway.web.admin.base import MenuItem, actor, area, requires
 from gateway.web.admin.i18n import gettext as _
@@ -46,7 +47,8 @@ def _index(error: str | None = None, status: int = 200) -> Any:
         render_template(
             "admin/operations/index.html",
             switch=svc.guards.switch.state(),
-            history=svc.content.store.audit("messaging", limit=10),
+            # "messaging." is the switch and the range pauses lifted by hand (subject messaging:<range>)
+            history=svc.audit_log.search(AuditQuery(action="messaging."), per_page=10).entries,
             ranges=svc.guards.range_pauses(),
             at=lambda moment: datetime.fromtimestamp(moment, UTC),
             error=error,

@@ -266,3 +266,15 @@ def test_no_list_page_shows_a_full_number_or_a_link_token(app: Any, clock: Manua
         page = text(console.get(path))
         assert CALLER not in page and CALLER[1:] not in page, path
         assert token not in page, path
+
+
+def test_a_range_lifted_by_hand_shows_in_the_pause_history(app: Any) -> None:
+    from gateway.deflection.limits import range_pause_key
+
+    app.extensions["deflect"].redis.set(range_pause_key("prefix", "+7916123"), "pumping", ex=3600)
+    console = signed_in(app, "admin", "ops@example.com")
+    lifted = console.post("/admin/operations/ranges/lift", {"range": "+7916123", "reason": "a real campaign"})
+    assert lifted.status_code == 302
+    page = text(console.get("/admin/operations/"))
+    history = page[page.index('id="switch-history"') :]
+    assert "messaging.range_resumed" in history and "a real campaign" in history

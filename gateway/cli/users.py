@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from gateway.cli import base
+from gateway.users.roles import ROLES
 
 
 def _users() -> Any:
@@ -61,7 +62,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["viewer", "agent", "editor", "publisher", "admin"]))
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input (else: prompt)")
 @_by
 @_json
@@ -98,7 +99,7 @@ def list_users(as_json: bool) -> None:
 
 @users.command("set-role")
 @click.argument("email")
-@click.argument("role", type=click.Choice(["viewer", "agent", "editor", "publisher", "admin"]))
+@click.argument("role", type=click.Choice(list(ROLES)))
 @_by
 @_json
 def set_role(email: str, role: str, by: str | None, as_json: bool) -> None:

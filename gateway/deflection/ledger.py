@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -20,7 +20,7 @@ from gateway.deflection.consent import export as export_records
 from gateway.deflection.consent import records_for, verify_chain
 from gateway.deflection.opt_out import opt_out as write_opt_out
 from gateway.logs import mask_number
-from gateway.store.content import Change
+from gateway.store.content import AuditWriter, Change
 from gateway.store.db import Database
 from gateway.store.models import ConsentRecord, OptOut
 
@@ -28,10 +28,6 @@ ADMIN_METHOD = "admin"  # ConsentRecord.method of an opt-out recorded from the c
 ADMIN_CHANNEL = "sms"  # what it stops: the SMS the gateway sends (an opt-out blocks every send anyway)
 NOTE_LENGTH = 500
 _VERIFY_CHUNK = 1000
-
-
-class AuditWriter(Protocol):
-    def record(self, change: Change, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from gateway.clock import Clock
 from gateway.handoff.dispatch import dead_letters, revive
 from gateway.logs import redact
-from gateway.store.content import Change
+from gateway.store.content import AuditWriter, Change
 from gateway.store.db import Database
 
 ERROR_LENGTH = 100
-
-
-class AuditWriter(Protocol):
-    def record(self, change: Change, now: datetime) -> None: ...
 
 
 class NotADeadLetter(LookupError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ from gateway.clock import Clock
 from gateway.deflection.reference import find_reference
 from gateway.handoff.card import CardLinks, shown_number
 from gateway.handoff.lookups import LookupLimiter
-from gateway.store.content import Change
+from gateway.store.content import AuditWriter, Change
 from gateway.store.db import Database
 from gateway.store.models import Chat
 
@@ -32,10 +32,6 @@ MAX_MATCHES = 20
 _NOT_DIGITS = re.compile(r"[\s*•.()\-]")
 
 Outcome = Literal["found", "none", "invalid", "limited"]
-
-
-class AuditWriter(Protocol):
-    def record(self, change: Change, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,6 +62,12 @@ class Change:
     before: str | None = None
     after: str | None = None
     detail: Mapping[str, Any] | None = None
+
+
+class AuditWriter(Protocol):
+    """Where a domain service writes its audit entries (`ContentStore.record`)."""
+
+    def record(self, change: Change, now: datetime) -> None: ...
 
 
 class ContentStore:

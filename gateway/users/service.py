@@ -14,7 +14,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import redis
 from argon2 import PasswordHasher
@@ -22,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from gateway.clock import Clock
-from gateway.store.content import Change
+from gateway.store.content import AuditWriter, Change
 from gateway.store.db import Database
 from gateway.store.models import AdminUser
 from gateway.users.roles import ROLES, Permission, may
@@ -45,10 +44,6 @@ class UserError(ValueError):
     def __init__(self, message: str, reason: str = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
-
-
-class AuditWriter(Protocol):
-    def record(self, change: Change, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from flask import Response, render_template, request
 from gateway.store.audit import AuditQuery
 from gateway.store.models import AuditEntry
 from gateway.users.roles import Permission
-from gateway.web.admin.base import MenuItem, area, requires
+from gateway.web.admin.base import MenuItem, area, page_arg, requires
 from gateway.web.context import services
 
 bp = area("audit", __name__)
@@ -34,7 +34,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def index() -> Any:
     query, typed, problems = _query()
     log = services().audit_log
-    found = log.search(query, page=_page())
+    found = log.search(query, page=page_arg())
     return render_template(
         "admin/audit/index.html",
         found=found,
@@ -118,8 +118,3 @@ def _day(text: str) -> datetime | None:
         return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC) if text else None
     except ValueError:
         return None
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1

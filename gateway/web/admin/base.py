@@ -132,6 +132,17 @@ def actor() -> str:
     return f"{current_user.user.email} (console)"
 
 
+def page_arg() -> int:
+    """The page a list asks for (`?page=`, from 1; anything else is the first)."""
+    raw = request.args.get("page", "1")
+    return max(int(raw), 1) if raw.isdigit() else 1
+
+
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows fill (at least one, the empty one)."""
+    return max(1, -(-total // per_page))
+
+
 def area(name: str, import_name: str) -> Blueprint:
     """The blueprint of one console area, at /admin/<name>, with the console's rules installed."""
     bp = Blueprint(f"admin_{name}", import_name, url_prefix=f"/admin/{name}")

@@ -20,7 +20,7 @@ from gateway.logs import mask_number
 from gateway.phone import parse_number
 from gateway.store.audit import AuditQuery
 from gateway.users.roles import Permission
-from gateway.web.admin.base import MenuItem, actor, area, requires
+from gateway.web.admin.base import MenuItem, actor, area, page_arg, page_count, requires
 from gateway.web.admin.i18n import gettext as _
 from gateway.web.context import services
 
@@ -135,13 +135,13 @@ def ledger() -> Any:
 @bp.get("/opt-outs")
 @requires(Permission.OPERATE)
 def opt_outs() -> Any:
-    page = _page()
+    page = page_arg()
     entries, total = services().ledger.opt_outs(limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render_template(
         "admin/operations/opt_outs.html",
         entries=entries,
         page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        pages=page_count(total, PER_PAGE),
         total=total,
         region=DEFAULT_REGION,
     )
@@ -205,7 +205,7 @@ def outbox() -> Any:
     status = request.args.get("status") or None
     if status not in (None, *STATUSES):
         status = None
-    page = _page()
+    page = page_arg()
     found = recent_messages(services().database, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render_template(
         "admin/operations/outbox.html",
@@ -213,7 +213,7 @@ def outbox() -> Any:
         status=status,
         statuses=STATUSES,
         page=page,
-        pages=max(1, -(-found.total // PER_PAGE)),
+        pages=page_count(found.total, PER_PAGE),
     )
 
 
@@ -236,8 +236,3 @@ def _number() -> tuple[str | None, str, str | None]:
         return None, region, "ops.number_missing"
     parsed = parse_number(raw, default_region=region)
     return (parsed.e164, region, None) if parsed is not None else (None, region, "ops.number_invalid")
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1

@@ -122,6 +122,10 @@ def send_sms(outbox_id: int) -> str:
     except TransientSendError as exc:
         _give_back(svc.queue, [row_id for row_id in exc.unsent if row_id != outbox_id])
         raise
+    late = [row_id for row_id, status in statuses.items() if status == "pending" and row_id != outbox_id]
+    if late:  # the batch ran out of time: the next job takes them, first in line
+        _give_back(svc.queue, late[1:])
+        _enqueue_once(svc.queue, send_sms, late[0], f"sms-{late[0]}-late", SEND_RETRY, "send late SMS")
     return statuses[outbox_id]
 
 

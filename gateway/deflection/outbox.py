@@ -31,6 +31,9 @@ _OUTBOX = cast(Table, SmsOutbox.__table__)  # a batch's outcomes are written wit
 
 # A worker holding a row longer than this is presumed dead (well above the HTTP timeout).
 SENDING_LEASE = timedelta(seconds=60)
+# A batch stops taking rows well inside the lease (waits on a shared sender, a slow provider): a row
+# held past the lease is claimed again by a retry, and both would send it.
+BATCH_TIME = SENDING_LEASE / 2
 ACCEPTED_STATUSES = frozenset({"accepted", "queued", "sent", "delivered", "undelivered", "failed", "read"})
 # Status callback order: a late "sent" must not overwrite "delivered".
 _STATUS_RANK = {
@@ -127,13 +130,20 @@ def send_batch(
     The rows are claimed in one statement and their outcomes written in one transaction, so a batch
     costs the database two round trips instead of three a row. A transient provider error stops the
     batch: that row and the ones not tried yet are `pending` again, and `TransientSendError.unsent`
-    lists them. A row whose send was under way when the process died stays `sending`: it is only sent
-    again after asking the provider whether it got through (attempt > 1)."""
-    claimed, opted_out = _claim(database, list(dict.fromkeys(outbox_ids)), clock.now())
+    lists them. A batch still going after BATCH_TIME stops too, with its untried rows `pending` (the
+    statuses returned say so). A row whose send was under way when the process died stays `sending`:
+    it is only sent again after asking the provider whether it got through (attempt > 1)."""
+    claimed_at = clock.now()
+    claimed, opted_out = _claim(database, list(dict.fromkeys(outbox_ids)), claimed_at)
     outcomes: list[_Outcome] = []
     tried = 0
     try:
         for row in claimed:
+            if tried and clock.now() - claimed_at >= BATCH_TIME:
+                log.info(
+                    "outbox batch out of time after %d of %d rows: the rest are pending", tried, len(claimed)
+                )
+                break  # the rows not tried are `pending` again (below), for the next job
             tried += 1
             outcome = _send_one(
                 provider,

@@ -219,3 +219,29 @@ def test_a_slow_sender_gets_batches_of_what_it_may_send_in_five_seconds(
     _each_sent_once(app, proxy)
     assert app.extensions["deflect"].queue.finished_job_registry.count == 2  # 5, then 2
     assert clock.time() - started >= 6  # one a second: the batch waited for its sender slots
+
+
+def test_a_batch_that_outlasts_half_the_lease_leaves_its_rest_to_the_next_job(
+    app: Any, clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    # A shared sender (or a slow provider) can make a batch wait: a row still held when its lease
+    # ends would be claimed again by a retry and sent twice. The batch stops in time instead.
+    from gateway.deflection.outbox import BATCH_TIME
+
+    ids = _accept(app, clock, 3)
+    services = app.extensions["deflect"]
+    statuses = send_batch(
+        services.database,
+        services.provider,
+        ids,
+        clock=clock,
+        status_callback=lambda row_id: f"https://voice.example.test/twilio/messaging/status/{row_id}",
+        throttle=lambda _to_go: clock.advance(BATCH_TIME.total_seconds() * 0.6) or 0.0,  # 18 s a row
+    )
+    assert [statuses[i] for i in ids] == ["queued", "queued", "pending"]
+    assert [row.status for row in _rows(app)] == ["queued", "queued", "pending"]
+    clock.advance(60)  # nothing queued it here (a send job would): the sweeper sends it, once
+    with running_with(services):
+        sweep_outbox()
+    run_jobs(app)
+    _each_sent_once(app, proxy)

@@ -55,12 +55,16 @@ def install(app: Flask, metrics: Metrics) -> None:
     def _observe(_exc: BaseException | None) -> None:
         started = g.pop("_metrics_started", None)
         rule = request.url_rule
-        if started is not None and rule is not None:
+        if started is None or rule is None:
+            return
+        try:  # a teardown error would replace the TwiML already made with a 500: never raise here
             route = route_label(rule.rule, request.view_args)
             histogram = by_route.get(route)
             if histogram is None:
                 histogram = by_route[route] = metrics.webhook_seconds.labels(route)
             histogram.observe(time.perf_counter() - started)
+        except Exception:
+            log.exception("webhook not timed")
 
 
 # A path part that may only be one of a few words (`<any(consent, sending):stage>`) is shown as the word.

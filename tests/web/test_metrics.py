@@ -210,3 +210,16 @@ def test_every_metric_the_alerts_use_is_in_the_scrape(metrics_app: Any) -> None:
     names = {name for name, _ in samples(scrape(client))}
     names |= {m.group(1) for m in re.finditer(r"^# TYPE (\S+)", scrape(client), re.MULTILINE)}
     assert used and used <= names, used - names
+
+
+def test_a_timing_that_cannot_be_written_never_costs_the_caller_the_twiml(
+    metrics_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under gunicorn an observation writes a file (PROMETHEUS_MULTIPROC_DIR): a full disk or a tmp
+    # cleaner must not turn the answer already made into a 500 from the request's teardown.
+    def broken(*_: Any) -> Any:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(metrics_app.extensions["deflect"].metrics.webhook_seconds, "labels", broken)
+    twiml = Call(metrics_app.test_client()).incoming()
+    assert twiml.status == 200 and twiml.verbs()

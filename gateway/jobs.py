@@ -148,7 +148,15 @@ def _take_ready(queue: Queue, batch: int) -> list[int]:
             )
         except redis.RedisError as exc:  # pending in the outbox: the sweeper sends it and the rest
             log.warning("the next send job (outbox %d) not queued (%s)", row_id, type(exc).__name__)
+            _drop_flag(queue, job_queued)
     return [int(row_id) for row_id in taken]
+
+
+def _drop_flag(queue: Queue, job_queued: str) -> None:
+    try:
+        queue.connection.delete(job_queued)
+    except redis.RedisError:  # it expires within _JOB_QUEUED_TTL anyway
+        pass
 
 
 def _give_back(queue: Queue, outbox_ids: list[int]) -> None:
@@ -186,8 +194,15 @@ def enqueue_send(queue: Queue, outbox_id: int, attempt: int = 0) -> None:
     if attempt:
         _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}-r{attempt}", SEND_RETRY, description)
         return
-    if queue.connection.eval(_OFFER_READY, 2, *_ready_keys(queue), outbox_id, _JOB_QUEUED_TTL):
-        _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}", SEND_RETRY, description)
+    ready, job_queued = _ready_keys(queue)
+    if queue.connection.eval(_OFFER_READY, 2, ready, job_queued, outbox_id, _JOB_QUEUED_TTL):
+        try:
+            _enqueue_once(queue, send_sms, outbox_id, f"sms-{outbox_id}", SEND_RETRY, description)
+        except redis.RedisError:
+            # No job behind the flag: let the next acceptance queue one instead of joining a list
+            # nobody takes (this row is pending in the outbox: the sweeper sends it).
+            _drop_flag(queue, job_queued)
+            raise
 
 
 def look_up_line_type(number: str) -> str:

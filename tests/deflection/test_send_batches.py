@@ -245,3 +245,25 @@ def test_a_batch_that_outlasts_half_the_lease_leaves_its_rest_to_the_next_job(
         sweep_outbox()
     run_jobs(app)
     _each_sent_once(app, proxy)
+
+
+def test_a_send_job_that_could_not_be_queued_leaves_no_flag_behind(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flag says "a send job is queued": without the job, later rows would join a list nobody
+    # takes and wait for the sweeper while their callers hear "sending".
+    import redis
+
+    queue = app.extensions["deflect"].queue
+
+    def refused(*_: Any) -> None:
+        raise redis.ConnectionError("the queue is unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "_enqueue_once", refused)
+        with pytest.raises(redis.ConnectionError):
+            jobs.enqueue_send(queue, 101)
+    assert not queue.connection.exists(f"deflect:sms:send-queued:{queue.name}")
+    jobs.enqueue_send(queue, 102)  # the next acceptance gets a job of its own
+    assert queue.fetch_job("sms-102") is not None
+    assert _ready(app) == []

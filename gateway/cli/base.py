@@ -40,6 +40,13 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+def actor(by: str | None) -> str:
+    """Who the audit log names for a change made at the command line: `--by`, else cli:<login>."""
+    import getpass
+
+    return by or f"cli:{getpass.getuser()}"
+
+
 def settings() -> Settings:
     try:
         return load_settings()

@@ -31,14 +31,13 @@ def _ledger() -> Any:
 @click.option("--by", default=None, help="who is exporting (default: cli:<login>), for the audit log")
 def export(number: str, region: str, by: str | None) -> None:
     """Print a caller's consent and opt-out records as JSON lines (the export is audited)."""
-    import getpass
 
     from gateway.phone import parse_number
 
     parsed = parse_number(number, default_region=region.upper())
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a valid phone number", param_hint="--number")
-    records = _ledger().export(parsed.e164, actor=by or f"cli:{getpass.getuser()}")
+    records = _ledger().export(parsed.e164, actor=base.actor(by))
     for record in records:
         click.echo(json.dumps(record, ensure_ascii=False))
     if not records:

@@ -8,7 +8,6 @@ within seconds by itself.
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,6 @@ def _directories(root: Path | None) -> dict[str, Path]:
     if root is None:
         return {name: kind.directory for name, kind in kinds.items()}
     return {name: root / kind.directory.name for name, kind in kinds.items()}
-
-
-def _actor(by: str | None) -> str:
-    return by or f"cli:{getpass.getuser()}"
 
 
 def _fail(exc: Exception) -> None:
@@ -168,7 +163,7 @@ def draft(kind: str, paths: tuple[Path, ...], key: str | None, by: str | None, a
     service = _service()
     try:
         files = _read_files(service, kind, paths)
-        saved = service.save_draft(kind, files, actor=_actor(by), key=key)
+        saved = service.save_draft(kind, files, actor=base.actor(by), key=key)
     except ContentError as exc:
         _fail(exc)
     if as_json:
@@ -190,7 +185,7 @@ def draft(kind: str, paths: tuple[Path, ...], key: str | None, by: str | None, a
 @json_option
 def discard(kind: str, key: str, by: str | None, as_json: bool) -> None:
     """Throw an item's draft away (the live version is untouched); exit code 1 when there is none."""
-    if not _service().discard_draft(kind, key, actor=_actor(by)):
+    if not _service().discard_draft(kind, key, actor=base.actor(by)):
         raise click.ClickException(f"{kind} {key} has no draft")
     if as_json:
         base.echo_json({"kind": kind, "key": key, "discarded": True})
@@ -242,7 +237,7 @@ def publish(kind: str, key: str, comment: str, force: bool, by: str | None, as_j
     from gateway.content.service import ContentError
 
     try:
-        outcome = _service().publish(kind, key, actor=_actor(by), comment=comment, force=force)
+        outcome = _service().publish(kind, key, actor=base.actor(by), comment=comment, force=force)
     except ContentError as exc:
         _fail(exc)
     _echo_outcome(outcome, as_json)
@@ -259,7 +254,7 @@ def rollback(kind: str, key: str, version: int, by: str | None, as_json: bool) -
     from gateway.content.service import ContentError
 
     try:
-        outcome = _service().rollback(kind, key, version, actor=_actor(by))
+        outcome = _service().rollback(kind, key, version, actor=base.actor(by))
     except ContentError as exc:
         _fail(exc)
     _echo_outcome(outcome, as_json)
@@ -297,7 +292,9 @@ def import_(root: Path | None, comment: str, check: bool, by: str | None, as_jso
     """Publish every item whose files differ from its live version (identical ones make no version).
     All or nothing: when any file has problems nothing is imported, every problem is listed and the
     exit code is 1."""
-    outcomes = _service().import_files(_directories(root), actor=_actor(by), comment=comment, dry_run=check)
+    outcomes = _service().import_files(
+        _directories(root), actor=base.actor(by), comment=comment, dry_run=check
+    )
     if as_json:
         base.echo_json([_outcome_json(o) for o in outcomes])
     else:

@@ -59,15 +59,12 @@ def _list(rows: list[Any], as_json: bool) -> None:
 
 
 def _replay(replay_ids: set[int], replay_all: bool, by: str | None) -> None:
-    import getpass
 
     from gateway.handoff.dead_letters import NotADeadLetter
 
     svc = base.build_app().extensions["deflect"]  # before anything changes: no Redis, no replay
     try:
-        queued = svc.dead_letters.replay(
-            None if replay_all else replay_ids, actor=by or f"cli:{getpass.getuser()}"
-        )
+        queued = svc.dead_letters.replay(None if replay_all else replay_ids, actor=base.actor(by))
     except NotADeadLetter as exc:
         raise click.ClickException(str(exc)) from None
     if not queued:

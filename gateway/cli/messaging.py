@@ -20,12 +20,6 @@ def _guards() -> Any:
     return base.build_app().extensions["deflect"].guards
 
 
-def _actor(by: str | None) -> str:
-    import getpass
-
-    return by or f"cli:{getpass.getuser()}"
-
-
 def _switch_json(state: Any) -> dict[str, Any]:
     return {
         "paused": state.paused,
@@ -54,7 +48,7 @@ _json = click.option("--json", "as_json", is_flag=True, help="print the switch a
 def pause(reason: str, by: str | None, as_json: bool) -> None:
     """Stop offering SMS links to callers, in every process within a second; recorded with who, when
     and why (kept across Redis restarts)."""
-    state = _guards().switch.set(True, actor=_actor(by), reason=reason.strip())
+    state = _guards().switch.set(True, actor=base.actor(by), reason=reason.strip())
     if as_json:
         base.echo_json(_switch_json(state))
     else:
@@ -75,14 +69,14 @@ def resume(range_: str | None, reason: str, by: str | None, as_json: bool) -> No
     """Offer SMS links again (or, with --range, to one paused range again)."""
     guards = _guards()
     if range_:
-        if not guards.lift(range_.strip(), actor=_actor(by), reason=reason.strip()):
+        if not guards.lift(range_.strip(), actor=base.actor(by), reason=reason.strip()):
             raise click.ClickException(f"no pause of range {range_} (see deflect messaging status)")
         if as_json:
             base.echo_json({"range": range_.strip(), "lifted": True})
         else:
             click.echo(f"offers to {range_} resumed")
         return
-    state = guards.switch.set(False, actor=_actor(by), reason=reason.strip())
+    state = guards.switch.set(False, actor=base.actor(by), reason=reason.strip())
     if as_json:
         base.echo_json(_switch_json(state))
     else:

@@ -4,7 +4,6 @@ shell histories show)."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Any
 
@@ -21,10 +20,6 @@ def _users() -> Any:
 
     database = base.database()
     return Users(database, None, ContentStore(database), SystemClock())
-
-
-def _actor(by: str | None) -> str:
-    return by or f"cli:{getpass.getuser()}"
 
 
 def _as_json(user: Any) -> dict[str, Any]:
@@ -72,7 +67,7 @@ def add(email: str, role: str, password_stdin: bool, by: str | None, as_json: bo
 
     password = _read_password(password_stdin)
     try:
-        user = _users().add(email, role, password, actor=_actor(by))
+        user = _users().add(email, role, password, actor=base.actor(by))
     except UserError as exc:
         raise _refused(exc) from None
     if as_json:
@@ -104,7 +99,9 @@ def list_users(as_json: bool) -> None:
 @_json
 def set_role(email: str, role: str, by: str | None, as_json: bool) -> None:
     """Change a user's role (in force from their next page)."""
-    _change(lambda users: users.set_role(email, role, actor=_actor(by)), as_json, f"role of {email}: {role}")
+    _change(
+        lambda users: users.set_role(email, role, actor=base.actor(by)), as_json, f"role of {email}: {role}"
+    )
 
 
 @users.command("deactivate")
@@ -114,7 +111,9 @@ def set_role(email: str, role: str, by: str | None, as_json: bool) -> None:
 def deactivate(email: str, by: str | None, as_json: bool) -> None:
     """Stop a user signing in (signed out at their next page). Users are never deleted: the audit
     log names them."""
-    _change(lambda users: users.set_active(email, False, actor=_actor(by)), as_json, f"deactivated {email}")
+    _change(
+        lambda users: users.set_active(email, False, actor=base.actor(by)), as_json, f"deactivated {email}"
+    )
 
 
 @users.command("activate")
@@ -123,7 +122,7 @@ def deactivate(email: str, by: str | None, as_json: bool) -> None:
 @_json
 def activate(email: str, by: str | None, as_json: bool) -> None:
     """Let a deactivated user sign in again."""
-    _change(lambda users: users.set_active(email, True, actor=_actor(by)), as_json, f"activated {email}")
+    _change(lambda users: users.set_active(email, True, actor=base.actor(by)), as_json, f"activated {email}")
 
 
 @users.command("set-password")
@@ -134,7 +133,7 @@ def set_password(email: str, password_stdin: bool, by: str | None) -> None:
     """Set a user's password."""
     password = _read_password(password_stdin)
     _change(
-        lambda users: users.set_password(email, password, actor=_actor(by)),
+        lambda users: users.set_password(email, password, actor=base.actor(by)),
         False,
         f"password set for {email}",
     )

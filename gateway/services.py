@@ -260,12 +260,12 @@ def start_content(content: ContentService, settings: Settings) -> None:
     """An empty store starts from the shipped files (a file with problems stops the start-up, naming
     them). With the database down the process starts anyway: calls get the fallback queue until the
     registry can read the content."""
+    directories = content_directories(settings)
     try:
-        outcomes = content.ensure_imported(content_directories(settings))
+        outcomes = content.ensure_imported(directories)
     except (OperationalError, InterfaceError) as exc:
         log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
         return
-    directories = content_directories(settings)
     for kind, setting, what in CONTENT_FILES:
         problems = [p for outcome in outcomes if outcome.kind == kind for p in outcome.problems]
         if problems:

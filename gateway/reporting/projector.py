@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,7 +271,7 @@ def forget_all(session: Session) -> None:
     session.execute(delete(ReportCursor).where(ReportCursor.name == CURSOR))
 
 
-def fold_all(database: Database, windows: Windows, now: datetime, batch: int = BATCH) -> Iterable[Folded]:
+def fold_all(database: Database, windows: Windows, now: datetime, batch: int = BATCH) -> Iterator[Folded]:
     """Fold until nothing is left, one transaction per batch (progress for a caller to show)."""
     while True:
         done = fold_new_events(database, windows, now, batch)

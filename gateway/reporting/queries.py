@@ -104,31 +104,43 @@ def _filtered(statement: Any, table_columns: Any, filters: Mapping[str, Any]) ->
     return statement
 
 
-def sums(session: Session, period: Period, by: str | None = None, **filters: Any) -> list[tuple[str, Sums]]:
-    """The period's sums, one per slice value in order (one "all" without `by`), filtered by exact
-    values of `FILTERS` (None: no filter)."""
-    if by is not None and by not in SLICES:
-        raise ValueError(f"no slice {by!r} (one of {', '.join(SLICES)})")
+def grouped(
+    session: Session, period: Period, columns: tuple[str, ...], **filters: Any
+) -> list[tuple[tuple[Any, ...], Sums]]:
+    """The period's sums per value of `columns` of `report_hours` (all in one without columns),
+    filtered by exact values of `FILTERS` (None: no filter)."""
     first, after = period.bounds()
-    keys = [report_hours.c[name] for name in SLICES[by]] if by else []
+    keys = [report_hours.c[name] for name in columns]
     totals = [func.sum(report_hours.c[name]).label(name) for name in SUM_COLUMNS]
     statement = select(*keys, *totals).where(report_hours.c.hour >= first, report_hours.c.hour < after)
     statement = _filtered(statement, report_hours.c, filters)
     if keys:
         statement = statement.group_by(*keys)
-    rows = session.execute(statement).all()
+    return [
+        (tuple(row[: len(keys)]), Sums({n: int(getattr(row, n) or 0) for n in SUM_COLUMNS}))
+        for row in session.execute(statement)
+    ]
+
+
+def sums(
+    session: Session, period: Period, by: str | None = None, **filters: Any
+) -> list[tuple[str, Sums]]:
+    """The period's sums, one per slice value in order (one "all" without `by`), filtered by exact
+    values of `FILTERS` (None: no filter)."""
+    if by is not None and by not in SLICES:
+        raise ValueError(f"no slice {by!r} (one of {', '.join(SLICES)})")
+    rows = grouped(session, period, SLICES[by] if by else (), **filters)
     if by is None:
-        row = rows[0] if rows else None
-        return [("all", Sums({n: int(getattr(row, n) or 0) for n in SUM_COLUMNS} if row else {}))]
-    grouped: dict[str, Sums] = defaultdict(Sums.zero)
-    for row in rows:
-        label = _label(by, tuple(row[: len(keys)]), period.tz)
-        grouped[label] = grouped[label] + Sums({n: int(getattr(row, n) or 0) for n in SUM_COLUMNS})
+        return [("all", rows[0][1] if rows else Sums.zero())]
+    merged: dict[str, Sums] = defaultdict(Sums.zero)
+    for key, found in rows:
+        label = _label(by, key, period.tz)
+        merged[label] = merged[label] + found
     if by == "day":
-        return [(d.isoformat(), grouped.get(d.isoformat(), Sums.zero())) for d in period.days()]
+        return [(d.isoformat(), merged.get(d.isoformat(), Sums.zero())) for d in period.days()]
     if by == "hour":
-        return [(f"{h:02d}", grouped.get(f"{h:02d}", Sums.zero())) for h in range(24)]
-    return sorted(grouped.items(), key=lambda item: (item[0] == NONE, item[0]))
+        return [(f"{h:02d}", merged.get(f"{h:02d}", Sums.zero())) for h in range(24)]
+    return sorted(merged.items(), key=lambda item: (item[0] == NONE, item[0]))
 
 
 def _label(by: str, key: tuple[Any, ...], tz: ZoneInfo) -> str:

@@ -222,3 +222,21 @@ def test_days_are_cut_at_the_report_zone_s_midnight(app: Any) -> None:
     assert [(s.key, s.sums["calls"]) for s in by_day] == [("2026-03-02", 0), ("2026-03-03", 1)]
     by_hour = reports.slices(reports.period("2026-03-03", "2026-03-03", "Europe/Moscow"), "hour")
     assert [s.key for s in by_hour if s.sums["calls"]] == ["01"]
+
+
+def test_the_worker_folds_one_at_a_time(app: Any) -> None:
+    """`fold_reports` is the scheduler's periodic job: it folds what is new, and does nothing while
+    another worker holds the lock (two folds at once would add the same change twice)."""
+    from gateway.jobs import REPORTS_LOCK, fold_reports, running_with
+
+    services = app.extensions["deflect"]
+    _call(services.call_log, _sid(10), T0)
+    services.redis.set(REPORTS_LOCK, "another worker", ex=60)
+    with running_with(services):
+        assert fold_reports() == 0
+    assert _facts(app) == {}
+    services.redis.delete(REPORTS_LOCK)
+    with running_with(services):
+        assert fold_reports() == 2  # the call's start and its enqueue
+    assert set(_facts(app)) == {_sid(10)}
+    assert services.redis.get(REPORTS_LOCK) is None

@@ -110,7 +110,8 @@ def _play_the_day(app: Any, clock: ManualClock) -> dict[str, Call]:
     assert opened.status_code in (302, 303), opened.status_code
     with app.extensions["deflect"].database.session() as session:
         reference = session.scalars(select(Chat.reference).where(Chat.call_sid == accepts.call_sid)).one()
-    assert post_inbound(client, f"Здравствуйте, {reference}", sender=ACCEPTS, sid="SM" + "a" * 32).status_code < 300
+    chat = post_inbound(client, f"Здравствуйте, {reference}", sender=ACCEPTS, sid="SM" + "a" * 32)
+    assert chat.status_code < 300
     run_jobs(app)
 
     # Declined: any other key; the caller then hangs up in the queue.
@@ -176,7 +177,8 @@ def test_every_surface_counts_the_scripted_calls_exactly(
         (first.isoformat(), 5, 2),
         (second.isoformat(), 1, 0),
     ]
-    assert [(s.key, s.sums["calls"]) for s in reports.slices(period, "channel")] == [("whatsapp", 1), ("—", 5)]
+    by_channel = reports.slices(period, "channel")
+    assert [(s.key, s.sums["calls"]) for s in by_channel] == [("whatsapp", 1), ("—", 5)]
     assert [{"reason": r, "calls": n} for r, n in reports.refusals(period)] == REFUSALS
     only_first = reports.total(reports.period(first.isoformat(), first.isoformat()))
     assert only_first.sums["calls"] == 5
@@ -225,8 +227,9 @@ def test_every_surface_counts_the_scripted_calls_exactly(
     outcomes = [r["outcome"] for r in rows]
     assert (outcomes.count("deflected"), outcomes.count("agent"), outcomes.count("abandoned")) == (2, 2, 2)
     assert [r["sms_error"] for r in rows if r["sms_status"] == "failed"] == ["30008"]
-    assert {r["caller"] for r in rows} == {"…" + n[-4:] for n in (ACCEPTS, DECLINES, LANDLINE, OPTED_OUT, SMS_FAILS)}
-    for number in (ACCEPTS, DECLINES, LANDLINE, OPTED_OUT, SMS_FAILS):
+    numbers = (ACCEPTS, DECLINES, LANDLINE, OPTED_OUT, SMS_FAILS)
+    assert {r["caller"] for r in rows} == {"…" + n[-4:] for n in numbers}
+    for number in numbers:
         assert number not in exported.stdout and number.lstrip("+") not in exported.stdout
     assert all(r["entered_at"].endswith("+03:00") for r in rows)  # in the report's zone, Moscow
 

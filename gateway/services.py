@@ -54,6 +54,7 @@ from gateway.metrics import Metrics
 from gateway.reporting.facts import Windows
 from gateway.reporting.figures import Costs
 from gateway.reporting.service import Reports
+from gateway.reporting.tokens import ApiTokens
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.audit import AuditLog
@@ -91,6 +92,7 @@ class Services:
     audit_log: AuditLog  # every change, read back: filtered, a page at a time or exported
     metrics: Metrics  # what this process counts for Prometheus (/metrics)
     reports: Reports  # the funnel, gross and net deflection, refusals, experiments, exports
+    tokens: ApiTokens  # bearer tokens of the reports API: made, listed, revoked (CLI, console), checked
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -203,6 +205,7 @@ def _build(
         settings=settings,
         clock=clock,
         reports=reports(settings, database, clock),
+        tokens=ApiTokens(database, store, clock),
         database=database,
         redis=connection,
         queue=queue,

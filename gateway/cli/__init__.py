@@ -191,11 +191,26 @@ def _register_feature_commands() -> None:
     from gateway.cli.handoff import handoff
     from gateway.cli.inbox import inbox, outbox
     from gateway.cli.messaging import messaging
+    from gateway.cli.report import report
     from gateway.cli.simulate import simulate
     from gateway.cli.templates import templates
+    from gateway.cli.tokens import tokens
     from gateway.cli.users import users
 
-    for command in (content, inbox, outbox, flows, simulate, templates, messaging, consent, handoff, users):
+    for command in (
+        content,
+        inbox,
+        outbox,
+        flows,
+        simulate,
+        templates,
+        messaging,
+        consent,
+        handoff,
+        users,
+        report,
+        tokens,
+    ):
         main.add_command(command)
 
 

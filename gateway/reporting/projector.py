@@ -57,7 +57,9 @@ class Folded:
 def fold_new_events(database: Database, windows: Windows, now: datetime, batch: int = BATCH) -> Folded:
     """Fold the events stored since the last fold (at most `batch`), in one transaction."""
     with database.session() as session:
-        cursor = session.get(ReportCursor, CURSOR)
+        # The cursor's row is locked for the fold: `deflect report refresh` may run while a worker folds
+        # (it takes no Redis lock), and two folds reading the same events would count them twice.
+        cursor = session.get(ReportCursor, CURSOR, with_for_update=True)
         if cursor is None:
             cursor = ReportCursor(name=CURSOR, last_id=0, gaps={}, updated_at=now)
             session.add(cursor)

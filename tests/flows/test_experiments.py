@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -217,3 +218,14 @@ def test_the_variant_survives_the_state_round_trip() -> None:
     state = queued("late", 10)
     restored = CallState.from_dict(state.to_dict())
     assert (restored.variant, restored.variant_step) == ("late", "queue")
+
+
+def test_the_documented_example_is_a_valid_flow_with_its_shares() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml", 1)[1].split("```", 1)[0]
+    flow = flow_from(example)
+    offer = offer_of(flow)
+    assert [(v.id, v.share) for v in offer.variants or ()] == [("early", 30), ("late", 70)]
+    late = offer.for_variant("late")
+    assert (late.after_seconds, late.min_position) == (90, None)
+    assert offer.for_variant("early").min_position == 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -288,6 +289,23 @@ def flush_events() -> int:
     return svc.call_log.flush_pending()
 
 
+REPORTS_LOCK = "deflect:reports:fold"
+
+
+def fold_reports() -> int:
+    """Fold the call events stored since the last fold into the reports' facts and sums. One fold at
+    a time (a lock that expires, should its worker die); returns how many events were read."""
+    svc = _services()
+    token = uuid.uuid4().hex
+    if not svc.redis.set(REPORTS_LOCK, token, nx=True, ex=300):
+        return 0  # another worker is folding; the next run takes what is left
+    try:
+        return sum(done.events for done in svc.reports.refresh())
+    finally:
+        if svc.redis.get(REPORTS_LOCK) == token.encode():
+            svc.redis.delete(REPORTS_LOCK)
+
+
 def replay_parked_webhooks() -> int:
     """Messaging webhooks that arrived while the database was down, handled now."""
     from gateway.deflection.outbox import apply_status
@@ -331,6 +349,7 @@ class Periodic:
 PERIODIC = (
     Periodic("sweep_outbox", sweep_outbox, 30),
     Periodic("flush_events", flush_events, 15),
+    Periodic("fold_reports", fold_reports, 10),
     Periodic("replay_parked_webhooks", replay_parked_webhooks, 15),
     Periodic("expire_chats", expire_chats, 300),
 )

@@ -51,6 +51,9 @@ from gateway.handoff.lookups import AGENT_KEY_PREFIX, LookupLimiter
 from gateway.messaging.providers import DevInboxProvider, MessageProvider, TwilioProvider
 from gateway.messaging.templates import TemplateSet
 from gateway.metrics import Metrics
+from gateway.reporting.facts import Windows
+from gateway.reporting.figures import Costs
+from gateway.reporting.service import Reports
 from gateway.settings import Settings, SettingsError
 from gateway.store import redis as redis_store
 from gateway.store.audit import AuditLog
@@ -87,6 +90,7 @@ class Services:
     chats: ChatFinder  # agents find a chat's context card by reference or the number's last digits
     audit_log: AuditLog  # every change, read back: filtered, a page at a time or exported
     metrics: Metrics  # what this process counts for Prometheus (/metrics)
+    reports: Reports  # the funnel, gross and net deflection, refusals, experiments, exports
 
     def close(self) -> None:
         """Close this process's connections. A Redis server is never stopped here: only the process
@@ -198,6 +202,7 @@ def _build(
     return Services(
         settings=settings,
         clock=clock,
+        reports=reports(settings, database, clock),
         database=database,
         redis=connection,
         queue=queue,
@@ -462,3 +467,14 @@ def make_provider(settings: Settings, database: Database, clock: Clock) -> Messa
         sender=settings.twilio_sms_from,
         messaging_service_sid=settings.twilio_messaging_service_sid,
     )
+
+
+def reports(settings: Settings, database: Database, clock: Clock) -> Reports:
+    short, long = settings.deflect_recontact_windows
+    costs = Costs(
+        agent_minute=settings.deflect_report_agent_minute_cost,
+        sms_segment=settings.deflect_report_sms_segment_cost,
+        handle_minutes=settings.deflect_report_handle_minutes,
+        currency=settings.deflect_report_currency,
+    )
+    return Reports(database, clock, Windows(short, long), costs, settings.deflect_report_timezone)

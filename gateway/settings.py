@@ -16,9 +16,12 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 # Variables with these prefixes are ours: an unknown one is a typo, and a typo in a security setting
 # must not pass silently.
@@ -115,6 +118,38 @@ def _pattern(regex: str, what: str) -> Callable[[str, str], str]:
         return value
 
     return coerce
+
+
+def _windows(name: str, raw: str) -> tuple[timedelta, timedelta]:
+    """Two spans such as 24h,7d: the short one first."""
+    spans = []
+    for item in _items(raw):
+        match = re.fullmatch(r"(\d{1,4})([hd])", item)
+        if match is None:
+            raise SettingsError(f"{name}: {item!r} is not a span such as 24h or 7d")
+        amount = int(match.group(1))
+        spans.append(timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount))
+    if len(spans) != 2 or not timedelta(0) < spans[0] <= spans[1]:
+        raise SettingsError(f"{name}: two spans, the short one first, such as 24h,7d (got {raw!r})")
+    return spans[0], spans[1]
+
+
+def _timezone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except Exception as exc:
+        raise SettingsError(f"{name}: unknown time zone {raw!r} (an IANA name: Europe/Moscow)") from exc
+    return raw.strip()
+
+
+def _amount(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation as exc:
+        raise SettingsError(f"{name}: {raw!r} is not a number such as 12.50") from exc
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name}: {raw!r} must be a number of at least 0")
+    return value
 
 
 def _e164(name: str, raw: str) -> str:
@@ -318,6 +353,28 @@ class Settings:
         _path,
         "what callers hear in the deflection dialogue, a file per locale: imported into an empty "
         "content store, like DEFLECT_FLOWS_DIR",
+    )
+    deflect_recontact_windows: tuple[timedelta, timedelta] = setting(
+        "24h,7d",
+        _windows,
+        "net deflection's two re-contact windows (short,long; h or d): a deflected call whose number "
+        "calls again within one is not counted as deflected in that net figure; after a change, "
+        "`deflect report rebuild`",
+    )
+    deflect_report_timezone: str = setting(
+        "Europe/Moscow", _timezone, "reports' days and hours, unless a report asks for another zone"
+    )
+    deflect_report_handle_minutes: Decimal = setting(
+        "6", _amount, "agent minutes a deflected call would have taken (the savings estimate)"
+    )
+    deflect_report_agent_minute_cost: Decimal = setting(
+        "0", _amount, "cost of an agent minute, in DEFLECT_REPORT_CURRENCY (the savings estimate)"
+    )
+    deflect_report_sms_segment_cost: Decimal = setting(
+        "0", _amount, "cost of one SMS segment, in DEFLECT_REPORT_CURRENCY (the savings estimate)"
+    )
+    deflect_report_currency: str = setting(
+        "RUB", _pattern(r"^[A-Z]{3}$", "an ISO 4217 code such as KZT"), "the savings estimate's currency"
     )
     deflect_log_format: str = setting(
         "auto", _choice("auto", "json", "text"), "auto: JSON in production, readable text in development"

@@ -12,7 +12,7 @@ one write of the outcomes for all of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from gateway.clock import Clock
 from gateway.events import Event, EventRecorder
 from gateway.messaging.providers import MessageProvider, SendError, StatusUpdate
+from gateway.store.call_log import add_event_rows, event_rows
 from gateway.store.db import Database
 from gateway.store.models import OptOut, SmsOutbox
 
@@ -161,7 +162,8 @@ def send_batch(
     finally:
         # Written whatever stopped the batch: what the provider took is never asked for again, what
         # was not tried is free for the next job. A row whose send raised stays `sending`.
-        _record(database, outcomes, [row.id for row in claimed[tried:]], clock.now())
+        owners = {row.id: row.offer_key.split(":", 1)[0] for row in claimed}
+        _record(database, outcomes, [row.id for row in claimed[tried:]], clock.now(), owners)
     statuses = {outcome.id: outcome.status for outcome in outcomes}
     others = [outbox_id for outbox_id in outbox_ids if outbox_id not in statuses]
     return statuses | _statuses(database, others)
@@ -239,11 +241,29 @@ def _claim(database: Database, outbox_ids: list[int], now: datetime) -> tuple[li
     return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed], opted_out
 
 
-def _record(database: Database, outcomes: list[_Outcome], untried: list[int], now: datetime) -> None:
-    """The batch's outcomes, in one transaction. A status callback may have come before this (Twilio
-    is quick): it has moved the row on, and keeps its status."""
+def _record(
+    database: Database,
+    outcomes: list[_Outcome],
+    untried: list[int],
+    now: datetime,
+    owners: Mapping[int, str] | None = None,
+) -> None:
+    """The batch's outcomes, in one transaction, with an `sms.sent` event each in the call's log (the
+    reports' "accepted by the provider", or its refusal). A status callback may have come before this
+    (Twilio is quick): it has moved the row on, and keeps its status."""
     if not outcomes and not untried:
         return
+    owners = owners or {}
+    events = [
+        row
+        for o in outcomes
+        if o.status != "pending" and o.id in owners
+        for row in event_rows(
+            [Event("sms.sent", {"outbox_id": o.id, "status": o.status, "error_code": o.code}, key=str(o.id))],
+            now.timestamp(),
+            call_sid=owners[o.id],
+        )
+    ]
     row = _OUTBOX.c
     ours = (row.id == bindparam("row_id")) & (row.status == "sending")
     with database.session() as session:
@@ -289,6 +309,7 @@ def _record(database: Database, outcomes: list[_Outcome], untried: list[int], no
                 .values(status="pending", attempts=row.attempts - 1, updated_at=bindparam("now")),
                 [{"row_id": outbox_id, "now": now} for outbox_id in untried],
             )
+        add_event_rows(session, events)
 
 
 def _statuses(database: Database, outbox_ids: list[int]) -> dict[int, str]:

@@ -60,7 +60,7 @@ def event_rows(
 def add_events(session: Session, call_sid: str, events: Iterable[Event], now: float) -> None:
     """Store a call's events in the caller's transaction: a decision and the events that record it
     commit together (give them keys, so recording them again later stores nothing)."""
-    _insert_events(session, event_rows(events, now, call_sid=call_sid))
+    add_event_rows(session, event_rows(events, now, call_sid=call_sid))
 
 
 def _event_id(owner: str, event: Event) -> str:
@@ -116,7 +116,7 @@ class CallLog:
             with self.database.session() as session:
                 if call and call_sid:
                     _upsert_call(session, call_sid, call, now)
-                _insert_events(session, rows)
+                add_event_rows(session, rows)
         except Exception as exc:
             log.warning(
                 "call log write failed (%s); keeping %d events in Redis", exc.__class__.__name__, len(rows)
@@ -159,7 +159,7 @@ class CallLog:
                     entry = json.loads(raw)
                     if entry["call"]:
                         _upsert_call(session, entry["call_sid"], entry["call"], _written_at(entry))
-                    _insert_events(session, [_owned(session, row) for row in entry["rows"]])
+                    add_event_rows(session, [_owned(session, row) for row in entry["rows"]])
             self.redis.ltrim(PENDING_KEY, len(entries), -1)
             done += len(entries)
 
@@ -185,7 +185,8 @@ def _owned(session: Session, row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "message_id": None}
 
 
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+def add_event_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store event rows (`event_rows`) in the caller's transaction; those already stored are skipped."""
     if not rows:
         return
     ids = [r["event_id"] for r in rows]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -65,6 +67,7 @@ class Call(Base):
     """One inbound call, as reporting sees it; the live state is in Redis."""
 
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_caller_started_at", "caller", "started_at"),)
 
     call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
     caller: Mapped[str | None] = mapped_column(String(20))  # E.164, None when withheld
@@ -353,3 +356,137 @@ class AdminUser(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     last_login_at: Mapped[datetime | None]
+
+
+# -- reports --------------------------------------------------------------------------------------------
+
+# The upper bounds (seconds) of the timing histograms kept per hour: from the key press to the SMS
+# accepted by the provider, and from that SMS to the chat. One more bucket holds everything longer.
+TIMING_BOUNDS = (1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 10800, 86400)
+TIMINGS = ("to_sms", "to_chat")
+# What one hour of one slice adds up (`report_hours`): each is a count of calls, but for the sums.
+COUNTERS = (
+    "calls",  # reached a queue
+    "offered",
+    "refused",  # no offer: a refusal reason (landline, opted out, region, paused...)
+    "declined",
+    "accepted",
+    "consented",
+    "keyed_number",  # consented for a number keyed in, not the caller ID
+    "sms_accepted",  # accepted by the provider
+    "sms_delivered",
+    "sms_failed",
+    "clicked",
+    "chat_started",
+    "handed_off",
+    "deflected",
+    "reached_agent",
+    "abandoned",
+    "recontact_short",  # the same number called again within the short window (default 24 h)
+    "recontact_long",  # ... within the long window (default 7 d)
+    "deflected_recontact_short",
+    "deflected_recontact_long",
+    "wait_seconds",  # sum of the time spent in the queue
+    "deflected_wait_seconds",
+    "sms_segments",  # sum, from the outbox
+)
+# The dimensions of a slice; '' where a call has none (no channel, no variant, no refusal).
+SLICE_COLUMNS = ("queue", "flow_id", "flow_version", "locale", "channel", "variant", "refusal")
+
+
+class CallFact(Base):
+    """One row per call that reached a queue, kept up to date as its events arrive (folded by
+    `gateway.reporting.projector`): what reports count, row by row. Exports are these rows; the
+    dashboard's totals are their sums, kept per hour in `report_hours`."""
+
+    __tablename__ = "call_facts"
+    __table_args__ = (
+        Index("ix_call_facts_entered_at", "entered_at"),
+        Index("ix_call_facts_caller_started", "caller", "started_at"),
+    )
+
+    call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    caller: Mapped[str | None] = mapped_column(String(20))  # E.164; re-contact is matched on it
+    flow_id: Mapped[str] = mapped_column(String(64))
+    flow_version: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(64))
+    variant: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[datetime]
+    entered_at: Mapped[datetime]
+    position: Mapped[int | None] = mapped_column(Integer)  # in the queue, when first known
+    offers: Mapped[int] = mapped_column(Integer, default=0)
+    offered_at: Mapped[datetime | None]
+    refusal: Mapped[str] = mapped_column(String(40), default="")  # why no offer was made
+    declined: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted_at: Mapped[datetime | None]
+    consented_at: Mapped[datetime | None]
+    keyed_number: Mapped[bool] = mapped_column(Boolean, default=False)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    sms_status: Mapped[str] = mapped_column(String(24), default="")
+    sms_accepted_at: Mapped[datetime | None]
+    sms_error: Mapped[int | None] = mapped_column(Integer)
+    sms_segments: Mapped[int] = mapped_column(Integer, default=0)
+    clicked_at: Mapped[datetime | None]
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    chat_at: Mapped[datetime | None]
+    matched: Mapped[str] = mapped_column(String(24), default="")  # link | reference | number | sender
+    handed_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str] = mapped_column(
+        String(16), default="waiting"
+    )  # deflected | agent | abandoned | other
+    waited_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    ended_at: Mapped[datetime | None]
+    next_call_seconds: Mapped[int | None] = mapped_column(Integer)  # the same number's next call, after
+
+
+class ReportCursor(Base):
+    """How far the fold has read `call_events` (by id), and the ids it skipped that were not committed
+    yet when it read past them (a concurrent writer's): looked for again for a while."""
+
+    __tablename__ = "report_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    gaps: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"id": first seen missing (epoch s)}
+    updated_at: Mapped[datetime]
+
+
+report_hours = Table(
+    "report_hours",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hour", UTCDateTime(timezone=True), nullable=False),  # UTC, on the hour
+    Column("queue", String(64), nullable=False),
+    Column("flow_id", String(64), nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("variant", String(32), nullable=False),
+    Column("refusal", String(40), nullable=False),
+    *[Column(name, Integer, nullable=False, default=0) for name in COUNTERS],
+    *[
+        Column(f"{timing}_{bucket:02d}", Integer, nullable=False, default=0)
+        for timing in TIMINGS
+        for bucket in range(len(TIMING_BOUNDS) + 1)
+    ],
+    UniqueConstraint("hour", *SLICE_COLUMNS, name="uq_report_hours_slice"),
+)
+"""The sums of `call_facts` per UTC hour and slice, kept with them in the same transaction: every
+report reads these (a few thousand rows for a quarter), never the facts."""
+
+
+class ApiToken(Base):
+    """A bearer token for the reports API: only its SHA-256 is kept; shown once when made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # the first characters, to tell tokens apart
+    scope: Mapped[str] = mapped_column(String(24), default="reports")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

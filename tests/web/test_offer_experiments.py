@@ -12,7 +12,8 @@ from gateway.clock import ManualClock
 from gateway.flows import parse_flow
 from gateway.flows.experiments import assign
 from gateway.flows.model import EnqueueStep, Flow
-from gateway.store.models import CallEvent
+from gateway.reporting.stats import compare
+from gateway.store.models import CallEvent, CallFact
 from tests.support.calls import Call, TwiML
 
 NUMBER = "+74957770011"
@@ -155,3 +156,27 @@ def test_a_call_keeps_its_variant_when_the_flow_is_published_again_mid_call(
     assert [e["variant"] for e in events(app, newcomer, "experiment.assigned")] == ["early"]
     started = events(app, newcomer, "call.started")
     assert started[0]["flow_version"] == 2
+
+
+def test_the_reports_fold_each_call_into_its_variant_and_compare_them(
+    make_app: Any, clock: ManualClock
+) -> None:
+    """The event contract end to end: the reports' facts carry the variant of experiment.assigned."""
+    app = make_app()
+    app.extensions["deflect"].registry.check_interval = 0
+    publish(app, flow_text(), "experiment")
+    flow = parse_flow(flow_text(), "test")
+    early, _ = queued_call(app, flow, "early", "+79161234505")
+    late, _ = queued_call(app, flow, "late", "+79161234506")
+    clock.advance(95)
+    early.press(early.wait(), "1")  # early: offered and accepted
+    late.press(late.wait(), "2")  # late: offered and declined
+
+    reports = app.extensions["deflect"].reports
+    list(reports.refresh())
+    with reports.database.session() as session:
+        facts = {sid: session.get(CallFact, sid) for sid in (early.call_sid, late.call_sid)}
+        variants = {sid: (f.variant, f.offers, f.accepted_at is not None) for sid, f in facts.items() if f}
+    assert variants == {early.call_sid: ("early", 1, True), late.call_sid: ("late", 1, False)}
+    result = compare(baseline=(1, 1), other=(0, 1))
+    assert (result.difference, result.significant, result.verdict) == (-1.0, False, "not yet significant")

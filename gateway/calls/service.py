@@ -28,7 +28,7 @@ from gateway.flows import engine
 from gateway.flows.model import BranchStep, Flow, Offer
 from gateway.flows.schedule import is_open
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome
-from gateway.flows.wait import offer_due, wait_experience
+from gateway.flows.wait import current_offer, offer_due
 from gateway.phone import parse_number
 from gateway.store.call_log import CallLog
 
@@ -166,7 +166,7 @@ class VoiceService:
         ctx = self._context(flow, state, req, now, with_queues=False)
         if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
             return self._keep(self.deflection.step("sending", flow, state, ctx, urls, None), now)
-        offer = wait_experience(flow, state).offer
+        offer = current_offer(flow, state)
         if offer is not None and not state.deflection.prepared:
             self._prepare(flow, state)
         refused: list[Event] = []

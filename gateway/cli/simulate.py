@@ -127,6 +127,7 @@ def _echo_heard(item: Any) -> None:
         "unknown": f"  ? <{item.text}>",
         "keys_only": "  (this prompt takes keys only)",
         "queued": f"  ⏳ waiting in queue '{item.text}'",
+        "variant": f"  🧪 offer experiment: this call is in variant '{item.text}'",
         "leave": "  ↪ leaves the queue",
         "dial": f"  ☎ dialling {item.text}",
         "agent": "  ✔ an agent answers",

@@ -30,7 +30,7 @@ from gateway.flows.model import Flow, Offer
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome
 from gateway.flows.voice_text_set import VoiceTextSource
 from gateway.flows.voice_texts import VoiceTexts
-from gateway.flows.wait import wait_experience
+from gateway.flows.wait import current_offer, wait_experience
 from gateway.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Dialogue:
         reason = self.decision.messaging_refusal(
             flow, state, policy, ctx.now
         ) or self.decision.caller_refusal(state, policy, ctx.now)
-        offer = wait_experience(flow, state).offer
+        offer = current_offer(flow, state)
         state.deflection.offer_number = state.offers_made
         state.deflection.channels = list(offer.channels) if offer else ["whatsapp"]
         state.deflection.sms_template = offer.sms_template if offer else "whatsapp_link"

@@ -51,6 +51,7 @@ class Node:
     y: int
     entry: bool = False
     offer: bool = False  # a queue whose callers are offered to continue in a messenger
+    variants: tuple[str, ...] = ()  # the offer's experiment: "early 30 %", "late 70 %"
 
     @property
     def centre(self) -> int:
@@ -123,9 +124,14 @@ def layout(flow: Flow) -> Diagram:
                 continue
             step = flow.steps[sid]
             label, text = describe(step)
-            offer = isinstance(step, EnqueueStep) and step.wait.offer is not None
+            offered = step.wait.offer if isinstance(step, EnqueueStep) else None
+            experiment = (offered.variants if offered else None) or []
+            variants = tuple(f"{v.id} {v.share} %" for v in experiment)
             y = MARGIN + number * (NODE_HEIGHT + GAP_Y)
-            nodes[sid] = Node(sid, step.kind, label, text, number, left[sid], y, sid == flow.entry, offer)
+            entry = sid == flow.entry
+            nodes[sid] = Node(
+                sid, step.kind, label, text, number, left[sid], y, entry, offered is not None, variants
+            )
     height = 2 * MARGIN + len(layers) * NODE_HEIGHT + (len(layers) - 1) * GAP_Y
     ordered = [nodes[sid] for layer in layers for sid in layer if sid in nodes]
     routes = _routes(

@@ -10,6 +10,7 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.events import Event
+from gateway.flows import experiments
 from gateway.flows.model import (
     BranchRule,
     BranchStep,
@@ -166,6 +167,19 @@ class _Run:
         self.state.queue = step.queue
         enqueue(self.response, step.queue, self.urls.wait(), self.urls.enqueue_action())
         self.event("queue.enqueued", step=step_id, queue=step.queue)
+        self.assign_variant(step_id, step)
+
+    def assign_variant(self, step_id: str, step: EnqueueStep) -> None:
+        """A queue whose offer runs an experiment: the call's variant, kept in its state (and said in
+        an event) the first time the call enters this step's queue; a retry keeps it."""
+        offer = step.wait.offer
+        if offer is None or not offer.variants:
+            return
+        if self.state.variant_step == step_id and offer.variant(self.state.variant) is not None:
+            return
+        variant = experiments.assign(offer, self.flow.id, step_id, self.state.call_sid)
+        self.state.variant, self.state.variant_step = variant, step_id
+        self.event("experiment.assigned", queue=step.queue, step=step_id, variant=variant)
 
 
 def rule_matches(rule: BranchRule, state: CallState, ctx: Context) -> bool:

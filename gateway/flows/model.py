@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -117,6 +118,49 @@ class MenuStep(_Model):
     speech: bool = Field(default=False, description="also accept spoken answers")
 
 
+VARIANT_OVERRIDES = ("after_seconds", "min_position", "max_offers", "repeat_every", "prompt", "timeout")
+"""The offer's fields a variant of an experiment may change; the rest (channels, SMS...) stay the offer's."""
+
+
+def check_offer_prompt(prompt: str, channels: Sequence[str]) -> None:
+    """An offer's prompt says {channels}, or names exactly the messengers the offer makes."""
+    check_placeholders(prompt, {"channels"})
+    named = {c for c, name in WRITTEN_NAMES.items() if name.lower() in prompt.lower()}
+    if named and named != set(channels):
+        raise ValueError(
+            f"the prompt names {', '.join(sorted(WRITTEN_NAMES[c] for c in named))} but the offer's "
+            f"channels are {', '.join(channels)}: say {{channels}} instead, and the caller hears "
+            "the messengers they are really offered"
+        )
+
+
+class OfferVariant(_Model):
+    """One arm of an offer experiment: the share of callers it gets and what it changes in the offer
+    (fields left out are the offer's own). Callers are split by a hash of their CallSid."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64, examples=["early", "late"])]
+    share: int = Field(ge=1, le=100, description="percent of the callers; the variants' shares sum to 100")
+    after_seconds: int | None = Field(default=None, ge=0)
+    min_position: int | None = Field(
+        default=None, ge=1, description="null here turns the offer's min_position off for this variant"
+    )
+    max_offers: int | None = Field(default=None, ge=1, le=10)
+    repeat_every: int | None = Field(default=None, ge=15)
+    prompt: Prompt | None = Field(default=None, description="checked as the offer's prompt is")
+    timeout: int | None = Field(default=None, ge=1, le=30)
+
+    @model_validator(mode="after")
+    def _no_null_overrides(self) -> OfferVariant:
+        for name in VARIANT_OVERRIDES:
+            if name != "min_position" and name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"'{name}' cannot be null (leave it out to keep the offer's)")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The offer fields this variant changes, with their values."""
+        return {name: getattr(self, name) for name in VARIANT_OVERRIDES if name in self.model_fields_set}
+
+
 class Offer(_Model):
     """When to offer the caller on hold to continue in a messenger (eligibility is not ours)."""
 
@@ -135,20 +179,59 @@ class Offer(_Model):
         default_factory=_default_channels, min_length=1, description="in order of preference"
     )
     sms_template: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    variants: list[OfferVariant] | None = Field(
+        default=None,
+        description="an experiment: two or more variants of this offer, callers split by their shares",
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _experiment(
+        cls, variants: list[OfferVariant] | None, info: ValidationInfo
+    ) -> list[OfferVariant] | None:
+        if variants is None:
+            return None
+        if len(variants) < 2:
+            raise ValueError("an experiment needs at least 2 variants (leave 'variants' out for none)")
+        ids = [v.id for v in variants]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"variant id {', '.join(repr(i) for i in twice)} is used twice")
+        total = sum(v.share for v in variants)
+        if total != 100:
+            shares = " + ".join(str(v.share) for v in variants)
+            raise ValueError(f"the variants' shares must sum to 100, not {shares} = {total}")
+        channels = info.data.get("channels")
+        for v in variants:
+            if v.prompt is None:
+                continue
+            try:
+                if channels is None:  # the offer's channels are wrong themselves: said there
+                    check_placeholders(v.prompt, {"channels"})
+                else:
+                    check_offer_prompt(v.prompt, channels)
+            except ValueError as exc:
+                raise ValueError(f"variant '{v.id}': {exc}") from None
+        return variants
 
     @model_validator(mode="after")
     def _unique_channels(self) -> Offer:
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("a channel is listed twice")
-        check_placeholders(self.prompt, {"channels"})
-        named = {c for c, name in WRITTEN_NAMES.items() if name.lower() in self.prompt.lower()}
-        if named and named != set(self.channels):
-            raise ValueError(
-                f"the prompt names {', '.join(sorted(WRITTEN_NAMES[c] for c in named))} but the offer's "
-                f"channels are {', '.join(self.channels)}: say {{channels}} instead, and the caller hears "
-                "the messengers they are really offered"
-            )
+        check_offer_prompt(self.prompt, self.channels)
         return self
+
+    def variant(self, variant_id: str | None) -> OfferVariant | None:
+        """The variant of this offer's experiment with this id (None: none such, or no experiment)."""
+        return next((v for v in self.variants or () if v.id == variant_id), None)
+
+    def for_variant(self, variant_id: str | None) -> Offer:
+        """The offer a caller in this variant gets: the variant's fields over the offer's own (the offer
+        itself for no variant or an unknown one)."""
+        chosen = self.variant(variant_id)
+        if chosen is None:
+            return self
+        return self.model_copy(update=chosen.overrides())
 
 
 class WaitExperience(_Model):

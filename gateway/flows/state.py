@@ -85,6 +85,10 @@ class CallState:
     last_offer_at: float | None = None
     last_announce_at: float | None = None
     offer_declined: bool = False
+    # The offer experiment's variant the call got when it entered the queue of the enqueue step
+    # `variant_step` (None: that step's offer runs no experiment); see gateway.flows.experiments.
+    variant: str | None = None
+    variant_step: str | None = None
     # The last place in the queue Twilio told us (it sends QueuePosition only to the waitUrl, not to
     # the Gathers of the offer and consent inside the queue).
     queue_position: int | None = None

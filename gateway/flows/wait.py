@@ -14,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.channels import either, written_names
 from gateway.events import Event
+from gateway.flows.experiments import variant_of
 from gateway.flows.model import EnqueueStep, Flow, Offer, WaitExperience
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome, Urls
 from gateway.flows.twiml import play_hold, say
@@ -23,6 +24,15 @@ def wait_experience(flow: Flow, state: CallState) -> WaitExperience:
     """The wait settings of the enqueue step the caller is in (defaults if the state is stale)."""
     step = flow.steps.get(state.step)
     return step.wait if isinstance(step, EnqueueStep) else WaitExperience()
+
+
+def current_offer(flow: Flow, state: CallState) -> Offer | None:
+    """The offer of the caller's queue as this caller gets it: with an experiment, their variant's
+    fields over the offer's own (`gateway.flows.experiments`)."""
+    offer = wait_experience(flow, state).offer
+    if offer is None or not offer.variants:
+        return offer
+    return offer.for_variant(variant_of(flow, state))
 
 
 def offer_due(offer: Offer, state: CallState, ctx: Context) -> bool:
@@ -84,7 +94,7 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
                 },
             )
         )
-    offer = wait.offer
+    offer = current_offer(flow, state)
     if offer is not None and offer_due(offer, state, ctx):
         gather = response.gather(
             input="dtmf", num_digits=1, action=urls.offer(), method="POST", timeout=offer.timeout
@@ -102,6 +112,7 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
                     "waited_seconds": waited,
                     "position": ctx.queue_position,
                     "channels": list(channels.ids),
+                    "variant": variant_of(flow, state),
                 },
             )
         )
@@ -122,7 +133,7 @@ def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, d
     """The caller answered the offer. The accept digit hands the call over to the deflection layer
     (which renders consent next); any other key declines for good; no key just resumes hold."""
     state = state.copy()
-    offer = wait_experience(flow, state).offer
+    offer = current_offer(flow, state)
     digit = (digits or "").strip()
     data: dict[str, Any] = {
         "queue": state.queue,
@@ -130,6 +141,7 @@ def handle_offer_input(flow: Flow, state: CallState, ctx: Context, urls: Urls, d
         "number": state.offers_made,
         "waited_seconds": round(state.seconds_in_queue(ctx.now)),
         "position": ctx.queue_position or state.queue_position,
+        "variant": variant_of(flow, state),
     }
     if offer is not None and digit == offer.accept_digit:
         data |= {"channels": list(offer.channels), "sms_template": offer.sms_template}

@@ -122,9 +122,7 @@ def grouped(
     ]
 
 
-def sums(
-    session: Session, period: Period, by: str | None = None, **filters: Any
-) -> list[tuple[str, Sums]]:
+def sums(session: Session, period: Period, by: str | None = None, **filters: Any) -> list[tuple[str, Sums]]:
     """The period's sums, one per slice value in order (one "all" without `by`), filtered by exact
     values of `FILTERS` (None: no filter)."""
     if by is not None and by not in SLICES:

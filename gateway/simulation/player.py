@@ -45,8 +45,9 @@ class Heard:
 
     `kind`: say (a <Say>: `text` in `language`), music, unknown (a verb the player does not know, in
     `text`), keys_only (words said where only keys are listened for), queued (`text`: the queue),
-    leave, dial (`text`: whom), agent (an agent answers), hangup (the flow hangs up), input (what the
-    caller answered: `text` as in a script), job_failed (`text`: the job). `stage`: the prompt or the
+    variant (`text`: the offer experiment's variant the call got in that queue), leave, dial (`text`:
+    whom), agent (an agent answers), hangup (the flow hangs up), input (what the caller answered:
+    `text` as in a script), job_failed (`text`: the job). `stage`: the prompt or the
     webhook the item belongs to ("incoming", "menu", "wait", "offer", "consent", "number-entry"...);
     `asks`: said inside the prompt (the <Gather>) itself: the question, not what came before it.
     """
@@ -120,6 +121,7 @@ class Player:
         self.avg_wait = avg_wait
         self.queued_since: float | None = None
         self.queue_action = "/twilio/voice/queue-result"
+        self.variant: str | None = None  # the offer experiment's variant, once the call got one
 
     def run(self) -> Prompt | None:
         """Play the call: None when it ended, else the prompt it stopped at (`inputs` had no more)."""
@@ -241,6 +243,11 @@ class Player:
 
     def _enqueue(self, verb: ET.Element, stage: str) -> object:
         self.hear(Heard("queued", verb.text or "", stage=stage))
+        state = self.services.voice.states.load(self.call_sid)
+        if state is not None and state.variant is not None and state.variant_step == state.step:
+            if state.variant != self.variant:
+                self.variant = state.variant
+                self.hear(Heard("variant", state.variant, stage=stage))
         self.queued_since = self.clock.time()
         self.queue_action = verb.attrib["action"]
         return verb.attrib["waitUrl"], self._queue_params()

@@ -3,6 +3,7 @@ answers, and with a flow file that is not published."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,18 @@ def test_simulate_draft_plays_the_drafts_while_calls_keep_the_live_versions(cli_
     assert live.exit_code == 0, live.output
     assert "Пример Банк" not in live.output and "Пришлём ссылку" not in live.output
     assert "службу поддержки банка" in Call(app.test_client()).incoming().said()
+
+
+def test_simulate_says_which_variant_of_an_offer_experiment_the_call_got(cli_env: None) -> None:
+    flow = ROOT / "tests" / "flows" / "offer_experiment.yaml"
+    result = simulate("--flow", str(flow), "--keys", "w60,w40,q")
+    assert result.exit_code == 0, result.output
+    found = re.search(r"🧪 offer experiment: this call is in variant '(early|late)'", result.output)
+    assert found, result.output
+    # What the call hears follows its variant: early at 60 s, late (other words) only at 90 s.
+    before, _, after = result.output.partition("w40")
+    if found.group(1) == "early":
+        assert "🔊 Не хотите ждать?" in before
+    else:
+        assert "🔊 Ожидание может занять время." not in before and "Не хотите ждать?" not in result.output
+        assert "🔊 Ожидание может занять время." in after

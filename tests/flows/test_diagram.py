@@ -154,3 +154,11 @@ def test_a_line_to_a_step_further_down_passes_between_the_boxes(path: Path) -> N
                 assert not node.x <= x <= node.x + NODE_WIDTH, (node.step, x)
     if path.name == "ru_bank_support.yaml":
         assert passes  # the bank flow has lines that pass a layer (queues to the goodbye)
+
+
+def test_a_queue_whose_offer_runs_an_experiment_lists_its_variants() -> None:
+    flow = load_flow(Path(__file__).parent / "offer_experiment.yaml")
+    node = layout(flow).node("queue")
+    assert node.offer and node.variants == ("early 50 %", "late 50 %")
+    shipped = layout(load_flow(FLOWS_DIR / "ru_bank_support.yaml"))
+    assert all(n.variants == () for n in shipped.nodes)

@@ -150,6 +150,7 @@ def test_accepting_the_offer_hands_the_call_over() -> None:
         "number": 1,
         "waited_seconds": 60,
         "position": 3,
+        "variant": None,
         "channels": ["whatsapp"],
         "sms_template": "chat_link",
     }

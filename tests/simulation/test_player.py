@@ -4,9 +4,11 @@ as Twilio would, what the caller hears in order, and a stop at the prompt where 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from gateway import jobs
+from gateway.flows import load_flow
 from gateway.simulation.player import Heard, Player, Prompt, run_jobs
 from gateway.store.models import DevInboxMessage
 
@@ -81,3 +83,15 @@ def test_jobs_run_with_the_services_of_their_own_thread(app: Any) -> None:
 
 def test_no_job_waiting_is_nothing_to_run(app: Any) -> None:
     assert run_jobs(app.extensions["deflect"]) == []
+
+
+def test_the_offer_experiments_variant_is_heard_right_after_the_queue(app: Any) -> None:
+    flow = load_flow(Path(__file__).parents[1] / "flows" / "offer_experiment.yaml")
+    app.extensions["deflect"].registry.serve_only(flow)
+    heard, prompt = play(app, "w60")
+    queued = heard.index(Heard("queued", "bank-cards", stage="incoming"))
+    variant = heard[queued + 1]
+    assert variant.kind == "variant" and variant.text in ("early", "late")
+    assert [item.kind for item in heard].count("variant") == 1
+    # 60 s in the queue: the early variant's offer is due, the late one's is not.
+    assert prompt is not None and prompt.stage == ("offer" if variant.text == "early" else "wait")

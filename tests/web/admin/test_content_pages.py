@@ -364,6 +364,19 @@ def test_the_diagram_of_a_draft_with_problems_says_why_there_is_none(app: Any) -
     assert "<svg" in page(editor.get(f"{FLOW}/diagram?version=1"))
 
 
+def test_the_diagram_marks_an_offer_experiment_and_lists_its_variants(app: Any) -> None:
+    text = (ROOT / "tests" / "flows" / "offer_experiment.yaml").read_text(encoding="utf-8")
+    app.extensions["deflect"].content.save_draft("flow", {"offer_experiment.yaml": text}, actor="anna")
+    viewer = signed_in(app, "viewer")
+
+    drawn = page(viewer.get("/admin/content/flow/offer-experiment/diagram?version=draft"))
+
+    queue = re.search(r'id="step-queue".*?</g>', drawn, re.S)
+    assert queue is not None
+    assert "offer experiment: early 50 %, late 50 %" in queue.group(0)
+    assert "offer A/B" in queue.group(0)
+
+
 def test_unknown_items_and_kinds_are_404(app: Any) -> None:
     viewer = signed_in(app, "viewer")
 

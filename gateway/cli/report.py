@@ -1,6 +1,6 @@
-"""`deflect report`: the funnel, deflection and refusals of a period as tables (or --json, the API's
-shapes), the fold run now (`refresh`) or from scratch (`rebuild`), and the fact rows exported as CSV or
-XLSX. The database only, no Redis: they work with the gateway up or down."""
+"""`deflect report`: the funnel, deflection, refusals and offer experiments of a period as tables (or
+--json, the API's shapes), the fold run now (`refresh`) or from scratch (`rebuild`), and the fact rows
+exported as CSV or XLSX. The database only, no Redis: they work with the gateway up or down."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ def _show(name: str, kwargs: dict[str, Any], as_json: bool) -> None:
     if name == "refusals":
         click.echo(render.refusals_table(reports.refusals(request.period, **request.filters)))
         return
+    if name == "experiments":
+        click.echo(render.experiments_table(reports.experiments(request.period, **request.filters)))
+        return
     slices = reports.slices(request.period, request.by, **request.filters)
     click.echo((render.funnel_table if name == "funnel" else render.deflection_table)(slices))
     _note_fold(reports)
@@ -113,6 +116,15 @@ def deflection(as_json: bool, **kwargs: Any) -> None:
 def refusals(as_json: bool, **kwargs: Any) -> None:
     """Why callers were not offered a link, with the calls each reason stopped, most first."""
     _show("refusals", kwargs, as_json)
+
+
+@report.command()
+@_period_options
+@_json
+def experiments(as_json: bool, **kwargs: Any) -> None:
+    """Offer experiments: each variant's calls, take rate and net deflection with 95 % intervals, and
+    its difference from the baseline (the first variant by name), or "not yet significant"."""
+    _show("experiments", kwargs, as_json)
 
 
 @report.command()

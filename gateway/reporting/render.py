@@ -10,9 +10,10 @@ from typing import Any
 
 from gateway.reporting.figures import FUNNEL
 from gateway.reporting.queries import BadPeriod, Period
-from gateway.reporting.service import Reports, Slice
+from gateway.reporting.service import Experiment, Reports, Slice
+from gateway.reporting.stats import Comparison, Interval
 
-REPORTS = ("funnel", "deflection", "refusals")
+REPORTS = ("funnel", "deflection", "refusals", "experiments")
 # What a report may be sliced by (`queries.SLICES` less refusal, which is its own report).
 BY = ("day", "hour", "queue", "version", "channel", "locale", "variant")
 # The request's filter parameters and the `queries.FILTERS` each one is.
@@ -121,10 +122,43 @@ def refusals_json(reports: Reports, request: Request) -> dict[str, Any]:
     }
 
 
+def _comparison(c: Comparison) -> dict[str, Any]:
+    return asdict(c) | {"baseline": list(c.baseline), "other": list(c.other)}
+
+
+def experiments_json(reports: Reports, request: Request) -> dict[str, Any]:
+    """Each offer experiment: every variant's funnel and deflection, and against the baseline (the
+    first variant by name) its take rate and net deflection with intervals; not sliced."""
+    found = reports.experiments(request.period, **request.filters)
+    return {
+        "report": "experiments",
+        **request.as_json(),
+        "experiments": [
+            {
+                "flow_id": e.flow_id,
+                "queue": e.queue,
+                "baseline": e.variants[0].variant,
+                "variants": [
+                    {
+                        "variant": v.variant,
+                        "steps": [asdict(step) for step in v.figures.funnel],
+                        "deflection": v.figures.deflection.as_json(),
+                        "take_rate": _comparison(v.take_rate),
+                        "net_deflection": _comparison(v.net_deflection),
+                    }
+                    for v in e.variants
+                ],
+            }
+            for e in found
+        ],
+    }
+
+
 JSON: dict[str, Callable[[Reports, Request], dict[str, Any]]] = {
     "funnel": funnel_json,
     "deflection": deflection_json,
     "refusals": refusals_json,
+    "experiments": experiments_json,
 }
 
 
@@ -206,3 +240,42 @@ def refusals_table(refusals: list[tuple[str, int]]) -> str:
     if not refusals:
         return "no offer was refused in this period"
     return table([["reason", "calls"], *([reason, str(calls)] for reason, calls in refusals)])
+
+
+def _rate_with_interval(rate: float | None, interval: Interval | None) -> str:
+    if rate is None or interval is None:
+        return EMPTY
+    return f"{percent(rate)} [{percent(interval.low)}, {percent(interval.high)}]"
+
+
+def _against(c: Comparison, is_baseline: bool) -> str:
+    if is_baseline:
+        return "baseline"
+    if c.difference is None or c.difference_interval is None:
+        return c.verdict
+    low, high = c.difference_interval.low * 100, c.difference_interval.high * 100
+    return f"{c.difference * 100:+.1f} pt [{low:+.1f}, {high:+.1f}] {c.verdict}"
+
+
+def experiments_table(experiments: list[Experiment]) -> str:
+    """Per experiment: each variant's calls, take rate and net deflection with their 95 % intervals,
+    and the difference from the baseline with its interval and whether it is significant yet."""
+    if not experiments:
+        return "no offer experiment ran in this period"
+    blocks = []
+    for e in experiments:
+        rows = [["variant", "calls", "offered", "take rate", "vs baseline", "net deflection", "vs baseline"]]
+        for index, v in enumerate(e.variants):
+            rows.append(
+                [
+                    v.variant,
+                    str(v.figures.sums["calls"]),
+                    str(v.figures.sums["offered"]),
+                    _rate_with_interval(v.take_rate.other_rate, v.take_rate.other_interval),
+                    _against(v.take_rate, index == 0),
+                    _rate_with_interval(v.net_deflection.other_rate, v.net_deflection.other_interval),
+                    _against(v.net_deflection, index == 0),
+                ]
+            )
+        blocks.append(f"{e.flow_id} / {e.queue}\n{table(rows)}")
+    return "\n\n".join(blocks)

@@ -13,8 +13,27 @@ from gateway.reporting import projector, queries
 from gateway.reporting.facts import Windows
 from gateway.reporting.figures import Costs, Deflection, Step, deflection, funnel
 from gateway.reporting.queries import Period, Sums
+from gateway.reporting.stats import Comparison, Counts, compare
 from gateway.store.db import Database
 from gateway.store.models import CallFact, ReportCursor
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant of an offer experiment: its figures, and against the baseline (the first variant,
+    by name) its offer take rate and its net deflection at the short window."""
+
+    variant: str
+    figures: Slice
+    take_rate: Comparison  # offers accepted / offers played
+    net_deflection: Comparison  # net deflected (short window) / calls in queue
+
+
+@dataclass(frozen=True)
+class Experiment:
+    flow_id: str
+    queue: str
+    variants: list[Variant]
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,33 @@ class Reports:
         counted = [(key, sums["refused"]) for key, sums in found if key != queries.NONE and sums["refused"]]
         return sorted(counted, key=lambda item: (-item[1], item[0]))
 
+    def experiments(self, period: Period, confidence: float = 0.95, **filters: Any) -> list[Experiment]:
+        """Each offer experiment (a flow's queue whose calls were assigned variants) of the period:
+        every variant's funnel and deflection, compared with the baseline's, with confidence intervals."""
+        with self.database.session() as session:
+            found = queries.grouped(session, period, ("flow_id", "queue", "variant"), **filters)
+        by_experiment: dict[tuple[str, str], dict[str, Sums]] = {}
+        for (flow_id, queue, variant), sums in found:
+            if variant:
+                by_experiment.setdefault((str(flow_id), str(queue)), {})[str(variant)] = sums
+        experiments = []
+        for (flow_id, queue), variants in sorted(by_experiment.items()):
+            names = sorted(variants)
+            base = self._slice(names[0], variants[names[0]])
+            rows = []
+            for name in names:
+                figures = self._slice(name, variants[name])
+                rows.append(
+                    Variant(
+                        name,
+                        figures,
+                        compare(_take(base), _take(figures), confidence),
+                        compare(_net(base), _net(figures), confidence),
+                    )
+                )
+            experiments.append(Experiment(flow_id, queue, rows))
+        return experiments
+
     def facts(self, period: Period, **filters: Any) -> Iterator[CallFact]:
         with self.database.session() as session:
             yield from queries.facts(session, period, **filters)
@@ -81,3 +127,11 @@ class Reports:
         with self.database.session() as session:
             cursor = session.get(ReportCursor, projector.CURSOR)
             return cursor.updated_at if cursor else None
+
+
+def _take(figures: Slice) -> Counts:
+    return figures.sums["accepted"], figures.sums["offered"]
+
+
+def _net(figures: Slice) -> Counts:
+    return figures.deflection.net_short, figures.sums["calls"]

@@ -53,7 +53,7 @@ def _request(*, sliced: bool) -> render.Request:
 
 def _report(name: str) -> Any:
     try:
-        parsed = _request(sliced=name != "refusals")
+        parsed = _request(sliced=name not in ("refusals", "experiments"))
     except render.BadParameter as exc:
         return _bad(exc)
     return jsonify(render.JSON[name](services().reports, parsed))
@@ -72,6 +72,11 @@ def deflection() -> Any:
 @bp.get("/refusals")
 def refusals() -> Any:
     return _report("refusals")
+
+
+@bp.get("/experiments")
+def experiments() -> Any:
+    return _report("experiments")
 
 
 def _filename(parsed: render.Request, extension: str) -> str:

@@ -48,6 +48,7 @@ def event_rows(
     return [
         {
             "event_id": _event_id(owner, e),
+            "keyed": e.key is not None,
             "call_sid": call_sid,
             "message_id": message_id,
             "kind": e.kind,
@@ -187,8 +188,14 @@ def _owned(session: Session, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One INSERT for all the rows; an event already stored (its event_id) is skipped by the database,
-    not looked up first (the call log's writes are on every voice webhook)."""
+    """One INSERT for the rows not stored yet, none when there are none. Only keyed events (a click, a
+    status, recorded again and again) are looked up first, so that recording one again writes
+    nothing; an event with a random id (most, and every one of an incoming call) cannot be stored
+    yet, and ON CONFLICT covers a replay from the buffer."""
+    keyed = [r["event_id"] for r in rows if r.get("keyed", True)]  # buffered before the flag: look up
+    if keyed:
+        seen = set(session.scalars(select(CallEvent.event_id).where(CallEvent.event_id.in_(keyed))))
+        rows = [r for r in rows if r["event_id"] not in seen]
     if not rows:
         return
     values = [

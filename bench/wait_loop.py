@@ -59,7 +59,7 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    module: str, env: dict[str, str], workers: int, chdir: Path
+    module: str, env: dict[str, str], workers: int, chdir: Path, extra: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
@@ -77,6 +77,7 @@ def start_gunicorn(
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            *extra,
             module,
         ],
         env=env,

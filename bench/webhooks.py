@@ -3,7 +3,7 @@ the wait loop and the incoming call next to a bare Flask endpoint that returns f
 same gunicorn settings, measured in one run (issue 12's targets: wait loop >= 60 % of bare, incoming
 call >= 40 %, p99 < 10 ms at 16 connections).
 
-    python -m bench.webhooks [--connections 16] [--duration 8] [--workers 2] [--json]
+    python -m bench.webhooks [--connections 16] [--duration 8] [--workers 2] [--worker-class sync] [--json]
 
 wrk (Debian package `wrk`) replays pre-signed requests (bench/webhooks.lua): the wait loop cycles
 over 64 callers already in the queue; every incoming call has a new CallSid. Before the timed runs each
@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=8, help="seconds per endpoint")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes on each side")
+    parser.add_argument(
+        "--worker-class", help="gunicorn -k on both sides (default: gateway/gunicorn_config.py's, gevent)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -103,12 +106,13 @@ def main() -> None:
 
         embedded = EmbeddedRedis(work / "data")
         env["REDIS_URL"] = embedded.url
+    extra = ("-k", args.worker_class) if args.worker_class else ()
     processes = []
     results: dict[str, dict[str, Any]] = {}
     try:
-        bare, bare_port = start_gunicorn("bare:app", env, args.workers, work)
+        bare, bare_port = start_gunicorn("bare:app", env, args.workers, work, extra)
         processes.append(bare)
-        gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT)
+        gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT, extra)
         processes.append(gateway)
         callers = ["CA" + secrets.token_hex(16) for _ in range(QUEUED_CALLERS)]
         for sid in callers:  # each caller is in the queue already, on the hold path
@@ -152,7 +156,8 @@ def main() -> None:
     db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s; gunicorn -c python:gateway.gunicorn_config "
-        f"-w {args.workers} on both sides; {db}; machine: {os.cpu_count()} cores"
+        f"-w {args.workers} -k {args.worker_class or 'gevent'} on both sides; {db}; "
+        f"machine: {os.cpu_count()} cores"
     )
     print(
         f"{'endpoint':44} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'of bare':>8} {'errors':>7}"

@@ -3,12 +3,14 @@ keeps the new state and records what happened. No Flask here; the web layer pass
 and the URLs to use.
 
 The wait loop is the hot path (Twilio requests it again every time the hold music ends): one Redis
-read, one pipelined write, no database round trip unless something worth recording happened, and
-eligibility for the offer is only looked at when the offer is due.
+read, one pipelined write only when the state or the queue's figures changed, no database round trip
+unless something worth recording happened, and eligibility for the offer is only looked at when the
+offer is due.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -89,7 +91,7 @@ class VoiceService:
 
     def incoming(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """A call comes in: pick the flow by the called number and run its entry step."""
-        called = parse_number(req.called)
+        called = _parse_called(req.called)
         drafts = self.play_drafts or self._test_call(req)
         flow = self.content.flows(drafts=drafts).for_number(called.e164 if called else (req.called or ""))
         caller = parse_number(req.caller, default_region=home_region(flow))
@@ -161,7 +163,7 @@ class VoiceService:
 
     def wait(self, req: VoiceRequest, urls: DeflectionUrls) -> VoiceResponse:
         """One pass of the wait loop (Twilio's waitUrl)."""
-        state, flow = self._load(req)
+        state, flow, stored = self._load_stored(req)
         now = self.clock.time()
         ctx = self._context(flow, state, req, now, with_queues=False)
         if self.deflection.in_progress(state):  # an SMS is on its way: keep polling for it
@@ -187,7 +189,7 @@ class VoiceService:
             def stats(pipe: Any) -> None:
                 self.queue_stats.observe(queue, req.queue_size, req.avg_queue_time, now, pipeline=pipe)
 
-        return self._keep(outcome, now, refused, also=stats)
+        return self._keep(outcome, now, refused, also=stats, stored=stored)
 
     def _prepare(self, flow: Flow, state: CallState) -> None:
         """Once per call, on its first pass of a wait loop with an offer: the deflection layer starts
@@ -265,10 +267,16 @@ class VoiceService:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _load(self, req: VoiceRequest) -> tuple[CallState, Flow]:
-        state = self.states.load(req.call_sid)
-        if state is None:
+        state, flow, _ = self._load_stored(req)
+        return state, flow
+
+    def _load_stored(self, req: VoiceRequest) -> tuple[CallState, Flow, bytes]:
+        """The call's state, its flow, and the bytes the state was stored as (`_keep(stored=...)`)."""
+        loaded = self.states.load_stored(req.call_sid)
+        if loaded is None:
             raise StateLost(req.call_sid)
-        return state, self.content.flow(state.flow_id, state.flow_version)
+        state, stored = loaded
+        return state, self.content.flow(state.flow_id, state.flow_version), stored
 
     def _test_call(self, req: VoiceRequest) -> bool:
         if not self.test_callers:  # production, usually: no parsing on every incoming call
@@ -296,14 +304,17 @@ class VoiceService:
         extra_events: list[Event] | None = None,
         call: dict[str, Any] | None = None,
         also: Callable[[Any], None] | None = None,
+        stored: bytes | None = None,
     ) -> VoiceResponse:
-        """Keep the new state (and `also` other Redis writes, in the same round trip), record events."""
+        """Keep the new state (and `also` other Redis writes, in the same round trip), record events.
+        `stored`: the bytes the state was loaded from; a state that did not change is not written."""
         state = outcome.state
         pipe = self.states.redis.pipeline(transaction=False)
-        self.states.save(state, pipe)
+        self.states.save(state, pipe, unless=stored)
         if also is not None:
             also(pipe)
-        pipe.execute()  # raises if Redis is down: the web layer then plays the hold
+        if len(pipe):  # a wait-loop pass that changed nothing has nothing to write
+            pipe.execute()  # raises if Redis is down: the web layer then plays the hold
         events = [*(extra_events or []), *outcome.events]
         queued = next((e for e in events if e.kind == "queue.enqueued"), None)
         if queued is not None:
@@ -339,6 +350,11 @@ _QUEUE_OUTCOMES = {
     "error": "queue-error",
     "system-error": "queue-error",
 }
+
+
+# The numbers that are called are the installation's own few: each parsed once (`phonenumbers` takes
+# about 0.1 ms a number; callers' numbers are all different and are parsed on every call).
+_parse_called = functools.lru_cache(maxsize=256)(parse_number)
 
 
 def home_region(flow: Flow) -> str | None:

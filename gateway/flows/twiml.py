@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from twilio.twiml import TwiML, TwiMLException
 from twilio.twiml.voice_response import Enqueue, Gather, VoiceResponse
 
 from gateway.flows.model import DEFAULT_HOLD_MUSIC, Flow
@@ -25,6 +27,30 @@ def play_hold(response: VoiceResponse, music_url: str) -> None:
     response.play(music_url, loop=1)
 
 
+class RenderedResponse(VoiceResponse):  # type: ignore[misc]  # twilio ships no types
+    """A document built once and rendered once, then served as it is: it refuses to be changed."""
+
+    def __init__(self, response: VoiceResponse) -> None:
+        super().__init__()
+        self.verbs = tuple(response.verbs)
+        self._xml: str = response.to_xml()
+
+    def to_xml(self, xml_declaration: bool = True) -> str:
+        return self._xml if xml_declaration else str(super().to_xml(xml_declaration=False))
+
+    def nest(self, verb: TwiML | str) -> Any:
+        raise TwiMLException("a rendered TwiML document is shared: build a new VoiceResponse instead")
+
+
+@functools.lru_cache(maxsize=256)
+def hold_document(music_url: str) -> RenderedResponse:
+    """The wait loop's most frequent answer, hold music alone: built and rendered once per music URL
+    (a flow version that changes its music has a new URL, so a new document)."""
+    response = VoiceResponse()
+    play_hold(response, music_url)
+    return RenderedResponse(response)
+
+
 def enqueue(response: VoiceResponse, queue: str, wait_url: str, action_url: str) -> Enqueue:
     """<Enqueue waitUrl=... action=...>queue</Enqueue>, both requested with POST."""
     verb: Enqueue = response.enqueue(
@@ -35,9 +61,7 @@ def enqueue(response: VoiceResponse, queue: str, wait_url: str, action_url: str)
 
 def hold_in_queue(music_url: str = DEFAULT_HOLD_MUSIC) -> VoiceResponse:
     """Fallback waitUrl document: hold music only, so a caller keeps their place whatever failed."""
-    response = VoiceResponse()
-    play_hold(response, music_url)
-    return response
+    return hold_document(music_url)
 
 
 def fallback_enqueue(

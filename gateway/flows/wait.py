@@ -17,7 +17,7 @@ from gateway.events import Event
 from gateway.flows.experiments import variant_of
 from gateway.flows.model import EnqueueStep, Flow, Offer, WaitExperience
 from gateway.flows.state import CallState, Context, OfferChannels, Outcome, Urls
-from gateway.flows.twiml import play_hold, say
+from gateway.flows.twiml import hold_document, play_hold, say
 
 
 def wait_experience(flow: Flow, state: CallState) -> WaitExperience:
@@ -117,7 +117,10 @@ def wait_loop(flow: Flow, state: CallState, ctx: Context, urls: Urls) -> Outcome
             )
         )
     # Without a key the Gather falls through to the music; the next pass decides again.
-    play_hold(response, wait.hold_music or flow.hold_music)
+    music = wait.hold_music or flow.hold_music
+    if not response.verbs:  # nothing to say on this pass (most passes): the document made once
+        return Outcome(hold_document(music), state, events)
+    play_hold(response, music)
     return Outcome(response, state, events)
 
 

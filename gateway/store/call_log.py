@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.events import Event
@@ -47,6 +48,7 @@ def event_rows(
     return [
         {
             "event_id": _event_id(owner, e),
+            "keyed": e.key is not None,
             "call_sid": call_sid,
             "message_id": message_id,
             "kind": e.kind,
@@ -186,23 +188,36 @@ def _owned(session: Session, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_event_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store event rows (`event_rows`) in the caller's transaction; those already stored are skipped."""
+    """Store event rows (`event_rows`) in the caller's transaction: one INSERT for the rows not stored
+    yet, none when there are none. Only keyed events (a click, a status, recorded again and again)
+    are looked up first, so that recording one again writes nothing; an event with a random id
+    (most, and every one of an incoming call) cannot be stored yet, and ON CONFLICT covers a replay
+    from the buffer."""
+    keyed = [r["event_id"] for r in rows if r.get("keyed", True)]  # buffered before the flag: look up
+    if keyed:
+        seen = set(session.scalars(select(CallEvent.event_id).where(CallEvent.event_id.in_(keyed))))
+        rows = [r for r in rows if r["event_id"] not in seen]
     if not rows:
         return
-    ids = [r["event_id"] for r in rows]
-    seen = set(session.scalars(select(CallEvent.event_id).where(CallEvent.event_id.in_(ids))))
-    for row in rows:
-        if row["event_id"] not in seen:
-            session.add(
-                CallEvent(
-                    event_id=row["event_id"],
-                    call_sid=row["call_sid"],
-                    message_id=row["message_id"],
-                    kind=row["kind"],
-                    at=datetime.fromisoformat(row["at"]),
-                    data=row["data"],
-                )
-            )
+    values = [
+        {
+            "event_id": row["event_id"],
+            "call_sid": row["call_sid"],
+            "message_id": row["message_id"],
+            "kind": row["kind"],
+            "at": datetime.fromisoformat(row["at"]),
+            "data": row["data"],
+        }
+        for row in rows
+    ]
+    session.execute(_insert(session, CallEvent).on_conflict_do_nothing(index_elements=["event_id"]), values)
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    """INSERT for this database, with its ON CONFLICT clauses (SQLite and PostgreSQL say the same)."""
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    statement: Insert = dialect.insert(model)
+    return statement
 
 
 _CALL_FIELDS = {
@@ -220,22 +235,23 @@ _CALL_FIELDS = {
 
 
 def _upsert_call(session: Session, call_sid: str, values: Mapping[str, Any], now: float) -> None:
-    """Create or update the call's row; a call first heard of now (a status callback for a call whose
-    start was not recorded) started, as far as we know, `now`."""
+    """Create or update the call's row, in one statement; a call first heard of now (a status callback
+    for a call whose start was not recorded) started, as far as we know, `now`."""
     clean = {k: v for k, v in values.items() if k in _CALL_FIELDS}
     for key in ("ended_at", "started_at"):
         if isinstance(clean.get(key), str):
             clean[key] = datetime.fromisoformat(clean[key])
-    row = session.get(Call, call_sid)
-    if row is None:
-        defaults = {
-            "called": "",
-            "flow_id": "",
-            "flow_version": 0,
-            "locale": "",
-            "started_at": datetime.fromtimestamp(now, UTC),
-        }
-        session.add(Call(call_sid=call_sid, **{**defaults, **clean}))
+    defaults = {
+        "called": "",
+        "flow_id": "",
+        "flow_version": 0,
+        "locale": "",
+        "status": "in-progress",
+        "started_at": datetime.fromtimestamp(now, UTC),
+    }
+    statement = _insert(session, Call).values(call_sid=call_sid, **{**defaults, **clean})
+    if clean:
+        statement = statement.on_conflict_do_update(index_elements=["call_sid"], set_=clean)
     else:
-        for key, value in clean.items():
-            setattr(row, key, value)
+        statement = statement.on_conflict_do_nothing(index_elements=["call_sid"])
+    session.execute(statement)

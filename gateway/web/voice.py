@@ -91,7 +91,9 @@ def _answer(
 ) -> Response:
     urls = WebhookUrls()
     try:
-        req = VoiceRequest.from_form(request.form)
+        # A plain dict: a MultiDict's get() of a missing key (most of Twilio's optional parameters)
+        # raises and catches a BadRequestKeyError, ten times per request.
+        req = VoiceRequest.from_form(request.form.to_dict())
     except BadRequest as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     try:
@@ -186,7 +188,7 @@ def queue_result() -> Response:
 @twilio_signed
 def status() -> Response:
     try:
-        voice_service().status(VoiceRequest.from_form(request.form))
+        voice_service().status(VoiceRequest.from_form(request.form.to_dict()))
     except BadRequest as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     except Exception:

@@ -1,6 +1,6 @@
 """Benchmark: every report query on a million calls, on SQLite and on PostgreSQL, must answer in < 1 s.
 
-    python -m bench.reports [--calls 1000000] [--days 90] [--postgres URL | --no-postgres] [--json]
+    python -m bench.reports [--calls 1000000] [--days 90] [--postgres URL | --no-postgres | --no-sqlite] [--json]
 
 Seeds the calls with `deflect demo seed`'s facts-only mode (gateway/reporting/demo.py: each call
 folded in memory with the projector's functions; calls, call_facts and report_hours written in bulk,
@@ -119,11 +119,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each query")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="a database this bench may empty")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
-        engines = [("SQLite", f"sqlite:///{Path(tmp) / 'reports.sqlite3'}")]
+        engines = [] if args.no_sqlite else [("SQLite", f"sqlite:///{Path(tmp) / 'reports.sqlite3'}")]
         if not args.no_postgres:
             engines.append(("PostgreSQL", args.postgres))
         for label, url in engines:

@@ -1,6 +1,7 @@
 """Benchmark: every report query on a million calls, on SQLite and on PostgreSQL, must answer in < 1 s.
 
-    python -m bench.reports [--calls 1000000] [--days 90] [--postgres URL | --no-postgres | --no-sqlite] [--json]
+    python -m bench.reports [--calls 1000000] [--days 90] [--postgres URL] [--no-postgres | --no-sqlite]
+                            [--json]
 
 Seeds the calls with `deflect demo seed`'s facts-only mode (gateway/reporting/demo.py: each call
 folded in memory with the projector's functions; calls, call_facts and report_hours written in bulk,

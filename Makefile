@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.attack_replay
 	$(BIN)/python -m bench.content_propagation
 	$(BIN)/python -m bench.console_pages
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf $(VENV) .cache var

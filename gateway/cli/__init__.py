@@ -187,6 +187,7 @@ def db_upgrade() -> None:
 def _register_feature_commands() -> None:
     from gateway.cli.consent import consent
     from gateway.cli.content import content
+    from gateway.cli.demo import demo
     from gateway.cli.flows import flows
     from gateway.cli.handoff import handoff
     from gateway.cli.inbox import inbox, outbox
@@ -212,6 +213,7 @@ def _register_feature_commands() -> None:
         tokens,
     ):
         main.add_command(command)
+    main.add_command(demo)
 
 
 _register_feature_commands()

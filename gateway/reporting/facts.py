@@ -141,8 +141,8 @@ def apply(fact: Fact, kind: str, data: Mapping[str, Any], at: datetime) -> None:
 
 
 def _offered(fact: Fact, data: Mapping[str, Any], at: datetime) -> None:
-    number = data.get("number")
-    fact.offers = max(fact.offers + 1, number) if isinstance(number, int) else fact.offers + 1
+    number = data.get("number")  # the offer's number within the call: the same event read twice counts once
+    fact.offers = max(fact.offers, number) if isinstance(number, int) else fact.offers + 1
     fact.offered_at = _first(fact.offered_at, at)
 
 

@@ -15,9 +15,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
 from gateway.events import Event, EventRecorder
@@ -309,7 +310,20 @@ def _record(
                 .values(status="pending", attempts=row.attempts - 1, updated_at=bindparam("now")),
                 [{"row_id": outbox_id, "now": now} for outbox_id in untried],
             )
-        add_event_rows(session, events)
+        _add_sent_events(session, events)
+
+
+def _add_sent_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """The batch's `sms.sent` events, in a savepoint: they are for reports, and a failure to store
+    them must never cost the outcomes beside them (a row left `sending` would be asked about and
+    perhaps sent again)."""
+    if not events:
+        return
+    try:
+        with session.begin_nested():
+            add_event_rows(session, events)
+    except Exception as exc:
+        log.error("outbox: %d sms.sent events not stored (%s)", len(events), exc.__class__.__name__)
 
 
 def _statuses(database: Database, outbox_ids: list[int]) -> dict[int, str]:

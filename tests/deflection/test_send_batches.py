@@ -267,3 +267,23 @@ def test_a_send_job_that_could_not_be_queued_leaves_no_flag_behind(
     jobs.enqueue_send(queue, 102)  # the next acceptance gets a job of its own
     assert queue.fetch_job("sms-102") is not None
     assert _ready(app) == []
+
+
+def test_events_that_cannot_be_stored_never_cost_the_batch_its_outcomes(
+    app: Any, clock: ManualClock, proxy: TwilioProxy
+) -> None:
+    """The batch's `sms.sent` events are for reports: with the call log's table gone, the provider's
+    sids are still written and nothing is sent twice."""
+    from sqlalchemy import text
+
+    _accept(app, clock, 2)
+    database = app.extensions["deflect"].database
+    with database.session() as session:
+        session.execute(text("ALTER TABLE call_events RENAME TO call_events_away"))
+    try:
+        run_jobs(app)
+        run_jobs(app)
+    finally:
+        with database.session() as session:
+            session.execute(text("ALTER TABLE call_events_away RENAME TO call_events"))
+    _each_sent_once(app, proxy)

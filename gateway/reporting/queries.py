@@ -130,10 +130,13 @@ def sums(session: Session, period: Period, by: str | None = None, **filters: Any
     rows = grouped(session, period, SLICES[by] if by else (), **filters)
     if by is None:
         return [("all", rows[0][1] if rows else Sums.zero())]
-    merged: dict[str, Sums] = defaultdict(Sums.zero)
+    # Plain ints per label: a quarter by day is about 2,000 hourly rows of 57 sums each.
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
     for key, found in rows:
-        label = _label(by, key, period.tz)
-        merged[label] = merged[label] + found
+        into = totals[_label(by, key, period.tz)]
+        for name, value in found.values.items():
+            into[name] += value
+    merged = {label: Sums(values) for label, values in totals.items()}
     if by == "day":
         return [(d.isoformat(), merged.get(d.isoformat(), Sums.zero())) for d in period.days()]
     if by == "hour":

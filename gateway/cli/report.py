@@ -4,7 +4,7 @@ exported as CSV or XLSX. The database only, no Redis: they work with the gateway
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -20,10 +20,13 @@ def _reports() -> Any:
 
 
 def _request(reports: Any, params: dict[str, Any]) -> Any:
-    """The request, or a usage error (exit 2) naming the option that is wrong."""
+    """The request from the command's options, or a usage error (exit 2) naming the option that is
+    wrong."""
     from gateway.reporting.render import BadParameter, parse_request
 
-    text = {name: (None if value is None else str(value)) for name, value in params.items()}
+    named = {"from": params.get("start"), "to": params.get("end")}
+    named |= {k: params.get(k) for k in ("tz", "by", "queue", "flow", "version", "channel", "locale")}
+    text = {name: (None if value is None else str(value)) for name, value in named.items()}
     try:
         return parse_request(reports, text)
     except BadParameter as exc:
@@ -65,12 +68,7 @@ def _show(name: str, kwargs: dict[str, Any], as_json: bool) -> None:
     from gateway.reporting import render
 
     reports = _reports()
-    params = {
-        "from": kwargs["start"],
-        "to": kwargs["end"],
-        **{k: kwargs.get(k) for k in ("tz", "by", "queue", "flow", "version", "channel", "locale")},
-    }
-    request = _request(reports, params)
+    request = _request(reports, kwargs)
     if as_json:
         base.echo_json(render.JSON[name](reports, request))
         return
@@ -127,14 +125,20 @@ def experiments(as_json: bool, **kwargs: Any) -> None:
     _show("experiments", kwargs, as_json)
 
 
-@report.command()
-def refresh() -> None:
-    """Fold the call events not folded yet into the reports now (the worker does it every 10 s)."""
+def _folding(batches: Iterator[Any]) -> tuple[int, int]:
+    """Run the fold to its end with a progress line per batch; (events read, facts changed)."""
     events = facts = 0
-    for done in _reports().refresh():
+    for done in batches:
         events += done.events
         facts += done.facts
         base.note(f"folded {events} events into {facts} facts{' ...' if done.behind else ''}")
+    return events, facts
+
+
+@report.command()
+def refresh() -> None:
+    """Fold the call events not folded yet into the reports now (the worker does it every 10 s)."""
+    events, facts = _folding(_reports().refresh())
     click.echo(f"folded {events} events into {facts} facts")
 
 
@@ -145,11 +149,7 @@ def rebuild(yes: bool) -> None:
     Reports show less than they should until it ends."""
     if not yes:
         click.confirm("Forget every report fact and sum and fold all the events again?", abort=True)
-    events = facts = 0
-    for done in _reports().rebuild():
-        events += done.events
-        facts += done.facts
-        base.note(f"folded {events} events into {facts} facts{' ...' if done.behind else ''}")
+    events, facts = _folding(_reports().rebuild())
     click.echo(f"rebuilt: {events} events into {facts} facts")
 
 
@@ -164,9 +164,7 @@ def export(fmt: str, output: str | None, **kwargs: Any) -> None:
     from gateway.reporting.export import csv_lines, write_xlsx
 
     reports = _reports()
-    params = {"from": kwargs["start"], "to": kwargs["end"]}
-    params.update({k: kwargs.get(k) for k in ("tz", "queue", "flow", "version", "channel", "locale")})
-    request = _request(reports, params)
+    request = _request(reports, kwargs)
     facts = reports.facts(request.period, **request.filters)
     if fmt == "xlsx":
         if output is None:

@@ -6,7 +6,9 @@ or revoked token gets 401. No cookies: the console's session and CSRF play no pa
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
@@ -79,44 +81,35 @@ def experiments() -> Any:
     return _report("experiments")
 
 
-def _filename(parsed: render.Request, extension: str) -> str:
-    return f"calls-{parsed.period.start}-{parsed.period.end}.{extension}"
+def _export(extension: str, mimetype: str, body: Callable[[Iterator[Any], ZoneInfo], Iterator[Any]]) -> Any:
+    """The period's fact rows as a download, made by `body` from the rows and the period's zone."""
+    try:
+        parsed = _request(sliced=False)
+    except render.BadParameter as exc:
+        return _bad(exc)
+    facts = services().reports.facts(parsed.period, **parsed.filters)
+    name = f"calls-{parsed.period.start}-{parsed.period.end}.{extension}"
+    return Response(
+        stream_with_context(body(facts, parsed.period.tz)),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _workbook(facts: Iterator[Any], tz: ZoneInfo) -> Iterator[bytes]:
+    """A workbook is a zip whose directory comes last: made in a temporary file, then sent from it."""
+    with tempfile.TemporaryFile() as spooled:
+        write_xlsx(facts, tz, spooled)
+        spooled.seek(0)
+        while chunk := spooled.read(64 * 1024):
+            yield chunk
 
 
 @bp.get("/facts.csv")
 def facts_csv() -> Any:
-    try:
-        parsed = _request(sliced=False)
-    except render.BadParameter as exc:
-        return _bad(exc)
-    facts = services().reports.facts(parsed.period, **parsed.filters)
-    body = stream_with_context(csv_lines(facts, parsed.period.tz))
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(parsed, "csv")}"'},
-    )
+    return _export("csv", "text/csv", csv_lines)
 
 
 @bp.get("/facts.xlsx")
 def facts_xlsx() -> Any:
-    try:
-        parsed = _request(sliced=False)
-    except render.BadParameter as exc:
-        return _bad(exc)
-    facts = services().reports.facts(parsed.period, **parsed.filters)
-    # A workbook is a zip whose directory comes last: made in a temporary file, then sent from it.
-    spooled = tempfile.TemporaryFile()
-    write_xlsx(facts, parsed.period.tz, spooled)
-    spooled.seek(0)
-
-    def chunks() -> Any:
-        with spooled:
-            while chunk := spooled.read(64 * 1024):
-                yield chunk
-
-    return Response(
-        chunks(),
-        mimetype=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{_filename(parsed, "xlsx")}"'},
-    )
+    return _export("xlsx", XLSX, _workbook)

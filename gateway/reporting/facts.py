@@ -14,31 +14,6 @@ from typing import Any
 
 from gateway.store.models import COUNTERS, TIMING_BOUNDS, TIMINGS
 
-# The events a fact is made of; every other kind (menu steps, announcements...) only gives the
-# queue position.
-KINDS = frozenset(
-    {
-        "queue.enqueued",
-        "experiment.assigned",
-        "wait.announce",
-        "offer.played",
-        "offer.refused",
-        "offer.declined",
-        "offer.accepted",
-        "consent.granted",
-        "sms.queued",
-        "sms.sent",
-        "sms.accepted",
-        "sms.status",
-        "link.clicked",
-        "link.channel_chosen",
-        "chat.started",
-        "chat.handed_off",
-        "deflection.left",
-        "queue.result",
-        "call.status",
-    }
-)
 # An SMS status only moves up this order (a late "sent" callback does not undo "delivered").
 _SMS_RANK = {
     "": 0,
@@ -58,7 +33,6 @@ SMS_DELIVERED = frozenset({"delivered", "read"})
 _AGENT_RESULTS = frozenset({"bridged", "bridging-in-process"})
 # A call still on the line, as far as the events say.
 WAITING = "waiting"
-OUTCOMES = ("deflected", "agent", "abandoned", "other", WAITING)
 
 
 @dataclass(frozen=True)
@@ -251,6 +225,10 @@ _HANDLERS: dict[str, Callable[[Fact, Mapping[str, Any], datetime], None]] = {
     "queue.result": _left_queue,
     "call.status": _ended,
 }
+
+# The events a fact is made of: those folded above, the enqueue that makes the fact, the experiment's
+# assignment; announcements only give the queue position.
+KINDS = frozenset(_HANDLERS) | {"queue.enqueued", "experiment.assigned", "wait.announce"}
 
 
 def fold(fact: Fact, events: Iterable[tuple[str, Mapping[str, Any], datetime]]) -> Fact:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -294,16 +293,16 @@ REPORTS_LOCK = "deflect:reports:fold"
 
 def fold_reports() -> int:
     """Fold the call events stored since the last fold into the reports' facts and sums. One fold at
-    a time (a lock that expires, should its worker die); returns how many events were read."""
+    a time (redis-py's lock, which expires should its worker die and is released only by its
+    holder); returns how many events were read."""
     svc = _services()
-    token = uuid.uuid4().hex
-    if not svc.redis.set(REPORTS_LOCK, token, nx=True, ex=300):
+    lock = svc.redis.lock(REPORTS_LOCK, timeout=300, blocking=False)
+    if not lock.acquire():
         return 0  # another worker is folding; the next run takes what is left
     try:
         return sum(done.events for done in svc.reports.refresh())
     finally:
-        if svc.redis.get(REPORTS_LOCK) == token.encode():
-            svc.redis.delete(REPORTS_LOCK)
+        lock.release()
 
 
 def replay_parked_webhooks() -> int:

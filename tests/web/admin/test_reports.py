@@ -30,7 +30,7 @@ def figure(html: str, name: str) -> str:
 @pytest.fixture
 def seeded(make_app: Any) -> Any:
     """Monday: two deflected and one declined call in `cards`; Friday: one deflected call and one
-    refused (closed) call in `loans`; the number of Monday's first deflected call called again two hours
+    refused (chat closed) call in `loans`; the number of Monday's first deflected call called again two hours
     later (re-contact within 24 h, also a call in queue). Ten days earlier: one more call. An agent
     minute costs 20, an SMS segment 3."""
     app = make_app(DEFLECT_REPORT_AGENT_MINUTE_COST="20", DEFLECT_REPORT_SMS_SEGMENT_COST="3")
@@ -39,7 +39,7 @@ def seeded(make_app: Any) -> Any:
     seed_call(app, MONDAY, "agent", queue="cards", caller="+79160000003")
     seed_call(app, MONDAY.replace(hour=9), "agent", queue="cards", caller="+79160000001")
     seed_call(app, FRIDAY, "deflected", queue="loans", caller="+79160000004", channel="whatsapp")
-    seed_call(app, FRIDAY, "refused:closed", queue="loans", caller="+79160000005")
+    seed_call(app, FRIDAY, "refused:chat_closed", queue="loans", caller="+79160000005")
     seed_call(app, EARLIER, "deflected", queue="loans", caller="+79160000006")
     fold(app)
     return app
@@ -64,7 +64,7 @@ def test_a_viewer_sees_the_last_weeks_figures(seeded: Any) -> None:
     assert "Europe/Moscow" in html
     slices = re.findall(r'<tr data-key="([^"]+)">\s*<td>[^<]*</td><td class="num">(\d+)</td>', html)
     assert slices == [("cards", "4"), ("loans", "2")]
-    assert re.search(r"<code>closed</code></td><td class=\"num\">1<", html)
+    assert re.search(r"<code>chat_closed</code></td><td class=\"num\">1<", html)
     assert 'id="report-data"' in html and 'type="application/json"' in html
     assert "<script>" not in html  # the CSP runs no inline script: the charts read the JSON block
 

@@ -42,7 +42,7 @@
               data: series.data,
               borderColor: colours[index % colours.length],
               backgroundColor: colours[index % colours.length],
-              tension: 0.2,
+              tension: 0, // straight lines: nothing happens between two days
             };
           }),
         },

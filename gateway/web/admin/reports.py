@@ -96,7 +96,7 @@ def index() -> Any:
     days = reports.slices(query.period, "day", **query.filters)
     context.update(
         total=total,
-        rows=reports.slices(query.period, query.by, **query.filters),
+        rows=days if query.by == "day" else reports.slices(query.period, query.by, **query.filters),
         refusals=reports.refusals(query.period, **query.filters),
         chart=_chart(total, days),
         days=days,

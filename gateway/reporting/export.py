@@ -1,7 +1,8 @@
 """The fact rows of a period, for a spreadsheet: CSV (streamed a line at a time) or XLSX (XlsxWriter in
 its constant-memory mode: rows go to disk as they are written). Every column of the fact, except that
 the caller is masked to the last four digits of the number (never a full number), and times are ISO 8601
-in the period's time zone."""
+in the period's time zone. A text cell a spreadsheet would run as a formula (=, +, -, @ first) gets a
+leading quote (OWASP's advice on CSV injection): a queue or variant name is admin-made text."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import xlsxwriter
 from gateway.store.models import CallFact
 
 COLUMNS = tuple(column.name for column in CallFact.__table__.columns)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
 
 
@@ -35,6 +37,8 @@ def _value(fact: CallFact, name: str, tz: ZoneInfo) -> Any:
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(tz).isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.web.admin import agents, audit, base, content, home, operations, texts, tryit, users
+from gateway.web.admin import agents, audit, base, content, home, operations, reports, texts, tryit, users
 
 
 def install(app: Flask) -> None:
@@ -24,4 +24,4 @@ def install(app: Flask) -> None:
 
 
 # the areas' modules, each with its `bp`, in menu order
-AREAS: list = [content, texts, tryit, agents, operations, audit, users]  # type: ignore[type-arg]
+AREAS: list = [content, texts, tryit, reports, agents, operations, audit, users]  # type: ignore[type-arg]

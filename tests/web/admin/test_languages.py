@@ -9,6 +9,7 @@ import pytest
 
 from gateway.flows.diagram import CONDITIONS
 from gateway.flows.outline import KINDS
+from gateway.reporting.figures import FUNNEL
 from gateway.users.roles import ROLES
 from gateway.web.admin import i18n
 
@@ -31,6 +32,9 @@ FAMILIES = {
     "content.edge": list(CONDITIONS),
     "content.step": list(KINDS),
     "ops.kind": ["granted", "opt_out"],
+    "reports.step": [name for name, _label in FUNNEL],
+    "reports.slice": ["queue", "version", "channel", "locale", "variant", "day", "hour"],
+    "reports.filter": ["queue", "flow_id", "flow_version", "channel", "locale"],
     "users.error": ["email", "role", "password", "exists", "missing", "self", "invalid", "mismatch"],
 }
 

@@ -14,6 +14,7 @@ buffer lasts as long as that server's data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -210,14 +211,36 @@ def add_event_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         }
         for row in rows
     ]
-    session.execute(_insert(session, CallEvent).on_conflict_do_nothing(index_elements=["event_id"]), values)
+    session.execute(_events_insert(_dialect(session)), values)
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
+def _dialect(session: Session) -> str:
+    return "sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"
+
+
+def _insert(dialect: str, model: type[Any]) -> Any:
     """INSERT for this database, with its ON CONFLICT clauses (SQLite and PostgreSQL say the same)."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement: Insert = dialect.insert(model)
+    statement: Insert = (sqlite if dialect == "sqlite" else postgresql).insert(model)
     return statement
+
+
+@functools.cache
+def _events_insert(dialect: str) -> Any:
+    """The events' INSERT, built once: its values are the execute's parameters."""
+    return _insert(dialect, CallEvent).on_conflict_do_nothing(index_elements=["event_id"])
+
+
+@functools.cache
+def _call_upsert(dialect: str, updated: frozenset[str]) -> Any:
+    """The call row's INSERT .. ON CONFLICT, built once per set of `updated` fields (a handful: the
+    webhooks each change the same few): the values are the execute's parameters, and a conflict
+    sets the `updated` fields to the values given (`excluded`), as `set_=values` would."""
+    statement = _insert(dialect, Call)
+    if not updated:
+        return statement.on_conflict_do_nothing(index_elements=["call_sid"])
+    return statement.on_conflict_do_update(
+        index_elements=["call_sid"], set_={name: statement.excluded[name] for name in sorted(updated)}
+    )
 
 
 _CALL_FIELDS = {
@@ -249,9 +272,6 @@ def _upsert_call(session: Session, call_sid: str, values: Mapping[str, Any], now
         "status": "in-progress",
         "started_at": datetime.fromtimestamp(now, UTC),
     }
-    statement = _insert(session, Call).values(call_sid=call_sid, **{**defaults, **clean})
-    if clean:
-        statement = statement.on_conflict_do_update(index_elements=["call_sid"], set_=clean)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=["call_sid"])
-    session.execute(statement)
+    session.execute(
+        _call_upsert(_dialect(session), frozenset(clean)), {"call_sid": call_sid, **defaults, **clean}
+    )

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Request, Response, abort, g, redirect, render_template, request, url_for
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user
+from flask_login.utils import _user_context_processor
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,6 +32,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 SESSION_HOURS = 8
+CONSOLE_PATH = "/admin"  # the console's URLs; the session cookie is opened for these only
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -86,13 +89,52 @@ def install(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # only the console's forms: Twilio's webhooks are signed instead
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    # The session (a signed cookie) and Flask-Login exist for the console only: every other request
+    # (Twilio's webhooks, Telegram, Viber, links, health, metrics, the reports API) gets an empty
+    # session that refuses writes, and runs none of Flask-Login's hooks (`protect` adds them to the
+    # console's blueprints). No cookie read, no serializer built per webhook; no way for a webhook to
+    # read or set a console session.
+    app.session_interface = ConsoleSessions()
     csrf.init_app(app)
-    login_manager.init_app(app)
+    _drop_app_hook(app.before_request_funcs, "csrf_protect")  # a no-op (WTF_CSRF_CHECK_DEFAULT off)
+    login_manager.init_app(app, add_context_processor=False)
+    _drop_app_hook(app.after_request_funcs, "_update_remember_cookie")
     login_manager.session_protection = "strong"
     login_manager.login_view = "admin.sign_in"
     login_manager.user_loader(_load)
     login_manager.unauthorized_handler(_unauthorized)
     app.jinja_env.globals.update(_=i18n.gettext, may=_may, menu_items=lambda: MENU)
+
+
+def is_console_path(path: str) -> bool:
+    return path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
+
+
+class NoSession(NullSession):
+    """The session of a request outside the console: empty, and any write is a bug."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no session outside the admin console")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _refuse
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened for the console's paths only (Flask saves no null
+    session, so a webhook's answer never carries a session cookie or `Vary: Cookie`)."""
+
+    null_session_class = NoSession
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        if not is_console_path(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+def _drop_app_hook(hooks: dict[Any, list[Any]], name: str) -> None:
+    """Take an extension's app-wide hook off every request (the console's blueprints run it)."""
+    app_wide = hooks.get(None, [])
+    app_wide[:] = [hook for hook in app_wide if getattr(hook, "__name__", "") != name]
 
 
 def _load(user_id: str) -> SignedIn | None:
@@ -151,7 +193,10 @@ def area(name: str, import_name: str) -> Blueprint:
 
 
 def protect(bp: Blueprint) -> None:
-    """CSRF on every POST, the language, the headers and the error pages of the console."""
+    """Flask-Login's hooks, CSRF on every POST, the language, the headers and the error pages of the
+    console."""
+    bp.after_request(login_manager._update_remember_cookie)
+    bp.context_processor(_user_context_processor)
 
     @bp.before_request
     def _before() -> None:

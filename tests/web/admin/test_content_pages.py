@@ -282,7 +282,7 @@ def test_the_console_actor_is_what_four_eyes_reads(app: Any) -> None:
     from gateway.web.admin import base
 
     console = signed_in(app, "editor", "anna@example.com")
-    with console.client.application.test_request_context():
+    with console.client.application.test_request_context("/admin/content/"):  # the console has sessions
         from flask_login import login_user
 
         login_user(base.SignedIn(app.extensions["deflect"].users.find("anna@example.com")))

@@ -100,11 +100,13 @@ def parse_holiday(spec: str) -> tuple[date, date]:
 
 def is_holiday(day: date, holidays: Iterable[str]) -> bool:
     """True when the day falls on one of the holiday dates or ranges."""
-    for spec in holidays:
-        first, last = parse_holiday(spec)
-        if first <= day <= last:
-            return True
-    return False
+    return any(first <= day <= last for first, last in _holiday_ranges(tuple(holidays)))
+
+
+@lru_cache(maxsize=256)
+def _holiday_ranges(specs: tuple[str, ...]) -> tuple[tuple[date, date], ...]:
+    """The holidays parsed once per distinct list: `is_open` runs on every webhook."""
+    return tuple(parse_holiday(spec) for spec in specs)
 
 
 def is_open(hours: Hours | None, now: float) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
@@ -59,7 +60,7 @@ class DeflectionState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeflectionState:
-        known = {f.name for f in fields(cls)}
+        known = _field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -145,7 +146,7 @@ class CallState:
     def from_dict(cls, data: Mapping[str, Any], *, owned: bool = False) -> CallState:
         """Rebuild from to_dict(); unknown keys (from a newer release) are ignored. `owned`: the data
         is the caller's to give away (freshly decoded JSON), so it is not copied."""
-        known = {f.name for f in fields(cls)}
+        known = _field_names(cls)
         values = {k: (v if owned else copy.deepcopy(v)) for k, v in data.items() if k in known}
         missing = {
             "call_sid",
@@ -164,6 +165,12 @@ class CallState:
     def seconds_in_queue(self, now: float) -> float:
         """How long the caller has been waiting in the current queue (0 if not queued)."""
         return max(0.0, now - self.enqueued_at) if self.enqueued_at is not None else 0.0
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    """A dataclass's field names, looked up once (`fields()` walks the class on every webhook)."""
+    return frozenset(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ hold music, and logs the cause. No voice webhook answers 5xx.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,7 @@ class WebhookUrls:
         self.base = settings().public_base_url or request.host_url.rstrip("/")
 
     def _url(self, endpoint: str, **values: Any) -> str:
-        return self.base + url_for(endpoint, **values)
+        return self.base + _path(request.script_root, endpoint, tuple(sorted(values.items())))
 
     def step(self, step_id: str) -> str:
         return self._url("voice.step", step_id=step_id)
@@ -65,6 +66,13 @@ class WebhookUrls:
 
     def sending(self) -> str:
         return self._url("voice.deflection", stage="sending")
+
+
+@functools.lru_cache(maxsize=1024)
+def _path(script_root: str, endpoint: str, values: tuple[tuple[str, str], ...]) -> str:
+    """A webhook's path, built once (`url_for` binds a URL adapter on every use): the paths are
+    the blueprint's few rules, with a flow's step ids, under the application's root."""
+    return url_for(endpoint, **dict(values))
 
 
 def voice_service() -> VoiceService:

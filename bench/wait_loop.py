@@ -62,6 +62,8 @@ def start_gunicorn(
     module: str, env: dict[str, str], workers: int, chdir: Path, extra: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    # Its log, to say why when it does not start (a server that fails quietly leaves a bench guessing).
+    log = tempfile.NamedTemporaryFile(prefix="deflect-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,
@@ -81,20 +83,26 @@ def start_gunicorn(
             module,
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"gunicorn {module} did not start")
+    log.close()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                return process, port
+            except OSError:
+                time.sleep(0.1)
+        process.kill()
+        process.wait()
+        tail = Path(log.name).read_text(errors="replace").splitlines()[-40:]
+        raise RuntimeError(f"gunicorn {module} did not start on port {port}:\n" + "\n".join(tail))
+    finally:  # a running server keeps writing to it, unlinked
+        Path(log.name).unlink(missing_ok=True)
 
 
 def signed(path: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:

@@ -274,6 +274,44 @@ def main() -> None:
             f"{name:44} {r['rps']:8.0f} {r['p50_ms']:7.2f} {r['p90_ms']:7.2f} {r['p99_ms']:7.2f} "
             f"{r['share_of_bare']:8.0%} {of_floor} {r['errors']:7.0f}"
         )
+    for line in verdict(results):
+        print(line)
+
+
+# Issue 12's targets: each webhook's req/s as a share of the bare endpoint's, and every p99.
+TARGETS = {"wait loop": 0.60, "incoming call": 0.40}
+P99_TARGET_MS = 10.0
+
+
+def verdict(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Each target, met or not, beside what the floor of that webhook reaches: a target above its
+    floor cannot be met by any implementation in this stack on this machine."""
+    lines = []
+    floor: dict[str, Any] | None = None
+    for name, r in results.items():
+        if name.startswith("floor"):
+            floor = r
+            continue
+        target = next((t for prefix, t in TARGETS.items() if name.startswith(prefix)), None)
+        if target is None or floor is None:
+            continue
+        met = "met" if r["share_of_bare"] >= target else "NOT met"
+        reach = (
+            "the floor reaches it"
+            if floor["share_of_bare"] >= target
+            else "the floor itself does not reach it"
+        )
+        lines.append(
+            f"target {name.split(' (')[0]} >= {target:.0%} of bare: {r['share_of_bare']:.0%}, {met} "
+            f"(floor {floor['share_of_bare']:.0%}: {reach})"
+        )
+    worst = max(results.items(), key=lambda item: item[1]["p99_ms"])
+    bare_p99 = next(iter(results.values()))["p99_ms"]
+    lines.append(
+        f"target p99 < {P99_TARGET_MS:.0f} ms: worst {worst[1]['p99_ms']:.1f} ms ({worst[0]}); "
+        f"the bare endpoint's own p99 {bare_p99:.1f} ms"
+    )
+    return lines
 
 
 if __name__ == "__main__":

@@ -59,11 +59,22 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    module: str, env: dict[str, str], workers: int, chdir: Path, extra: tuple[str, ...] = ()
+    module: str,
+    env: dict[str, str],
+    workers: int,
+    chdir: Path,
+    extra: tuple[str, ...] = (),
+    log_path: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """A gunicorn serving `module`, once it answers /healthz. Its output goes to `log_path` (kept,
+    for `log_tail` when something fails later), else to a temporary file removed once it started:
+    either way a server that does not start says why."""
     port = free_port()
-    # Its log, to say why when it does not start (a server that fails quietly leaves a bench guessing).
-    log = tempfile.NamedTemporaryFile(prefix="deflect-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    log = (
+        log_path.open("wb")
+        if log_path is not None
+        else tempfile.NamedTemporaryFile(prefix="deflect-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    )
     process = subprocess.Popen(
         [
             sys.executable,
@@ -99,10 +110,14 @@ def start_gunicorn(
                 time.sleep(0.1)
         process.kill()
         process.wait()
-        tail = Path(log.name).read_text(errors="replace").splitlines()[-40:]
-        raise RuntimeError(f"gunicorn {module} did not start on port {port}:\n" + "\n".join(tail))
-    finally:  # a running server keeps writing to it, unlinked
-        Path(log.name).unlink(missing_ok=True)
+        raise RuntimeError(f"gunicorn {module} did not start on port {port}:\n" + log_tail(Path(log.name)))
+    finally:
+        if log_path is None:  # a running server keeps writing to it, unlinked
+            Path(log.name).unlink(missing_ok=True)
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def signed(path: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:

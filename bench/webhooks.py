@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from bench.wait_loop import BARE_APP, ROOT, WAIT_PARAMS, signed, start_gunicorn
+from bench.wait_loop import BARE_APP, ROOT, WAIT_PARAMS, log_tail, signed, start_gunicorn
 
 LUA = Path(__file__).with_name("webhooks.lua")
 QUEUED_CALLERS = 64
@@ -207,12 +207,14 @@ def main() -> None:
     extra = ("-k", args.worker_class) if args.worker_class else ()
     processes = []
     rounds: list[dict[str, dict[str, Any]]] = []
+    logs = work / "logs"  # the servers' output: its tail is printed when the run fails
+    logs.mkdir()
     try:
-        bare, bare_port = start_gunicorn("bare:app", env, args.workers, work, extra)
+        bare, bare_port = start_gunicorn("bare:app", env, args.workers, work, extra, logs / "bare.log")
         processes.append(bare)
-        gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT, extra)
+        gateway, port = start_gunicorn("wsgi:app", env, args.workers, ROOT, extra, logs / "wsgi.log")
         processes.append(gateway)
-        floor, floor_port = start_gunicorn("floor:app", env, args.workers, work, extra)
+        floor, floor_port = start_gunicorn("floor:app", env, args.workers, work, extra, logs / "floor.log")
         processes.append(floor)
         callers = ["CA" + secrets.token_hex(16) for _ in range(QUEUED_CALLERS)]
         for sid in callers:  # each caller is in the queue already, on the hold path
@@ -246,6 +248,10 @@ def main() -> None:
             shares(figures)
             rounds.append(figures)
             print(f"round {n + 1}/{args.rounds} done", file=sys.stderr)
+    except BaseException:
+        for log in sorted(logs.glob("*.log")):
+            print(f"--- {log.name}, last lines:\n{log_tail(log)}", file=sys.stderr)
+        raise
     finally:
         for process in processes:
             process.terminate()
@@ -256,7 +262,11 @@ def main() -> None:
     results = medians(rounds)
     if args.json:
         print(json.dumps(results, indent=2))
-        return
+    else:
+        report(results, args, env)
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, env: dict[str, str]) -> None:
     db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s, median of {args.rounds} rounds; "

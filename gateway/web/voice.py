@@ -69,10 +69,12 @@ class WebhookUrls:
 
 
 @functools.lru_cache(maxsize=1024)
-def _path(script_root: str, endpoint: str, values: tuple[tuple[str, str], ...]) -> str:
+def _path(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
     """A webhook's path, built once (`url_for` binds a URL adapter on every use): the paths are
-    the blueprint's few rules, with a flow's step ids, under the application's root."""
-    return url_for(endpoint, **dict(values))
+    the blueprint's few rules, with a flow's step ids, under the application's root (`script_root`
+    is there for the cache's key: `url_for` reads it from the request)."""
+    arguments: dict[str, Any] = dict(values)
+    return url_for(endpoint, **arguments)
 
 
 def voice_service() -> VoiceService:

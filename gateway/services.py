@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 from rq import Queue
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from gateway import jobs
 from gateway.calls.queue_stats import QueueStatsStore
@@ -269,17 +269,28 @@ def start_content(content: ContentService, settings: Settings) -> None:
     them). With the database down the process starts anyway: calls get the fallback queue until the
     registry can read the content."""
     directories = content_directories(settings)
-    try:
-        outcomes = content.ensure_imported(directories)
-    except (OperationalError, InterfaceError) as exc:
-        log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
-        return
+    for attempt in range(IMPORT_ATTEMPTS):
+        try:
+            outcomes = content.ensure_imported(directories)
+            break
+        except IntegrityError:
+            # gunicorn starts its workers together: on a new database each found the store empty and
+            # another stored its version 1 first. Theirs stand; what is still empty is imported now.
+            if attempt == IMPORT_ATTEMPTS - 1:
+                raise
+            log.info("another process imported the shipped content first; looking again")
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
+            return
     for kind, setting, what in CONTENT_FILES:
         problems = [p for outcome in outcomes if outcome.kind == kind for p in outcome.problems]
         if problems:
             where = [f"{directories[kind] / problem}" for problem in problems]
             raise SettingsError(f"{setting}: {what} have problems:\n" + "\n".join(where))
 
+
+# How often start-up looks at an empty store again after another process imported into it first.
+IMPORT_ATTEMPTS = 3
 
 CONTENT_FILES = (  # kind, the setting naming its directory, what a person calls it
     ("sms", "DEFLECT_TEMPLATES_DIR", "the SMS texts"),

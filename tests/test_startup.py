@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,49 @@ def test_start_up_refuses_flows_whose_locale_has_no_voice_texts(make_app: Any, t
         and "no voice texts for ru-RU" in message
         and "there are voice texts for en-US" in message
     )
+
+
+def test_processes_starting_at_once_on_an_empty_store_all_start(make_app: Any, monkeypatch: Any) -> None:
+    """gunicorn starts its workers together: on a new database each finds the content store empty
+    and imports the shipped files. The one that loses the race (on PostgreSQL: a unique version
+    number) carries on with the winner's versions instead of failing to boot, which took the whole
+    server down ("Worker failed to boot")."""
+    from gateway.content.service import ContentService
+    from gateway.services import content_kinds, start_content
+    from gateway.store.content import ContentStore
+    from tests.conftest import _wipe
+
+    services = make_app().extensions["deflect"]
+    _wipe(services)  # a new installation's database: migrated, nothing in it
+    both_looked = threading.Barrier(2, timeout=20)
+    is_empty = ContentStore.is_empty
+    first_look = threading.local()
+
+    def looked_at_the_same_time(store: ContentStore, kind: str) -> bool:
+        empty = is_empty(store, kind)
+        if kind == "flow" and not getattr(first_look, "done", False):  # the last kind looked at
+            first_look.done = True
+            both_looked.wait()  # neither imports before the other has seen every kind empty
+        return empty
+
+    monkeypatch.setattr(ContentStore, "is_empty", looked_at_the_same_time)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        content = ContentService(
+            ContentStore(services.database), content_kinds(services.settings), services.clock
+        )
+        try:
+            start_content(content, services.settings)
+        except BaseException as exc:  # what would have failed the worker's boot
+            failures.append(exc)
+
+    workers = [threading.Thread(target=start) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert failures == []
+    live = ContentStore(services.database).live_pointers()
+    assert {kind for kind, _ in live} == {"sms", "voice", "flow"}
+    assert ("flow", "ru-bank-support") in live and ("sms", "ru-RU") in live

@@ -87,12 +87,25 @@ class Served:
         found = subprocess.run(["pgrep", "-s", str(self.process.pid)], capture_output=True, text=True)
         return [int(pid) for pid in found.stdout.split() if not _zombie(int(pid))]
 
+    def children(self) -> list[int]:
+        """The processes `serve` started itself (web server, job workers, scheduler), by their parent:
+        a job worker's own fork (RQ's scheduler) runs the same command line, and once pids wrap it
+        can come first in `leftovers`."""
+        return [pid for pid in self.leftovers() if _parent(pid) == self.process.pid]
+
     def kill_leftovers(self) -> None:
         for pid in self.leftovers():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None  # gone meanwhile
 
 
 def _zombie(pid: int) -> bool:

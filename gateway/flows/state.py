@@ -59,8 +59,12 @@ class DeflectionState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeflectionState:
-        known = _field_names(cls)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _DEFLECTION_FIELDS})
+
+
+# The field names `from_dict` keeps, worked out once (`fields()` walks the class): a newer release's
+# unknown keys are dropped.
+_DEFLECTION_FIELDS = frozenset(f.name for f in fields(DeflectionState))
 
 
 @dataclass(kw_only=True)
@@ -145,8 +149,7 @@ class CallState:
     def from_dict(cls, data: Mapping[str, Any], *, owned: bool = False) -> CallState:
         """Rebuild from to_dict(); unknown keys (from a newer release) are ignored. `owned`: the data
         is the caller's to give away (freshly decoded JSON), so it is not copied."""
-        known = _field_names(cls)
-        values = {k: (v if owned else copy.deepcopy(v)) for k, v in data.items() if k in known}
+        values = {k: (v if owned else copy.deepcopy(v)) for k, v in data.items() if k in _CALL_FIELDS}
         missing = {
             "call_sid",
             "flow_id",
@@ -166,15 +169,7 @@ class CallState:
         return max(0.0, now - self.enqueued_at) if self.enqueued_at is not None else 0.0
 
 
-_FIELD_NAMES: dict[type[Any], frozenset[str]] = {}
-
-
-def _field_names(cls: type[Any]) -> frozenset[str]:
-    """A dataclass's field names, looked up once (`fields()` walks the class on every webhook)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
-    return names
+_CALL_FIELDS = frozenset(f.name for f in fields(CallState))
 
 
 @dataclass(frozen=True)

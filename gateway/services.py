@@ -26,7 +26,7 @@ from gateway.channels import CHANNELS
 from gateway.clock import Clock, SystemClock
 from gateway.content.kinds import FlowKind, Kind, SmsKind, VoiceKind
 from gateway.content.registry import ContentRegistry, LiveVoiceTexts
-from gateway.content.service import ContentService
+from gateway.content.service import ContentService, Outcome
 from gateway.deflection.accept import MessageSetup, OfferAcceptance
 from gateway.deflection.chats import ChannelAccounts
 from gateway.deflection.dialogue import Dialogue
@@ -264,24 +264,20 @@ def configured_redis(settings: Settings) -> redis_store.RedisLocation | None:
     return settings.redis_url
 
 
+# How often start-up looks at an empty store again after another process imported into it first.
+IMPORT_ATTEMPTS = 3
+
+
 def start_content(content: ContentService, settings: Settings) -> None:
     """An empty store starts from the shipped files (a file with problems stops the start-up, naming
     them). With the database down the process starts anyway: calls get the fallback queue until the
     registry can read the content."""
     directories = content_directories(settings)
-    for attempt in range(IMPORT_ATTEMPTS):
-        try:
-            outcomes = content.ensure_imported(directories)
-            break
-        except IntegrityError:
-            # gunicorn starts its workers together: on a new database each found the store empty and
-            # another stored its version 1 first. Theirs stand; what is still empty is imported now.
-            if attempt == IMPORT_ATTEMPTS - 1:
-                raise
-            log.info("another process imported the shipped content first; looking again")
-        except (OperationalError, InterfaceError) as exc:
-            log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
-            return
+    try:
+        outcomes = _import_beside_others(content, directories)
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("content not imported now (%s); the registry keeps checking", type(exc).__name__)
+        return
     for kind, setting, what in CONTENT_FILES:
         problems = [p for outcome in outcomes if outcome.kind == kind for p in outcome.problems]
         if problems:
@@ -289,8 +285,17 @@ def start_content(content: ContentService, settings: Settings) -> None:
             raise SettingsError(f"{setting}: {what} have problems:\n" + "\n".join(where))
 
 
-# How often start-up looks at an empty store again after another process imported into it first.
-IMPORT_ATTEMPTS = 3
+def _import_beside_others(content: ContentService, directories: dict[str, Path]) -> list[Outcome]:
+    """`ensure_imported`, looked at again when another process stored first. gunicorn starts its
+    workers together: on a new database each finds the store empty, and all but one hit the unique
+    version 1 (IntegrityError). Theirs stand; what is still empty is imported on the next look."""
+    for _ in range(IMPORT_ATTEMPTS - 1):
+        try:
+            return content.ensure_imported(directories)
+        except IntegrityError:
+            log.info("another process imported the shipped content first; looking again")
+    return content.ensure_imported(directories)
+
 
 CONTENT_FILES = (  # kind, the setting naming its directory, what a person calls it
     ("sms", "DEFLECT_TEMPLATES_DIR", "the SMS texts"),

@@ -101,15 +101,19 @@ class Served:
                 pass
 
 
-def _parent(pid: int) -> int | None:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, parent, ...); None once gone."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None  # gone meanwhile
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1].split()
+    except OSError:
+        return None
+
+
+def _parent(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else None
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1].startswith("Z")
-    except OSError:
-        return True  # gone meanwhile
+    fields = _stat(pid)
+    return fields is None or fields[0] == "Z"

@@ -264,10 +264,6 @@ def configured_redis(settings: Settings) -> redis_store.RedisLocation | None:
     return settings.redis_url
 
 
-# How often start-up looks at an empty store again after another process imported into it first.
-IMPORT_ATTEMPTS = 3
-
-
 def start_content(content: ContentService, settings: Settings) -> None:
     """An empty store starts from the shipped files (a file with problems stops the start-up, naming
     them). With the database down the process starts anyway: calls get the fallback queue until the
@@ -286,15 +282,15 @@ def start_content(content: ContentService, settings: Settings) -> None:
 
 
 def _import_beside_others(content: ContentService, directories: dict[str, Path]) -> list[Outcome]:
-    """`ensure_imported`, looked at again when another process stored first. gunicorn starts its
-    workers together: on a new database each finds the store empty, and all but one hit the unique
-    version 1 (IntegrityError). Theirs stand; what is still empty is imported on the next look."""
-    for _ in range(IMPORT_ATTEMPTS - 1):
-        try:
-            return content.ensure_imported(directories)
-        except IntegrityError:
-            log.info("another process imported the shipped content first; looking again")
-    return content.ensure_imported(directories)
+    """`ensure_imported`, looked at once more when another process stored first. gunicorn starts its
+    workers together: on a new database each finds the store empty, and all but one hit a unique
+    version 1 (IntegrityError). The import is one transaction, so the second look finds the whole
+    set the winner stored, and imports nothing (or raises what is not this race)."""
+    try:
+        return content.ensure_imported(directories)
+    except IntegrityError:
+        log.info("another process imported the shipped content first; looking again")
+        return content.ensure_imported(directories)
 
 
 CONTENT_FILES = (  # kind, the setting naming its directory, what a person calls it

@@ -281,14 +281,23 @@ class ContentService:
                 )
                 for kind, key, _, problems in checked
             ]
-        return [
-            self._import(kind, key, files, actor=actor, comment=comment, dry_run=dry_run)
+        plans = [
+            (kind, key, files, self._plan(kind, key, files, actor=actor, comment=comment, dry_run=dry_run))
             for kind, key, files, _ in checked
         ]
+        changes = [(kind, key, files, plan) for kind, key, files, plan in plans if isinstance(plan, Change)]
+        # One transaction for the whole set: another process importing the same files at the same
+        # time (workers starting on a new database) never sees, nor checks against, half of it.
+        published = iter(
+            self.store.publish_all(changes, comment=comment, now=self.clock.now()) if changes else []
+        )
+        return [plan if isinstance(plan, Outcome) else _published(next(published)) for *_, plan in plans]
 
-    def _import(
+    def _plan(
         self, kind: str, key: str, files: dict[str, str], *, actor: str, comment: str, dry_run: bool
-    ) -> Outcome:
+    ) -> Outcome | Change:
+        """What importing these files does to the item: nothing (its Outcome says why), or a new
+        version, published under the returned Change."""
         live = self.store.live(kind, key)
         if live is not None and live.checksum == checksum(files):
             return Outcome(
@@ -301,11 +310,7 @@ class ContentService:
                 kind, key, live.version if live else None, False, f"would be version {number}", changed=False
             )
         before = f"v{live.version}" if live else None
-        change = Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
-        version = self.store.publish(
-            kind, key, files, comment=comment, now=self.clock.now(), change=change, drop_draft=False
-        )
-        return Outcome(kind, key, version.version, True, f"version {version.version} is live")
+        return Change(actor, "content.imported", f"{kind}:{key}", before, detail={"comment": comment})
 
     def export(self, directories: Mapping[str, Path]) -> list[Path]:
         """Write every live item's files under its kind's directory, exactly as published."""
@@ -424,3 +429,7 @@ def _refusal(problems: tuple[str, ...]) -> str:
 
 def _label(which: Which) -> str:
     return which if isinstance(which, str) else f"v{which}"
+
+
+def _published(version: Version) -> Outcome:
+    return Outcome(version.kind, version.key, version.version, True, f"version {version.version} is live")

@@ -203,3 +203,38 @@ def test_an_import_with_one_broken_file_imports_nothing_and_names_every_problem(
     assert "unknown variable 'lnk'" in outcomes[("sms", "en-US")].problems[0]
     assert outcomes[("flow", "ru-bank-support")].message == "not imported: other files have problems"
     assert [v.version for v in content.history("flow", "ru-bank-support")] == [1]
+
+
+def test_an_import_that_fails_half_way_stores_none_of_it(make_app: Any, tmp_path: Path) -> None:
+    """The versions of one import are stored in one transaction: when the database refuses the second,
+    the first is not live either (a caller's flow never speaks texts that were not stored with it)."""
+    from sqlalchemy import event
+
+    services = make_app().extensions["deflect"]
+    content = services.content
+    directories = {"sms": tmp_path / "sms_templates", "flow": tmp_path / "ivr_flows"}
+    content.export(directories)
+    (tmp_path / "ivr_flows" / BANK_FLOW.name).write_text(_edited_flow()[BANK_FLOW.name], encoding="utf-8")
+    edited_sms = tmp_path / "sms_templates" / "en-US" / "whatsapp_link.txt"
+    edited_sms.write_text(edited_sms.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    versions_written: list[str] = []
+
+    def refuse_the_second_version(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO content_versions"):
+            versions_written.append(statement)
+            if len(versions_written) == 2:
+                raise RuntimeError("the database refused the write")
+
+    engine = services.database.engine
+    event.listen(engine, "before_cursor_execute", refuse_the_second_version)
+    try:
+        with pytest.raises(RuntimeError, match="refused"):
+            content.import_files(directories, actor="ci")
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse_the_second_version)
+
+    assert len(versions_written) == 2
+    assert [v.version for v in content.history("flow", "ru-bank-support")] == [1]
+    assert [v.version for v in content.history("sms", "en-US")] == [1]
+    assert content.import_files(directories, actor="ci")  # the same files, once the database takes them
+    assert [v.version for v in content.history("flow", "ru-bank-support")] == [2, 1]

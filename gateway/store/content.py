@@ -212,20 +212,47 @@ class ContentStore:
         drop_draft: bool,
     ) -> Version:
         """A new version, made live at once (and the draft it came from gone)."""
-        with self.database.session() as session:
-            return _publish(session, kind, key, files, comment, now, change, drop_draft)
+        return self.publish_all(
+            [(kind, key, files, change)], comment=comment, now=now, drop_draft=drop_draft
+        )[0]
 
     def publish_all(
-        self, items: Iterable[tuple[str, str, Files, Change]], *, comment: str, now: datetime
+        self,
+        items: Iterable[tuple[str, str, Files, Change]],
+        *,
+        comment: str,
+        now: datetime,
+        drop_draft: bool = False,
     ) -> list[Version]:
-        """New versions of several items (kind, key, files, change), made live in one transaction: all
-        of them or none. An import of a set of files that belong together (flows and the texts they
-        speak) is never seen half done, by a console or by another process importing the same set."""
+        """New versions of items (kind, key, files, change), made live in one transaction: all of them
+        or none. An import of a set of files that belong together (flows and the texts they speak) is
+        never seen half done, by a console or by another process importing the same set."""
+        stored = []
         with self.database.session() as session:
-            return [
-                _publish(session, kind, key, files, comment, now, change, drop_draft=False)
-                for kind, key, files, change in items
-            ]
+            for kind, key, files, change in items:
+                latest = session.scalar(
+                    select(func.max(ContentVersion.version)).where(
+                        ContentVersion.kind == kind, ContentVersion.key == key
+                    )
+                )
+                row = ContentVersion(
+                    kind=kind,
+                    key=key,
+                    version=(latest or 0) + 1,
+                    files=dict(files),
+                    checksum=checksum(files),
+                    author=change.actor,
+                    comment=comment,
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+                _point(session, kind, key, row.version, change.actor, now)
+                if drop_draft and (draft := _draft_row(session, kind, key)) is not None:
+                    session.delete(draft)
+                _log(session, Change(**{**change.__dict__, "after": f"v{row.version}"}), now)
+                stored.append(_version(row))
+        return stored
 
     def copy_in(self, live: Iterable[Version], drafts: Iterable[Draft]) -> None:
         """Into an empty store (a test call's sandbox): these versions, live, under their own numbers,
@@ -286,38 +313,6 @@ class ContentStore:
         with self.database.session() as session:
             session.add(MessagingSwitch(paused=paused, at=now, actor=change.actor, reason=reason))
             _log(session, change, now)
-
-
-def _publish(
-    session: Session,
-    kind: str,
-    key: str,
-    files: Files,
-    comment: str,
-    now: datetime,
-    change: Change,
-    drop_draft: bool,
-) -> Version:
-    latest = session.scalar(
-        select(func.max(ContentVersion.version)).where(ContentVersion.kind == kind, ContentVersion.key == key)
-    )
-    row = ContentVersion(
-        kind=kind,
-        key=key,
-        version=(latest or 0) + 1,
-        files=dict(files),
-        checksum=checksum(files),
-        author=change.actor,
-        comment=comment,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    _point(session, kind, key, row.version, change.actor, now)
-    if drop_draft and (draft := _draft_row(session, kind, key)) is not None:
-        session.delete(draft)
-    _log(session, Change(**{**change.__dict__, "after": f"v{row.version}"}), now)
-    return _version(row)
 
 
 def _point(session: Session, kind: str, key: str, version: int, actor: str, now: datetime) -> None:
